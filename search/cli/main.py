@@ -1,0 +1,45 @@
+"""The ``pimtune`` command: one sub-command per module in this package.
+
+Each command module exposes ``register(subparsers)``, which adds its parser and sets
+``func`` (taking the parsed ``argparse.Namespace`` and returning an exit code).
+Bad input raises :class:`~onnx_frontend.errors.PimtuneError`; it is printed as one
+``pimtune: error: ...`` line on stderr with exit code 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from onnx_frontend.errors import PimtuneError
+from search.cli import inspect_cmd, zoo_cmd
+
+COMMANDS = (zoo_cmd, inspect_cmd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pimtune",
+        description="Synthesise processing-in-memory CNN accelerators.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except PimtuneError as exc:
+        print(f"pimtune: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pimtune: interrupted; finished work is kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
