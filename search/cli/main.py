@@ -12,9 +12,9 @@ import argparse
 import sys
 
 from onnx_frontend.errors import PimtuneError
-from search.cli import inspect_cmd
+from search.cli import inspect_cmd, zoo_cmd
 
-COMMANDS = (inspect_cmd,)
+COMMANDS = (zoo_cmd, inspect_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
