@@ -37,6 +37,9 @@ _PARAM_POSITIONS = {
     "Clip": {1, 2},
     "Reshape": {1},
     "PRelu": {1},
+    "LSTM": {1, 2, 3, 5, 6},
+    "GRU": {1, 2, 3, 5},
+    "RNN": {1, 2, 3, 5},
 }
 
 
@@ -137,29 +140,38 @@ def _static_dims(vi: onnx.ValueInfoProto) -> tuple[int, ...] | None:
 
 
 def _weight_inputs(graph: onnx.GraphProto) -> set[str]:
-    """Graph inputs (not initializers) that are only ever used as operator parameters."""
+    """Graph inputs (not initializers) that are only ever used as operator parameters.
+
+    Uses through ``Identity`` nodes count as uses of their input (exporters route
+    de-duplicated weights through Identity).
+    """
     initializers = {i.name for i in graph.initializer}
     candidates = {i.name for i in graph.input if i.name not in initializers}
-    as_param: set[str] = set()
-    as_data: set[str] = set()
+    uses: dict[str, list[tuple[onnx.NodeProto, int]]] = {}
     for node in graph.node:
-        params = _PARAM_POSITIONS.get(node.op_type, set())
         for pos, name in enumerate(node.input):
-            if name in candidates:
-                (as_param if pos in params else as_data).add(name)
-    # Binary ops with one operand a declared parameter (bias Add after MatMul, scale Mul):
-    # the operand that is not the running activation is a weight.
-    data_like = candidates - as_param
-    for node in graph.node:
-        if node.op_type in ("Add", "Mul", "Sub", "Div") and len(node.input) == 2:
-            a, b = node.input
-            if a in candidates and b in candidates:
-                continue
-            for x in (a, b):
-                if x in candidates and x in data_like and _is_small_param(graph, x):
-                    as_param.add(x)
-                    as_data.discard(x)
-    return as_param - as_data
+            uses.setdefault(name, []).append((node, pos))
+
+    def positions(name: str, seen: frozenset = frozenset()) -> list[tuple[onnx.NodeProto, int]]:
+        out = []
+        for node, pos in uses.get(name, []):
+            if node.op_type == "Identity" and node.output[0] not in seen:
+                out += positions(node.output[0], seen | {node.output[0]})
+            else:
+                out.append((node, pos))
+        return out
+
+    weights = set()
+    for name in candidates:
+        used = positions(name)
+        if used and all(pos in _PARAM_POSITIONS.get(node.op_type, ()) for node, pos in used):
+            weights.add(name)
+        elif used and _is_small_param(graph, name) and all(
+            node.op_type in ("Add", "Mul", "Sub", "Div") for node, _ in used
+        ):
+            # a bias or scale vector of a binary op (MatMul + Add): a weight
+            weights.add(name)
+    return weights
 
 
 def _is_small_param(graph: onnx.GraphProto, name: str) -> bool:
