@@ -1,0 +1,186 @@
+"""Designs as arrays: a batch of N candidate accelerators for one network.
+
+Shapes: globals ``(N,)``; per weighted layer (conv and fc in network order, L of them)
+``(N, L)``; explicit component counts ``(N, L, C)`` with C = len(COMPONENTS). The JSON
+form of one design (``to_json`` / ``from_json``) is documented in README.md and
+round-trips exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from onnx_frontend.errors import PimtuneError
+from onnx_frontend.network import Network
+
+# Peripheral components allocated per macro set (order of the last axis of ``counts``).
+COMPONENTS: tuple[str, ...] = ("adc", "shift_add", "addition", "activation", "sigmoid", "pool", "eltwise")
+MACRO_MODES = ("specialised", "identical")
+DESIGN_FORMAT = "pimtune-design/1"
+
+
+class DesignError(PimtuneError):
+    """A design (array batch or JSON file) is malformed or does not fit the network."""
+
+
+@dataclass
+class DesignBatch:
+    """N designs of one network.
+
+    Attributes:
+        rram_ratio: ``(N,)`` share of the power budget for crossbars (0..1).
+        cell_bits: ``(N,)`` bits per ReRAM cell.
+        xbar_size: ``(N,)`` crossbar rows = columns.
+        dac_bits: ``(N,)`` DAC resolution; the ADC resolution follows from the rule.
+        dup: ``(N, L)`` weight copies per weighted layer.
+        macros: ``(N, L)`` macros per weighted layer.
+        share: ``(N, L)`` index of the earlier weighted layer whose macros are shared, or -1.
+        offchip_links: ``(N,)`` 1 if the chip pays for off-chip I/O links (ISAAC), else 0.
+        counts: optional ``(N, L, C)`` explicit component counts (per layer; a macro set
+            gets the sum over its layers); None selects the closed-form allocation.
+        macro_mode: "specialised" (per-set peripherals) or "identical" (every macro alike).
+    """
+
+    rram_ratio: np.ndarray
+    cell_bits: np.ndarray
+    xbar_size: np.ndarray
+    dac_bits: np.ndarray
+    dup: np.ndarray
+    macros: np.ndarray
+    share: np.ndarray
+    offchip_links: np.ndarray | None = None
+    counts: np.ndarray | None = None
+    macro_mode: str = "specialised"
+    _checked: bool = field(default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.rram_ratio = np.atleast_1d(np.asarray(self.rram_ratio, dtype=float))
+        n = self.rram_ratio.shape[0]
+        for name in ("cell_bits", "xbar_size", "dac_bits"):
+            setattr(self, name, np.broadcast_to(np.asarray(getattr(self, name), dtype=np.int64), (n,)).copy())
+        for name in ("dup", "macros", "share"):
+            arr = np.asarray(getattr(self, name), dtype=np.int64)
+            if arr.ndim == 1:
+                arr = np.broadcast_to(arr, (n, arr.shape[0])).copy()
+            setattr(self, name, arr)
+        links = np.zeros(n, dtype=np.int64) if self.offchip_links is None else self.offchip_links
+        self.offchip_links = np.broadcast_to(np.asarray(links, dtype=np.int64), (n,)).copy()
+        if self.counts is not None:
+            self.counts = np.asarray(self.counts, dtype=float)
+        if self.macro_mode not in MACRO_MODES:
+            raise DesignError(f"macro_mode must be one of {MACRO_MODES}, got {self.macro_mode!r}")
+        shapes = {f: getattr(self, f).shape for f in ("dup", "macros", "share")}
+        if len(set(shapes.values())) != 1 or shapes["dup"][0] != n:
+            raise DesignError(f"per-layer arrays must all be (N={n}, L); got {shapes}")
+        if self.counts is not None and self.counts.shape != (*self.dup.shape, len(COMPONENTS)):
+            raise DesignError(f"counts must be (N, L, {len(COMPONENTS)}); got {self.counts.shape}")
+
+    def __len__(self) -> int:
+        return self.rram_ratio.shape[0]
+
+    @property
+    def n_layers(self) -> int:
+        return self.dup.shape[1]
+
+    def subset(self, index) -> "DesignBatch":
+        """The designs selected by ``index`` (an int, slice, or index array)."""
+        idx = np.atleast_1d(np.arange(len(self))[index])
+        return DesignBatch(
+            **{f.name: (None if getattr(self, f.name) is None else getattr(self, f.name)[idx])
+               for f in fields(self) if f.name not in ("macro_mode", "_checked")},
+            macro_mode=self.macro_mode,
+        )
+
+    @classmethod
+    def concat(cls, batches: list["DesignBatch"]) -> "DesignBatch":
+        modes = {b.macro_mode for b in batches}
+        if len(modes) != 1:
+            raise DesignError(f"cannot join designs with different macro modes {sorted(modes)}")
+        has_counts = {b.counts is not None for b in batches}
+        if len(has_counts) != 1:
+            raise DesignError("cannot join designs with and without explicit component counts")
+        arrays = {}
+        for f in fields(cls):
+            if f.name in ("macro_mode", "_checked"):
+                continue
+            parts = [getattr(b, f.name) for b in batches]
+            arrays[f.name] = None if parts[0] is None else np.concatenate(parts)
+        return cls(**arrays, macro_mode=modes.pop())
+
+    # --- one design as JSON ----------------------------------------------------------
+    def to_dict(self, n: int, network: Network) -> dict:
+        """Design ``n`` in the documented JSON form."""
+        names = [l.name for l in network.weighted_layers]
+        return {
+            "format": DESIGN_FORMAT,
+            "network": network.name,
+            "layers": names,
+            "rram_ratio": float(self.rram_ratio[n]),
+            "cell_bits": int(self.cell_bits[n]),
+            "xbar_size": int(self.xbar_size[n]),
+            "dac_bits": int(self.dac_bits[n]),
+            "offchip_links": int(self.offchip_links[n]),
+            "macro_mode": self.macro_mode,
+            "dup": self.dup[n].tolist(),
+            "macros": self.macros[n].tolist(),
+            "share": self.share[n].tolist(),
+            "counts": None if self.counts is None else {
+                c: self.counts[n, :, i].tolist() for i, c in enumerate(COMPONENTS)
+            },
+        }
+
+    @classmethod
+    def from_dicts(cls, designs: list[dict], network: Network, source: str = "design") -> "DesignBatch":
+        """Designs in JSON form (all of one network) as a batch; checks layer names."""
+        names = [l.name for l in network.weighted_layers]
+        rows = []
+        for d in designs:
+            if d.get("format") != DESIGN_FORMAT:
+                raise DesignError(f"{source}: 'format' must be {DESIGN_FORMAT!r}, got {d.get('format')!r}")
+            if d.get("layers") != names:
+                raise DesignError(
+                    f"{source}: its layers do not match network '{network.name}' "
+                    f"({len(d.get('layers') or [])} vs {len(names)} weighted layers); synthesise it for this model"
+                )
+            rows.append(d)
+        counts = None
+        if rows[0].get("counts") is not None:
+            counts = np.array([[d["counts"][c] for c in COMPONENTS] for d in rows], dtype=float).transpose(0, 2, 1)
+        try:
+            return cls(
+                rram_ratio=[d["rram_ratio"] for d in rows],
+                cell_bits=[d["cell_bits"] for d in rows],
+                xbar_size=[d["xbar_size"] for d in rows],
+                dac_bits=[d["dac_bits"] for d in rows],
+                offchip_links=[d.get("offchip_links", 0) for d in rows],
+                dup=[d["dup"] for d in rows],
+                macros=[d["macros"] for d in rows],
+                share=[d["share"] for d in rows],
+                counts=counts,
+                macro_mode=rows[0].get("macro_mode", "specialised"),
+            )
+        except KeyError as exc:
+            raise DesignError(f"{source}: missing key {exc.args[0]!r}; see the design format in README.md") from None
+
+
+def save_design(path: str | Path, batch: DesignBatch, n: int, network: Network) -> None:
+    Path(path).write_text(json.dumps(batch.to_dict(n, network), indent=2) + "\n")
+
+
+def load_design(path: str | Path, network: Network) -> DesignBatch:
+    """Read a design JSON file (one design, or a list of designs) for ``network``."""
+    path = Path(path)
+    if not path.is_file():
+        raise DesignError(f"{path}: no such design file; pass isaac, no-dup, heuristic or a JSON file")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DesignError(f"{path}: not valid JSON ({exc}); write it with `pimtune synth` or by hand") from None
+    designs = data if isinstance(data, list) else [data]
+    if not designs or not all(isinstance(d, dict) for d in designs):
+        raise DesignError(f"{path}: expected a design object or a list of them")
+    return DesignBatch.from_dicts(designs, network, source=str(path))

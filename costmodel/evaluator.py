@@ -1,0 +1,135 @@
+"""``evaluate(network, tech, batch, power_w) -> Results``: N designs scored in one call.
+
+Like a pymoo problem, evaluation takes the population as arrays and fills result arrays;
+the loops inside run over layers, never over designs. Metrics of infeasible designs are
+kept as computed but their ``tops_per_watt``, ``peak_tops_per_watt`` and ``throughput_ips``
+are 0, so that maximising them never prefers an infeasible design.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from costmodel.design import DesignBatch
+from costmodel.resolve import REASONS, Resolved, resolve
+from costmodel.technology import Technology, load_technology
+from costmodel.timing import Timing, pipeline_timing
+from onnx_frontend.network import Network
+
+
+@dataclass
+class Results:
+    """Metrics of N designs; every array is ``(N,)`` unless noted.
+
+    Units: seconds, joules, watts, mm^2; TOPS = 1e12 operations/s with ops = 2 x MACs.
+    ``energy_by_component_j`` maps component -> ``{"static": (N,), "dynamic": (N,)}``.
+    """
+
+    feasible: np.ndarray
+    reason: np.ndarray
+    latency_s: np.ndarray
+    interval_s: np.ndarray
+    throughput_ips: np.ndarray
+    tops: np.ndarray
+    energy_j: np.ndarray
+    dynamic_energy_j: np.ndarray
+    static_energy_j: np.ndarray
+    energy_by_component_j: dict[str, dict[str, np.ndarray]]
+    power_avg_w: np.ndarray
+    peak_power_w: np.ndarray
+    peak_power_by_component_w: dict[str, np.ndarray]
+    area_mm2: np.ndarray
+    area_by_component_mm2: dict[str, np.ndarray]
+    tops_per_watt: np.ndarray
+    peak_tops: np.ndarray
+    peak_tops_per_watt: np.ndarray
+    edp_js: np.ndarray
+    resolved: Resolved
+    timing: Timing
+
+    def __len__(self) -> int:
+        return len(self.feasible)
+
+    def reason_name(self, n: int) -> str:
+        return REASONS[int(self.reason[n])]
+
+    def metrics(self, n: int) -> dict:
+        """Design ``n``'s metrics as plain JSON-ready values (the ``--json`` form)."""
+        return {
+            "feasible": bool(self.feasible[n]),
+            "reason": self.reason_name(n),
+            "tops_per_watt": float(self.tops_per_watt[n]),
+            "peak_tops_per_watt": float(self.peak_tops_per_watt[n]),
+            "throughput_ips": float(self.throughput_ips[n]),
+            "tops": float(self.tops[n]),
+            "latency_s": float(self.latency_s[n]),
+            "interval_s": float(self.interval_s[n]),
+            "energy_j": {
+                "total": float(self.energy_j[n]),
+                "dynamic": float(self.dynamic_energy_j[n]),
+                "static": float(self.static_energy_j[n]),
+                "by_component": {
+                    c: {k: float(v[n]) for k, v in parts.items()} for c, parts in self.energy_by_component_j.items()
+                },
+            },
+            "power_w": {
+                "average": float(self.power_avg_w[n]),
+                "peak": float(self.peak_power_w[n]),
+                "budget": float(self.resolved.power_w[n]),
+                "peak_by_component": {c: float(v[n]) for c, v in self.peak_power_by_component_w.items()},
+            },
+            "area_mm2": {
+                "total": float(self.area_mm2[n]),
+                "by_component": {c: float(v[n]) for c, v in self.area_by_component_mm2.items()},
+            },
+            "edp_js": float(self.edp_js[n]),
+        }
+
+
+def evaluate(network: Network, tech: Technology | str, batch: DesignBatch, power_w) -> Results:
+    """Score N designs of ``network`` under a power budget ``power_w`` (W, scalar or (N,))."""
+    tech = load_technology(tech)
+    r = resolve(network, tech, batch, power_w)
+    t = pipeline_timing(r)
+    feasible = r.reason == 0
+    interval_s = t.interval_ns * 1e-9
+    with np.errstate(divide="ignore", invalid="ignore"):
+        static_j = {c: w * interval_s for c, w in r.static_w.items()}
+        dynamic_j = {c: e * 1e-9 for c, e in r.dynamic_nj.items()}
+        components = list(dict.fromkeys(list(static_j) + list(dynamic_j)))
+        zero = np.zeros(r.n)
+        by_component = {c: {"static": static_j.get(c, zero), "dynamic": dynamic_j.get(c, zero)} for c in components}
+        static_total = sum(static_j.values())
+        dynamic_total = sum(dynamic_j.values())
+        energy = static_total + dynamic_total
+        ops = 2.0 * network.macs
+        throughput = 1.0 / interval_s
+        peak_power = sum(r.peak_w.values())
+        macs_per_xbar_s = r.xbar_size.astype(float) ** 2 / r.slices / (r.iterations * r.xbar_latency_ns * 1e-9)
+        peak_tops = r.crossbars.sum(1) * macs_per_xbar_s * 2 / 1e12
+        tops_per_watt = ops / energy / 1e12
+        return Results(
+            feasible=feasible,
+            reason=r.reason,
+            latency_s=t.latency_ns * 1e-9,
+            interval_s=interval_s,
+            throughput_ips=np.where(feasible, throughput, 0.0),
+            tops=np.where(feasible, ops * throughput / 1e12, 0.0),
+            energy_j=energy,
+            dynamic_energy_j=dynamic_total,
+            static_energy_j=static_total,
+            energy_by_component_j=by_component,
+            power_avg_w=energy / interval_s,
+            peak_power_w=peak_power,
+            peak_power_by_component_w=r.peak_w,
+            area_mm2=sum(r.area_mm2.values()),
+            area_by_component_mm2=r.area_mm2,
+            tops_per_watt=np.where(feasible, np.nan_to_num(tops_per_watt), 0.0),
+            peak_tops=peak_tops,
+            peak_tops_per_watt=np.where(feasible, peak_tops / peak_power, 0.0),
+            edp_js=energy * t.latency_ns * 1e-9,
+            resolved=r,
+            timing=t,
+        )

@@ -1,0 +1,132 @@
+"""Reference designs a synthesis is judged against, sized for a network and a budget.
+
+- ``no-dup``: every layer one copy of its weights.
+- ``heuristic``: duplication proportional to ``H_out * W_out`` (the published baseline),
+  scaled to use the crossbar budget.
+- ``isaac``: ISAAC's organisation mapped onto the template: 128x128 crossbars, 2-bit
+  cells, 1-bit DACs, 8-bit ADCs, tiles (= macros) of 12 IMAs x 8 crossbars, one ADC per
+  crossbar, 4 shift-and-add units per IMA plus one per tile, 2 activation units, one
+  pool, adder and eltwise unit per tile, HyperTransport off-chip links. As many tiles as
+  the power budget pays for; duplication by the heuristic within the tiles' crossbars.
+
+``no-dup`` and ``heuristic`` take the closed-form peripheral allocation and, like any
+architecture point, the best (rram_ratio, cell_bits, xbar_size, dac_bits) of PIMSYN's
+grid for their duplication rule: every point is evaluated in one batch.
+"""
+
+from __future__ import annotations
+
+from itertools import product
+
+import numpy as np
+
+from costmodel.design import COMPONENTS, DesignBatch, DesignError
+from costmodel.evaluator import evaluate
+from costmodel.technology import Technology, load_technology
+from costmodel.workload import build_workload
+from onnx_frontend.network import Network
+
+REFERENCE_DESIGNS = ("isaac", "no-dup", "heuristic")
+RRAM_RATIOS = (0.15, 0.2, 0.25, 0.3)       # PIMSYN's grid
+MACRO_CROSSBARS = 96                        # crossbars per macro of the reference designs (ISAAC tile)
+ISAAC = {"xbar_size": 128, "cell_bits": 2, "dac_bits": 1, "imas": 12, "xbars_per_ima": 8,
+         "shift_add_per_ima": 4}
+
+
+def reference_design(name: str, network: Network, tech: Technology | str, power_w: float) -> DesignBatch:
+    """One design (a batch of 1) by reference-design name."""
+    tech = load_technology(tech)
+    if name == "isaac":
+        return isaac_design(network, tech, power_w)
+    if name in ("no-dup", "heuristic"):
+        return best_on_grid(network, tech, power_w, heuristic=name == "heuristic")
+    raise DesignError(f"unknown reference design {name!r}; choose one of {REFERENCE_DESIGNS} or a JSON file")
+
+
+def heuristic_dup(network: Network, tech: Technology, xbar_size, cell_bits, n_xbar) -> np.ndarray:
+    """``(N, L)`` duplication proportional to ``H_out * W_out`` that fits ``n_xbar`` crossbars.
+
+    Conv layer copies are ``max(1, floor(alpha * H_out * W_out))`` (at most ``H_out*W_out``)
+    with the largest ``alpha`` that fits, found by bisection for all N at once; fc layers
+    keep one copy. Designs whose single copies do not fit get all ones.
+    """
+    wl = build_workload(network, tech)
+    xbar_size, cell_bits = np.atleast_1d(xbar_size), np.atleast_1d(cell_bits)
+    n_xbar = np.broadcast_to(np.asarray(n_xbar, dtype=float), xbar_size.shape)
+    si = np.searchsorted(tech.tables.xbar_sizes, xbar_size)
+    slices = -(-tech.precision.weight_bits // cell_bits)
+    sets = wl.row_groups[si] * wl.col_groups[si] * slices[:, None]      # (N, L)
+    pixels = wl.out_pixels[wl.layer_of_w].astype(float)
+    conv = ~wl.is_fc[wl.layer_of_w]
+
+    def dup_for(alpha: np.ndarray) -> np.ndarray:
+        d = np.clip(np.floor(alpha[:, None] * pixels), 1, pixels)
+        return np.where(conv, d, 1).astype(np.int64)
+
+    lo, hi = np.zeros(len(n_xbar)), np.ones(len(n_xbar))
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        fits = (dup_for(mid) * sets).sum(1) <= n_xbar
+        lo, hi = np.where(fits, mid, lo), np.where(fits, hi, mid)
+    return dup_for(lo)
+
+
+def default_macros(network: Network, tech: Technology, dup: np.ndarray, xbar_size, cell_bits) -> np.ndarray:
+    """``(N, L)`` macros per layer: its crossbars in macros of ``MACRO_CROSSBARS``, within the rules."""
+    wl = build_workload(network, tech)
+    si = np.searchsorted(tech.tables.xbar_sizes, np.atleast_1d(xbar_size))
+    slices = -(-tech.precision.weight_bits // np.atleast_1d(cell_bits))
+    rg = wl.row_groups[si]
+    xbars = dup * rg * wl.col_groups[si] * slices[:, None]
+    return np.clip(-(-xbars // MACRO_CROSSBARS), 1, dup * rg)
+
+
+def best_on_grid(network: Network, tech: Technology, power_w: float, heuristic: bool) -> DesignBatch:
+    """The best-TOPS/W design of PIMSYN's global grid with heuristic or no duplication."""
+    grid = list(product(RRAM_RATIOS, tech.cell_bits_options, tech.xbar_sizes, tech.dac_bits_options))
+    r, c, s, d = (np.array(col) for col in zip(*grid))
+    L = build_workload(network, tech).n_weighted
+    n_xbar = np.floor(power_w * r / tech.tables.xbar_peak[np.searchsorted(tech.tables.xbar_sizes, s),
+                                                         np.searchsorted(tech.tables.cell_bits, c)])
+    dup = heuristic_dup(network, tech, s, c, n_xbar) if heuristic else np.ones((len(grid), L), dtype=np.int64)
+    batch = DesignBatch(rram_ratio=r, cell_bits=c, xbar_size=s, dac_bits=d, dup=dup,
+                        macros=default_macros(network, tech, dup, s, c), share=np.full((len(grid), L), -1))
+    res = evaluate(network, tech, batch, power_w)
+    if not res.feasible.any():
+        reasons = sorted({res.reason_name(i) for i in range(len(res))})
+        raise DesignError(f"no {'heuristic' if heuristic else 'no-dup'} design of {network.name} fits "
+                          f"{power_w} W (reasons: {', '.join(reasons)}); raise --power")
+    return batch.subset(int(np.argmax(res.tops_per_watt)))
+
+
+def isaac_design(network: Network, tech: Technology, power_w: float) -> DesignBatch:
+    """ISAAC's organisation with as many tiles as ``power_w`` pays for (see module doc)."""
+    wl = build_workload(network, tech)
+    L = wl.n_weighted
+    per_tile = ISAAC["imas"] * ISAAC["xbars_per_ima"]
+    s, c, d = ISAAC["xbar_size"], ISAAC["cell_bits"], ISAAC["dac_bits"]
+    xbar_peak = tech.crossbar_row(s, c).peak_power_w
+    tiles = np.arange(1, int(power_w / (per_tile * xbar_peak)) + 2)
+    n = len(tiles)
+    dup = heuristic_dup(network, tech, np.full(n, s), np.full(n, c), tiles * per_tile)
+    slices = -(-tech.precision.weight_bits // c)
+    si = tech.xbar_sizes.index(s)
+    xbars = dup * wl.row_groups[si] * wl.col_groups[si] * slices
+    macros = np.clip(-(-xbars // per_tile), 1, dup * wl.row_groups[si])
+    counts = np.zeros((n, L, len(COMPONENTS)))
+    ix = {name: i for i, name in enumerate(COMPONENTS)}
+    counts[..., ix["adc"]] = xbars
+    counts[..., ix["shift_add"]] = xbars * ISAAC["shift_add_per_ima"] / ISAAC["xbars_per_ima"] + macros
+    sigmoid = 2 if (wl.act_kind == 2).any() else 0   # ISAAC's 2 sigmoid units serve either kind
+    for name, per_macro in (("addition", 1), ("activation", 2), ("sigmoid", sigmoid), ("pool", 1), ("eltwise", 1)):
+        counts[..., ix[name]] = per_macro * macros
+    batch = DesignBatch(
+        rram_ratio=np.minimum(1.0, xbars.sum(1) * xbar_peak / power_w + 1e-9),
+        cell_bits=c, xbar_size=s, dac_bits=d, dup=dup, macros=macros,
+        share=np.full((n, L), -1), offchip_links=np.ones(n), counts=counts,
+    )
+    res = evaluate(network, tech, batch, power_w)
+    ok = np.flatnonzero(res.feasible & (macros.sum(1) <= tiles))
+    if len(ok) == 0:
+        raise DesignError(f"ISAAC's organisation cannot hold {network.name} within {power_w} W; raise --power")
+    return batch.subset(int(ok[-1]))

@@ -1,0 +1,287 @@
+"""Technology files: component power, latency and area figures, schema-checked.
+
+A technology file is YAML (see ``costmodel/tech/reram.yaml``); every figure carries its
+unit in its key (``_w``, ``_ns``, ``_nj``, ``_mm2``, ``_kib``, ``_bits``). ``load_technology``
+validates it with pydantic and turns the tables into numpy lookup arrays for the
+vectorised evaluator. The evaluator only sees :class:`Technology`: a new family of
+in-memory macros is a new schema section plus its own resolve step, not a new evaluator.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from onnx_frontend.errors import PimtuneError
+
+TECH_DIR = Path(__file__).parent / "tech"
+Positive = Field(gt=0)
+NonNegative = Field(ge=0)
+
+
+class TechnologyError(PimtuneError):
+    """A technology file is missing, not YAML, or breaks the schema."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Unit(_Strict):
+    """A unit that operates: power while idle and extra while busy, one operation's time."""
+
+    static_power_w: float = NonNegative
+    dynamic_power_w: float = NonNegative
+    latency_ns: float = Positive
+    area_mm2: float = NonNegative
+
+    @property
+    def peak_power_w(self) -> float:
+        return self.static_power_w + self.dynamic_power_w
+
+    @property
+    def energy_nj(self) -> float:
+        """Dynamic energy of one operation (W x ns = nJ)."""
+        return self.dynamic_power_w * self.latency_ns
+
+
+class CrossbarRow(Unit):
+    size: int = Positive
+    cell_bits: int = Positive
+
+    @model_validator(mode="after")
+    def _power_of_two(self):
+        if self.size & (self.size - 1):
+            raise ValueError(f"size must be a power of two, got {self.size}")
+        return self
+
+
+class ConverterRow(Unit):
+    bits: int = Field(gt=0, le=32)
+
+
+class SampleHold(_Strict):
+    static_power_w: float = NonNegative
+    area_mm2: float = NonNegative
+
+
+class VectorUnits(_Strict):
+    width: int = Positive
+    shift_add: Unit
+    addition: Unit
+    activation: Unit
+    sigmoid: Unit
+    pool: Unit
+    eltwise: Unit
+
+
+class ScratchpadRow(_Strict):
+    capacity_kib: float = Positive
+    leak_power_w: float = NonNegative
+    read_latency_ns: float = Positive
+    write_latency_ns: float = Positive
+    read_energy_nj: float = NonNegative
+    write_energy_nj: float = NonNegative
+    area_mm2: float = NonNegative
+
+    @property
+    def peak_power_w(self) -> float:
+        """What a power budget pays for: the leakage (access energy is per word moved)."""
+        return self.leak_power_w
+
+
+class Scratchpad(_Strict):
+    bus_width_bits: int = Positive
+    sizes: list[ScratchpadRow] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ascending(self):
+        caps = [s.capacity_kib for s in self.sizes]
+        if caps != sorted(set(caps)):
+            raise ValueError(f"capacity_kib must be strictly ascending, got {caps}")
+        return self
+
+
+class Noc(_Strict):
+    flit_bits: int = Positive
+    hop_latency_ns: float = Positive
+    router_static_power_w: float = NonNegative
+    flit_hop_energy_nj: float = NonNegative
+    router_area_mm2: float = NonNegative
+
+
+class Registers(_Strict):
+    per_crossbar_power_w: float = NonNegative
+    per_crossbar_area_mm2: float = NonNegative
+    per_macro_power_w: float = NonNegative
+    per_macro_area_mm2: float = NonNegative
+
+
+class OffchipLinks(_Strict):
+    static_power_w: float = NonNegative
+    area_mm2: float = NonNegative
+
+
+class Precision(_Strict):
+    weight_bits: int = Field(gt=0, le=64)
+    activation_bits: int = Field(gt=0, le=64)
+
+
+class Technology(_Strict):
+    """A validated technology file (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, ignored_types=(cached_property,))
+
+    name: str
+    family: Literal["analog_crossbar"]
+    description: str = ""
+    precision: Precision
+    crossbar: list[CrossbarRow] = Field(min_length=1)
+    adc: list[ConverterRow] = Field(min_length=1)
+    dac: list[ConverterRow] = Field(min_length=1)
+    sample_hold: SampleHold
+    vector_units: VectorUnits
+    scratchpad: Scratchpad
+    noc: Noc
+    registers: Registers
+    offchip_links: OffchipLinks
+
+    @model_validator(mode="after")
+    def _unique_keys(self):
+        for table, key in (("crossbar", ("size", "cell_bits")), ("adc", ("bits",)), ("dac", ("bits",))):
+            seen = [tuple(getattr(r, k) for k in key) for r in getattr(self, table)]
+            if len(seen) != len(set(seen)):
+                raise ValueError(f"{table}: duplicate rows for {'/'.join(key)} in {seen}")
+        return self
+
+    # --- lookups -------------------------------------------------------------------
+    @property
+    def xbar_sizes(self) -> tuple[int, ...]:
+        return tuple(sorted({r.size for r in self.crossbar}))
+
+    @property
+    def cell_bits_options(self) -> tuple[int, ...]:
+        return tuple(sorted({r.cell_bits for r in self.crossbar}))
+
+    @property
+    def dac_bits_options(self) -> tuple[int, ...]:
+        return tuple(sorted(r.bits for r in self.dac))
+
+    def crossbar_row(self, size: int, cell_bits: int) -> CrossbarRow:
+        for r in self.crossbar:
+            if r.size == size and r.cell_bits == cell_bits:
+                return r
+        raise TechnologyError(
+            f"technology '{self.name}' has no crossbar of size {size} with {cell_bits}-bit cells; "
+            f"available: {[(r.size, r.cell_bits) for r in self.crossbar]}"
+        )
+
+    def dac_row(self, bits: int) -> ConverterRow:
+        for r in self.dac:
+            if r.bits == bits:
+                return r
+        raise TechnologyError(f"technology '{self.name}' has no {bits}-bit DAC; available: {self.dac_bits_options}")
+
+    def adc_row_for(self, bits_needed: int) -> ConverterRow | None:
+        """The ADC with the smallest resolution >= ``bits_needed`` (None if none)."""
+        fits = [r for r in self.adc if r.bits >= bits_needed]
+        return min(fits, key=lambda r: r.bits) if fits else None
+
+    @cached_property
+    def tables(self) -> "TechTables":
+        return TechTables.build(self)
+
+
+class TechTables:
+    """Numpy views of a :class:`Technology` for vectorised lookups.
+
+    Crossbar arrays are indexed ``[size_index, cell_index]`` (``xbar_sizes`` and
+    ``cell_bits_options`` order; NaN where the file has no such row). ADC arrays are
+    indexed by the *required* resolution in bits (0..64) and give the row actually used
+    (NaN: no ADC is precise enough). DAC arrays are indexed by ``dac_bits_options``.
+    """
+
+    def __init__(self, **arrays: np.ndarray) -> None:
+        self.__dict__.update(arrays)
+
+    @classmethod
+    def build(cls, tech: Technology) -> "TechTables":
+        sizes, cells = tech.xbar_sizes, tech.cell_bits_options
+        xb = np.full((4, len(sizes), len(cells)), np.nan)
+        for r in tech.crossbar:
+            i, j = sizes.index(r.size), cells.index(r.cell_bits)
+            xb[:, i, j] = (r.static_power_w, r.dynamic_power_w, r.latency_ns, r.area_mm2)
+        adc = np.full((6, 65), np.nan)
+        for need in range(65):
+            row = tech.adc_row_for(need)
+            if row is not None:
+                adc[:, need] = (row.static_power_w, row.dynamic_power_w, row.latency_ns, row.area_mm2,
+                                row.bits, row.peak_power_w)
+        dacs = sorted(tech.dac, key=lambda r: r.bits)
+        dac = np.array([(r.static_power_w, r.dynamic_power_w, r.latency_ns, r.area_mm2) for r in dacs]).T
+        sp = tech.scratchpad.sizes
+        spad = np.array([(s.capacity_kib, s.leak_power_w, s.read_latency_ns, s.write_latency_ns,
+                          s.read_energy_nj, s.write_energy_nj, s.area_mm2, s.peak_power_w) for s in sp]).T
+        return cls(
+            xbar_sizes=np.array(sizes), cell_bits=np.array(cells), dac_bits=np.array([r.bits for r in dacs]),
+            xbar_static=xb[0], xbar_dynamic=xb[1], xbar_latency=xb[2], xbar_area=xb[3],
+            xbar_peak=xb[0] + xb[1],
+            adc_static=adc[0], adc_dynamic=adc[1], adc_latency=adc[2], adc_area=adc[3], adc_bits=adc[4],
+            adc_peak=adc[5],
+            dac_static=dac[0], dac_dynamic=dac[1], dac_latency=dac[2], dac_area=dac[3],
+            dac_peak=dac[0] + dac[1],
+            spad_capacity_kib=spad[0], spad_leak=spad[1], spad_read_latency=spad[2],
+            spad_write_latency=spad[3], spad_read_energy=spad[4], spad_write_energy=spad[5],
+            spad_area=spad[6], spad_peak=spad[7],
+        )
+
+
+def load_technology(source: str | Path | Technology = "reram") -> Technology:
+    """Load a technology by bundled name (``reram``) or by YAML file path.
+
+    Raises:
+        TechnologyError: one line naming the file, the key, the rule and the value.
+    """
+    if isinstance(source, Technology):
+        return source
+    path = Path(source)
+    if not path.suffix and (TECH_DIR / f"{source}.yaml").exists():
+        path = TECH_DIR / f"{source}.yaml"
+    if not path.is_file():
+        bundled = sorted(p.stem for p in TECH_DIR.glob("*.yaml"))
+        raise TechnologyError(f"{source}: no such technology file; pass a YAML path or one of {bundled}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise TechnologyError(f"{path}:{where} is not valid YAML ({getattr(exc, 'problem', exc)}); fix the syntax") from None
+    if not isinstance(data, dict):
+        raise TechnologyError(f"{path}: expected a mapping of sections (name, crossbar, adc, ...), got {type(data).__name__}")
+    try:
+        return Technology.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        value = err.get("input")
+        shown = "missing" if err["type"] == "missing" else repr(value)
+        if isinstance(value, dict) and err["type"] != "missing":
+            shown = "{...}"
+        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise TechnologyError(f"{path}: key '{key}': {err['msg']}; value {shown}{more}") from None
+
+
+def adc_bits_required(xbar_size, dac_bits, cell_bits):
+    """ADC resolution that loses no precision (PIMSYN, after ISAAC); works on arrays.
+
+    ``log2(S) + d + c - 1`` when ``d > 1`` and ``c > 1``, else ``log2(S) + d + c - 2``.
+    """
+    log_s = np.log2(xbar_size).astype(int) if isinstance(xbar_size, np.ndarray) else int(math.log2(xbar_size))
+    both = (np.asarray(dac_bits) > 1) & (np.asarray(cell_bits) > 1)
+    return log_s + dac_bits + cell_bits - np.where(both, 1, 2)

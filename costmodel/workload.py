@@ -1,0 +1,225 @@
+"""What a network asks of the hardware, independent of any design (MODEL.md sections 2-3).
+
+:class:`Workload` holds per-layer numpy arrays (length La over all layers; weighted
+layers also have a position ``w`` among conv/fc layers) and per-crossbar-size geometry
+(row groups, column groups, rows driven, columns read). It is computed once per
+(network, technology) and shared by every batch evaluated on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+
+import numpy as np
+
+from costmodel.technology import Technology
+from onnx_frontend.network import Layer, Network
+
+SIGMOID_LIKE = {"sigmoid", "tanh", "swish", "hardswish", "hardsigmoid", "gelu", "mish", "softplus", "elu", "selu"}
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Per-layer arrays (index = layer index unless noted). Element counts are values,
+    bits are bits; nothing here depends on a design.
+
+    Attributes:
+        weighted: (La,) bool, conv or fc.
+        is_fc: (La,) bool.
+        widx: (La,) position among weighted layers, -1 for weightless layers.
+        layer_of_w: (L,) layer index of each weighted layer.
+        anchor_w: (La,) weighted position whose macro set runs the layer.
+        out_pixels: (La,) H_out * W_out.
+        rows_out: (La,) H_out.
+        cout: (La,) output channels.
+        macs: (La,) multiply-accumulates.
+        weights: (La,) weight values.
+        load_values: (La,) values loaded per copy-step (conv: kh*kw*C_in; fc: C_in;
+            row layers: kh*W_in*C_in summed over inputs).
+        new_values: (La,) values arriving over the NoC per copy-step.
+        store_values: (La,) values stored per copy-step (conv/fc: C_out; row: W_out*C_out).
+        unit_elems: (La,) pool/eltwise elements per step.
+        unit_kind: (La,) 0 none, 1 pool, 2 eltwise.
+        act_kind: (La,) 0 none, 1 activation unit, 2 sigmoid unit.
+        buffer_bits: (La,) scratchpad need excluding the duplicated output buffer.
+        row_groups, col_groups, rows_total, cols_read, add_values: (n_sizes, L)
+            geometry per crossbar size (``tech.xbar_sizes`` order), weighted layers.
+        producers: per layer the producer indices (-1: network input).
+        first_need_pixels: per layer, per producer, output pixels (raster order) of the
+            producer needed before the first step; -1 means all of them.
+    """
+
+    weighted: np.ndarray
+    is_fc: np.ndarray
+    widx: np.ndarray
+    layer_of_w: np.ndarray
+    anchor_w: np.ndarray
+    out_pixels: np.ndarray
+    rows_out: np.ndarray
+    out_width: np.ndarray
+    cout: np.ndarray
+    macs: np.ndarray
+    weights: np.ndarray
+    load_values: np.ndarray
+    new_values: np.ndarray
+    store_values: np.ndarray
+    unit_elems: np.ndarray
+    unit_kind: np.ndarray
+    act_kind: np.ndarray
+    buffer_bits: np.ndarray
+    row_groups: np.ndarray
+    col_groups: np.ndarray
+    rows_total: np.ndarray
+    cols_read: np.ndarray
+    add_values: np.ndarray
+    producers: tuple[tuple[int, ...], ...]
+    first_need_pixels: tuple[tuple[int, ...], ...]
+    total_macs: int
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.weighted)
+
+    @property
+    def n_weighted(self) -> int:
+        return len(self.layer_of_w)
+
+
+def crossbar_geometry(layer: Layer, size: int) -> tuple[int, int, int, int, int]:
+    """``(row_groups, col_groups, rows_total, cols_read, add_values)`` of one copy.
+
+    ``add_values`` are the partial sums added across row groups per output pixel
+    (MODEL.md section 2).
+    """
+    rows_g, cols_g, g = layer.matrix_rows, layer.matrix_cols, layer.groups
+    if rows_g <= size and cols_g <= size:
+        per_xbar = min(size // rows_g, size // cols_g)
+        return ceil(g / per_xbar), 1, rows_g * g, cols_g * g, 0
+    rg, cg = ceil(rows_g / size), ceil(cols_g / size)
+    return g * rg, cg, rows_g * g * cg, cols_g * g * rg, cols_g * g * (rg - 1)
+
+
+def first_need_pixels(layer: Layer, producer_shape: tuple[int, int, int]) -> int:
+    """Producer output pixels (raster) the first step of ``layer`` waits for; -1: all."""
+    _, h_in, w_in = producer_shape
+    if layer.kind == "fc":
+        return -1
+    if layer.kind in ("conv", "pool"):
+        last_row = min(h_in - 1, (layer.kernel[0] - 1) * layer.dilation[0] - layer.padding[0])
+        return (max(last_row, 0) + 1) * w_in
+    return w_in  # eltwise, concat: the first row
+
+
+def _anchors(network: Network, widx: list[int]) -> list[int]:
+    first_w = next((w for w in widx if w >= 0), 0)
+    anchor: list[int] = []
+    for layer in network.layers:
+        if widx[layer.index] >= 0:
+            anchor.append(widx[layer.index])
+            continue
+        ps = [p for p in layer.producers if p >= 0]
+        anchor.append(anchor[ps[0]] if ps else first_w)
+    return anchor
+
+
+_CACHE: dict[tuple[int, int], tuple[Network, Technology, "Workload"]] = {}
+
+
+def build_workload(network: Network, tech: Technology) -> Workload:
+    """The :class:`Workload` of ``network`` for the sizes ``tech`` offers (cached)."""
+    key = (id(network), id(tech))
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] is network and hit[1] is tech:
+        return hit[2]
+    if len(_CACHE) > 64:
+        _CACHE.clear()
+    workload = _build(network, tech)
+    _CACHE[key] = (network, tech, workload)
+    return workload
+
+
+def _build(network: Network, tech: Technology) -> Workload:
+    layers = network.layers
+    widx, w = [], 0
+    for l in layers:
+        widx.append(w if l.is_weighted else -1)
+        w += l.is_weighted
+    weighted_layers = [l for l in layers if l.is_weighted]
+    geo = np.array([[crossbar_geometry(l, s) for l in weighted_layers] for s in tech.xbar_sizes], dtype=np.int64)
+    geo = geo.reshape(len(tech.xbar_sizes), len(weighted_layers), 5)
+
+    def per_layer(fn, dtype=np.int64):
+        return np.array([fn(l) for l in layers], dtype=dtype)
+
+    def load_values(l: Layer) -> int:
+        if l.kind == "conv":
+            return l.kernel[0] * l.kernel[1] * l.in_shape[0]
+        if l.kind == "fc":
+            return l.in_shape[0]
+        rows = l.kernel[0] if l.kind == "pool" else 1
+        return sum(rows * s[2] * s[0] for s in l.in_shapes)
+
+    def new_values(l: Layer) -> int:
+        if l.kind == "conv":
+            return l.stride[0] * l.stride[1] * l.in_shape[0]
+        if l.kind == "fc":
+            return l.in_shape[0]
+        rows = l.stride[0] if l.kind == "pool" else 1
+        return sum(rows * s[2] * s[0] for s in l.in_shapes)
+
+    def unit_elems(l: Layer) -> int:
+        if l.kind == "pool":
+            return l.out_shape[2] * l.out_shape[0] * l.kernel[0] * l.kernel[1]
+        if l.kind == "eltwise":
+            return l.out_shape[2] * l.out_shape[0] * (len(l.in_shapes) - 1)
+        return 0
+
+    def act_kind(l: Layer) -> int:
+        if not l.activation:
+            return 0
+        return 2 if any(a in SIGMOID_LIKE for a in l.activation) else 1
+
+    def buffer_values(l: Layer) -> int:
+        if l.kind in ("conv", "pool"):
+            return l.kernel[0] * l.in_shape[2] * l.in_shape[0]
+        if l.kind == "fc":
+            return l.in_shape[0]
+        return sum(s[2] * s[0] for s in l.in_shapes) + l.out_shape[2] * l.out_shape[0]
+
+    row_layer = lambda l: not l.is_weighted  # noqa: E731
+    act_bits = tech.precision.activation_bits
+    return Workload(
+        weighted=per_layer(lambda l: l.is_weighted, bool),
+        is_fc=per_layer(lambda l: l.kind == "fc", bool),
+        widx=np.array(widx, dtype=np.int64),
+        layer_of_w=np.array([l.index for l in weighted_layers], dtype=np.int64),
+        anchor_w=np.array(_anchors(network, widx), dtype=np.int64),
+        out_pixels=per_layer(lambda l: l.out_pixels),
+        rows_out=per_layer(lambda l: l.out_shape[1]),
+        out_width=per_layer(lambda l: l.out_shape[2]),
+        cout=per_layer(lambda l: l.out_shape[0]),
+        macs=per_layer(lambda l: l.macs),
+        weights=per_layer(lambda l: l.weights),
+        load_values=per_layer(load_values),
+        new_values=per_layer(new_values),
+        store_values=per_layer(lambda l: l.out_shape[0] * (l.out_shape[2] if row_layer(l) else 1)),
+        unit_elems=per_layer(unit_elems),
+        unit_kind=per_layer(lambda l: {"pool": 1, "eltwise": 2}.get(l.kind, 0)),
+        act_kind=per_layer(act_kind),
+        buffer_bits=per_layer(buffer_values) * act_bits,
+        row_groups=geo[..., 0],
+        col_groups=geo[..., 1],
+        rows_total=geo[..., 2],
+        cols_read=geo[..., 3],
+        add_values=geo[..., 4],
+        producers=tuple(l.producers for l in layers),
+        first_need_pixels=tuple(
+            tuple(
+                -1 if p < 0 else first_need_pixels(l, layers[p].out_shape)
+                for p in l.producers
+            )
+            for l in layers
+        ),
+        total_macs=network.macs,
+    )
