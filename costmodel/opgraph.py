@@ -54,3 +54,51 @@ class OpGraph:
     layers: tuple[LayerOps, ...]
     static_power_w: float
     macs: int
+
+
+def to_opgraph(resolved, n: int) -> OpGraph:
+    """The operation graph of design ``n`` of a :class:`costmodel.resolve.Resolved`.
+
+    Resource names: ``spad{k}`` (load, store), ``xbar{l}`` (mvm), ``adc{k}``, ``sa{k}``,
+    ``add{k}``, ``pool{k}``/``eltwise{k}`` (unit), ``act{k}``/``sig{k}`` (activation),
+    ``port{k}`` (the gather macro of set k: its merges and the transfers it sends;
+    ``port_in`` for the network input), with k the macro set.
+    """
+    import numpy as np
+
+    from costmodel.workload import needed_producer_step
+
+    wl = resolved.workload
+    host = resolved.host[n]
+    layers = []
+    for l, prods in enumerate(wl.producers):
+        k = int(host[l])
+        steps, dup = int(resolved.steps[n, l]), int(resolved.dup[n, l])
+        remote = [p for p in prods if p < 0 or host[p] != k]
+        port = "port_in" if remote and remote[0] < 0 else f"port{int(host[remote[0]])}" if remote else f"port{k}"
+        resources = {
+            "load": f"spad{k}", "store": f"spad{k}", "noc_in": port, "mvm": f"xbar{l}",
+            "adc": f"adc{k}", "shift_add": f"sa{k}", "addition": f"add{k}",
+            "unit": f"{'pool' if wl.unit_kind[l] == 1 else 'eltwise'}{k}",
+            "activation": f"{'sig' if wl.act_kind[l] == 2 else 'act'}{k}", "merge": f"port{k}",
+        }
+        s = np.arange(steps)
+        if wl.weighted[l] and not wl.is_fc[l]:
+            out_row = (np.minimum((s + 1) * dup, wl.out_pixels[l]) - 1) // wl.out_width[l]
+        else:
+            out_row = np.where(wl.is_fc[l], 0, s)
+        need = []
+        for p in prods:
+            if p < 0:
+                need.append(tuple([-1] * steps))
+                continue
+            last = needed_producer_step(wl, l, p, out_row, resolved.dup[n, p])
+            need.append(tuple(np.minimum(last, resolved.steps[n, p] - 1).astype(int).tolist()))
+        layers.append(LayerOps(
+            index=l, steps=steps, iterations=int(resolved.iterations[n]) if wl.weighted[l] else 1,
+            durations_ns={kind: float(resolved.durations[n, l, i]) for i, kind in enumerate(OP_CHAIN)},
+            energies_nj={kind: float(resolved.energies[n, l, i]) for i, kind in enumerate(OP_CHAIN)},
+            resources=resources, producers=tuple(prods), need=tuple(need),
+        ))
+    static = sum(float(v[n]) for v in resolved.static_w.values())
+    return OpGraph(layers=tuple(layers), static_power_w=static, macs=int(wl.total_macs))

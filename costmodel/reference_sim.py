@@ -33,7 +33,7 @@ Scheduling rules
   applied before any resource picks its next op, so the tie rule is exact.
 * Results. ``latency_ns`` is the end of the last op; a layer's span is its last op end
   minus its first op start and ``interval_ns`` (time between inferences of a stream) is
-  the largest span; dynamic energy sums ``energies_nj[kind]`` over op occurrences;
+  the largest span or the largest total busy time of one resource, whichever is longer; dynamic energy sums ``energies_nj[kind]`` over op occurrences;
   static energy is ``static_power_w * interval_ns``.
 
 Implementation: ops get integer ids ordered (layer, step, chain position), so the tie
@@ -60,7 +60,8 @@ class SimResult:
 
     Attributes:
         latency_ns: end of the last operation (the inference starts at t = 0).
-        interval_ns: largest layer span (first op start to last op end): the time
+        interval_ns: largest layer span (first op start to last op end) or resource
+            busy total, whichever is larger: the time
             between inferences in a stream.
         layer_start_ns, layer_finish_ns: first op start and last op end of every layer,
             in graph order.
@@ -261,7 +262,8 @@ def simulate(graph: OpGraph, record: bool = False) -> SimResult:
     resource_busy = {names[r]: b for r, b in enumerate(busy_by_id)}
 
     latency = max(layer_finish)
-    interval = max(f - s for s, f in zip(layer_start, layer_finish))
+    # a stream of inferences is paced by the longest layer span and by the busiest resource
+    interval = max(max(f - s for s, f in zip(layer_start, layer_finish)), max(busy_by_id, default=0.0))
     dynamic = sum(energy_by_kind.values())
     static = float(graph.static_power_w) * interval
 

@@ -1,10 +1,13 @@
 """Analytical pipeline timing of resolved designs (MODEL.md section 7), vectorised.
 
-Per layer: the busy time of each resource per step, the step time (slowest resource),
-the layer's busy span (steps x step time, or the total work of a resource its macro
-set shares with other layers, whichever is longer), the fill time of one step (its
-chain with the bit iterations pipelined), and start/finish from the rows its first step
-needs from each producer. Shapes: ``(N, La)`` unless noted.
+Per layer: the busy time of each resource per step, the fill time of one step (its chain
+with the bit iterations pipelined), and start/finish from the rows its first step needs
+from each producer; a layer faster than its producers runs at their pace. Resources a
+macro set shares (scratchpad, ADCs, vector units) slow a layer by the work earlier
+layers of the set put on them while it runs (their operations become ready first, so
+the reference scheduler serves them first): a first pass finds every layer's time
+window, a second adds the overlapping share of those layers' work and schedules again. Shapes:
+``(N, La)`` unless noted.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import numpy as np
 
 from costmodel.opgraph import OP_CHAIN
 from costmodel.resolve import Resolved
+from costmodel.workload import Workload, needed_producer_step
 
 K = {kind: i for i, kind in enumerate(OP_CHAIN)}
 # Resources a macro set shares between its layers.
@@ -24,7 +28,7 @@ SET_RESOURCES = ("scratchpad", "adc", "shift_add", "addition", "pool", "eltwise"
 @dataclass
 class Timing:
     step_ns: np.ndarray      # (N, La) effective time per step
-    busy_ns: np.ndarray      # (N, La) span of the layer's steps
+    busy_ns: np.ndarray      # (N, La) the layer's steps back to back, contention included
     fill_ns: np.ndarray      # (N, La) one step through its chain
     start_ns: np.ndarray     # (N, La)
     finish_ns: np.ndarray    # (N, La)
@@ -37,52 +41,79 @@ def pipeline_timing(r: Resolved) -> Timing:
     wl, d = r.workload, r.durations
     B = r.iterations[:, None].astype(float)
     steps = r.steps.astype(float)
-    iterated = np.stack([d[..., K["mvm"]], d[..., K["adc"]], d[..., K["shift_add"]]], -1)
-    per_step = {
-        "mvm": B * d[..., K["mvm"]],
-        "noc_in": d[..., K["noc_in"]],
-        "merge": d[..., K["merge"]],
-    }
     unit, act = d[..., K["unit"]], d[..., K["activation"]]
-    per_step.update(
-        scratchpad=d[..., K["load"]] + d[..., K["store"]],
-        adc=B * d[..., K["adc"]],
-        shift_add=B * d[..., K["shift_add"]],
-        addition=d[..., K["addition"]],
-        pool=np.where(wl.unit_kind == 1, unit, 0.0),
-        eltwise=np.where(wl.unit_kind == 2, unit, 0.0),
-        activation=np.where(wl.act_kind == 1, act, 0.0),
-        sigmoid=np.where(wl.act_kind == 2, act, 0.0),
-    )
-    own = np.max(np.stack(list(per_step.values()), -1), -1)
-    busy = steps * own
-    member = (r.host[:, :, None] == np.arange(r.set_macros.shape[1])).astype(float)
-    rows = np.arange(r.n)[:, None]
-    for name in SET_RESOURCES:
-        use = per_step[name]
-        total = np.einsum("nl,nlk->nk", steps * use, member)[rows, r.host]
-        busy = np.maximum(busy, np.where(use > 0, total, 0.0))
-    step = busy / steps
+    shared = np.stack([                                                  # (N, La, R) per step
+        d[..., K["load"]] + d[..., K["store"]],
+        B * d[..., K["adc"]],
+        B * d[..., K["shift_add"]],
+        d[..., K["addition"]],
+        np.where(wl.unit_kind == 1, unit, 0.0),
+        np.where(wl.unit_kind == 2, unit, 0.0),
+        np.where(wl.act_kind == 1, act, 0.0),
+        np.where(wl.act_kind == 2, act, 0.0),
+    ], -1)
+    private = np.maximum(B * d[..., K["mvm"]], np.maximum(d[..., K["noc_in"]], d[..., K["merge"]]))
+    own = np.maximum(private, shared.max(-1))
 
-    chain = sum(d[..., K[k]] for k in OP_CHAIN if k not in ("mvm", "adc", "shift_add"))
+    iterated = d[..., [K["mvm"], K["adc"], K["shift_add"]]]
+    chain = d.sum(-1) - iterated.sum(-1)
     fill = chain + iterated.sum(-1) + (B - 1) * iterated.max(-1)
 
-    n, La = r.steps.shape
+    start, finish, _ = _schedule(wl, r, own, fill)
+    work = steps[..., None] * shared                                     # (N, La, R)
+    same = r.host[:, :, None] == r.host[:, None, :]
+    same &= np.tri(len(wl.producers), k=-1, dtype=bool)   # earlier layers are served first
+    overlap = np.clip(np.minimum(finish[:, :, None], finish[:, None, :]) -
+                      np.maximum(start[:, :, None], start[:, None, :]), 0.0, None)
+    share = np.where(same, overlap / np.maximum(finish - start, 1e-9)[:, None, :], 0.0)
+    contention = np.einsum("nlj,njr->nlr", share, work)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        loaded = np.where(shared > 0, (work + contention) / steps[..., None], 0.0)
+    step_own = np.maximum(private, loaded.max(-1))
+    start, finish, step = _schedule(wl, r, step_own, fill)
+
+    set_busy = np.einsum("nlr,nlk->nkr", work, (r.host[:, :, None] == np.arange(r.set_macros.shape[1])))
+    interval = np.maximum((finish - start).max(1), set_busy.max((1, 2)))
+    return Timing(step_ns=step, busy_ns=steps * step_own, fill_ns=fill, start_ns=start, finish_ns=finish,
+                  interval_ns=interval, latency_ns=finish.max(1))
+
+
+def _schedule(wl: Workload, r: Resolved, step_own: np.ndarray, fill: np.ndarray):
+    """Start and finish of every layer given its own step time; returns the paced step."""
+    n, La = step_own.shape
+    steps = r.steps.astype(float)
+    step = step_own.copy()
     start = np.zeros((n, La))
     finish = np.zeros((n, La))
-    for l, (prods, needs) in enumerate(zip(wl.producers, wl.first_need_pixels)):
+    for l, prods in enumerate(wl.producers):
         ready = np.zeros(n)
         done = np.zeros(n)
-        for p, pixels in zip(prods, needs):
+        first_row = (np.minimum(r.dup[:, l], wl.out_pixels[l]) - 1) // wl.out_width[l] if wl.weighted[l] else 0
+        for p in prods:
             if p < 0:
                 continue
-            per_step_pixels = r.dup[:, p] if wl.weighted[p] else wl.out_width[p]
-            need_steps = r.steps[:, p] if pixels < 0 else np.minimum(-(-pixels // per_step_pixels), r.steps[:, p])
-            at = np.where(need_steps >= r.steps[:, p], finish[:, p],
-                          start[:, p] + (need_steps - 1) * step[:, p] + fill[:, p])
+            last = np.minimum(needed_producer_step(wl, l, p, first_row, r.dup[:, p]), r.steps[:, p] - 1)
+            at = np.where(last >= r.steps[:, p] - 1, finish[:, p], start[:, p] + last * step[:, p] + fill[:, p])
             ready = np.maximum(ready, at)
-            done = np.maximum(done, finish[:, p])
+            # the steps that need the producer's last step can only follow its end
+            tail = r.steps[:, l] - _first_step_needing_last(wl, r, l, p)
+            done = np.maximum(done, finish[:, p] + (tail - 1) * step_own[:, l])
         start[:, l] = ready
-        finish[:, l] = np.maximum(ready + (steps[:, l] - 1) * step[:, l] + fill[:, l], done + fill[:, l])
-    return Timing(step_ns=step, busy_ns=busy, fill_ns=fill, start_ns=start, finish_ns=finish,
-                  interval_ns=busy.max(1), latency_ns=finish.max(1))
+        finish[:, l] = np.maximum(ready + (steps[:, l] - 1) * step[:, l], done) + fill[:, l]
+        # a consumer faster than its producers runs at their pace
+        step[:, l] = np.maximum(step[:, l], (done - ready) / steps[:, l])
+    return start, finish, step
+
+
+def _first_step_needing_last(wl: Workload, r: Resolved, l: int, p: int) -> np.ndarray:
+    """(N,) first step of layer ``l`` that needs the last step of producer ``p``."""
+    if wl.is_fc[l] or wl.is_fc[p]:
+        return np.zeros(r.n, dtype=np.int64)
+    if wl.weighted[p]:
+        row = ((r.steps[:, p] - 1) * r.dup[:, p]) // wl.out_width[p]
+    else:
+        row = np.full(r.n, wl.rows_out[p] - 1)
+    y = np.clip(-(-(row - wl.row_offset[l]) // wl.row_stride[l]), 0, wl.rows_out[l] - 1)
+    if wl.weighted[l]:
+        return np.minimum((y * wl.out_width[l]) // r.dup[:, l], r.steps[:, l] - 1)
+    return y

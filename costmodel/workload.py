@@ -46,8 +46,11 @@ class Workload:
         row_groups, col_groups, rows_total, cols_read, add_values: (n_sizes, L)
             geometry per crossbar size (``tech.xbar_sizes`` order), weighted layers.
         producers: per layer the producer indices (-1: network input).
-        first_need_pixels: per layer, per producer, output pixels (raster order) of the
-            producer needed before the first step; -1 means all of them.
+        row_stride, row_offset: (La,) producer row needed by output row y is
+            ``min(H_in - 1, max(0, y * row_stride + row_offset))``; fc layers need
+            every row (``row_stride = -1``).
+        in_rows: (La,) H of the (first) input.
+        tail_rows: (La,) output rows that need the producers' last row.
     """
 
     weighted: np.ndarray
@@ -74,7 +77,10 @@ class Workload:
     cols_read: np.ndarray
     add_values: np.ndarray
     producers: tuple[tuple[int, ...], ...]
-    first_need_pixels: tuple[tuple[int, ...], ...]
+    row_stride: np.ndarray
+    row_offset: np.ndarray
+    in_rows: np.ndarray
+    tail_rows: np.ndarray
     total_macs: int
 
     @property
@@ -100,15 +106,41 @@ def crossbar_geometry(layer: Layer, size: int) -> tuple[int, int, int, int, int]
     return g * rg, cg, rows_g * g * cg, cols_g * g * rg, cols_g * g * (rg - 1)
 
 
-def first_need_pixels(layer: Layer, producer_shape: tuple[int, int, int]) -> int:
-    """Producer output pixels (raster) the first step of ``layer`` waits for; -1: all."""
-    _, h_in, w_in = producer_shape
+def _row_rule(layer: Layer) -> tuple[int, int]:
+    """``(row_stride, row_offset)`` of the producer rows an output row needs."""
     if layer.kind == "fc":
-        return -1
+        return -1, 0
     if layer.kind in ("conv", "pool"):
-        last_row = min(h_in - 1, (layer.kernel[0] - 1) * layer.dilation[0] - layer.padding[0])
-        return (max(last_row, 0) + 1) * w_in
-    return w_in  # eltwise, concat: the first row
+        return layer.stride[0], (layer.kernel[0] - 1) * layer.dilation[0] - layer.padding[0]
+    return 1, 0
+
+
+def _tail_rows(layer: Layer) -> int:
+    stride, offset = _row_rule(layer)
+    if stride < 0:
+        return 1
+    h_in, h_out = layer.in_shape[1], layer.out_shape[1]
+    first = max(0, -(-(h_in - 1 - offset) // stride))
+    return max(1, h_out - first)
+
+
+def needed_producer_step(wl: "Workload", layer: int, producer: int, out_row, producer_per_step):
+    """Last step of ``producer`` that output row ``out_row`` of ``layer`` waits for.
+
+    ``producer_per_step`` is the producer's output pixels per step (its duplication;
+    ignored for row layers and fc producers). Works on arrays (MODEL.md section 3).
+    """
+    p_rows, p_width = wl.rows_out[producer], wl.out_width[producer]
+    p_steps_all = wl.is_fc[producer]
+    if wl.row_stride[layer] < 0:
+        row = np.full(np.shape(out_row), p_rows - 1)
+    else:
+        row = np.clip(np.asarray(out_row) * wl.row_stride[layer] + wl.row_offset[layer], 0, p_rows - 1)
+    if p_steps_all:
+        return np.zeros(np.shape(row), dtype=np.int64)
+    if not wl.weighted[producer]:
+        return row.astype(np.int64)
+    return -(-((row + 1) * p_width) // np.asarray(producer_per_step)) - 1
 
 
 def _anchors(network: Network, widx: list[int]) -> list[int]:
@@ -214,12 +246,9 @@ def _build(network: Network, tech: Technology) -> Workload:
         cols_read=geo[..., 3],
         add_values=geo[..., 4],
         producers=tuple(l.producers for l in layers),
-        first_need_pixels=tuple(
-            tuple(
-                -1 if p < 0 else first_need_pixels(l, layers[p].out_shape)
-                for p in l.producers
-            )
-            for l in layers
-        ),
+        row_stride=per_layer(lambda l: _row_rule(l)[0]),
+        row_offset=per_layer(lambda l: _row_rule(l)[1]),
+        in_rows=per_layer(lambda l: l.in_shape[1]),
+        tail_rows=per_layer(_tail_rows),
         total_macs=network.macs,
     )
