@@ -68,6 +68,7 @@ class Resolved:
     area_mm2: dict[str, np.ndarray]
     dynamic_nj: dict[str, np.ndarray]
     power_w: np.ndarray           # (N,) budget
+    share: np.ndarray             # (N, L) sharing partner per weighted layer (-1: none)
 
     @property
     def feasible(self) -> np.ndarray:
@@ -321,6 +322,7 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
         set_offset=offset, mesh_width=mesh_w, spad_index=spad_index, counts=counts,
         demand_ns=demand, durations=dur, energies=np.nan_to_num(en), hops_in=hops_in,
         static_w=static_w, peak_w=peak_w, area_mm2=area, dynamic_nj=dynamic, power_w=P,
+        share=np.where(bad[:, None], -1, share),
     )
 
 

@@ -59,27 +59,64 @@ def pipeline_timing(r: Resolved) -> Timing:
     chain = d.sum(-1) - iterated.sum(-1)
     fill = chain + iterated.sum(-1) + (B - 1) * iterated.max(-1)
 
-    start, finish, _ = _schedule(wl, r, own, fill)
+    start, finish, _ = _schedule(wl, r, own, fill, np.zeros_like(own))
     work = steps[..., None] * shared                                     # (N, La, R)
-    same = r.host[:, :, None] == r.host[:, None, :]
-    same &= np.tri(len(wl.producers), k=-1, dtype=bool)   # earlier layers are served first
-    overlap = np.clip(np.minimum(finish[:, :, None], finish[:, None, :]) -
-                      np.maximum(start[:, :, None], start[:, None, :]), 0.0, None)
-    share = np.where(same, overlap / np.maximum(finish - start, 1e-9)[:, None, :], 0.0)
-    contention = np.einsum("nlj,njr->nlr", share, work)
+    contention, delay = _partner_load(wl, r, start, finish, work, shared)
     with np.errstate(invalid="ignore", divide="ignore"):
         loaded = np.where(shared > 0, (work + contention) / steps[..., None], 0.0)
     step_own = np.maximum(private, loaded.max(-1))
-    start, finish, step = _schedule(wl, r, step_own, fill)
+    start, finish, step = _schedule(wl, r, step_own, fill, delay)
 
-    set_busy = np.einsum("nlr,nlk->nkr", work, (r.host[:, :, None] == np.arange(r.set_macros.shape[1])))
+    set_busy = scatter_sum(work, r.host, r.set_macros.shape[1])
     interval = np.maximum((finish - start).max(1), set_busy.max((1, 2)))
     return Timing(step_ns=step, busy_ns=steps * step_own, fill_ns=fill, start_ns=start, finish_ns=finish,
                   interval_ns=interval, latency_ns=finish.max(1))
 
 
-def _schedule(wl: Workload, r: Resolved, step_own: np.ndarray, fill: np.ndarray):
-    """Start and finish of every layer given its own step time; returns the paced step."""
+def _partner_load(wl: Workload, r: Resolved, start, finish, work, shared):
+    """Work an earlier sharing partner puts on a layer's shared resources while it runs.
+
+    Returns ``(contention, delay)``: (N, La, R) partner work inside the layer's window
+    (the partner's work spread evenly over its own window), and (N, La) the wait of the
+    layer's first step when it starts while the partner keeps the resource busy: its
+    per-step work at the capacity the partner leaves, at most until the partner ends.
+    Only weighted layers share macros; the contention of weightless layers run by the
+    same set is small and left out.
+    """
+    n = r.n
+    contention = np.zeros_like(work)
+    delay = np.zeros(start.shape)
+    share = r.share
+    if share is None or not (share >= 0).any():
+        return contention, delay
+    rows = np.arange(n)[:, None]
+    la = wl.layer_of_w[np.maximum(share, 0)]                            # (N, L)
+    sharing = share >= 0
+    s_a, f_a = start[rows, la], finish[rows, la]
+    s_b, f_b = start[:, wl.layer_of_w], finish[:, wl.layer_of_w]
+    span_a = np.maximum(f_a - s_a, 1e-9)
+    work_a = work[rows, la]                                             # (N, L, R)
+    util = np.clip(work_a / span_a[..., None], 0.0, 1.0 - 1e-9)
+    w_b = shared[:, wl.layer_of_w]
+    wait = np.where(w_b > 0, np.minimum(w_b / (1 - util) - w_b, (f_a - s_b)[..., None]), 0.0).max(-1)
+    wait = np.where(sharing & (s_a <= s_b) & (s_b < f_a), wait, 0.0)
+    delay[:, wl.layer_of_w] = wait
+    overlap = np.clip(np.minimum(f_b + wait, f_a) - np.maximum(s_b + wait, s_a), 0.0, None)
+    contention[:, wl.layer_of_w] = np.where(sharing[..., None], work_a * (overlap / span_a)[..., None], 0.0)
+    return contention, delay
+
+
+def scatter_sum(values: np.ndarray, host: np.ndarray, n_sets: int) -> np.ndarray:
+    """Sum (N, La, X) values into (N, n_sets, X) by each layer's set ``host`` (N, La)."""
+    n, La, X = values.shape
+    flat = ((np.arange(n)[:, None] * n_sets + host)[..., None] * X + np.arange(X)).ravel()
+    return np.bincount(flat, weights=values.ravel(), minlength=n * n_sets * X).reshape(n, n_sets, X)
+
+
+def _schedule(wl: Workload, r: Resolved, step_own: np.ndarray, fill: np.ndarray, delay: np.ndarray):
+    """Start and finish of every layer given its own step time and start delay.
+
+    Returns start, finish and the paced step time (all (N, La), ns)."""
     n, La = step_own.shape
     steps = r.steps.astype(float)
     step = step_own.copy()
@@ -98,6 +135,7 @@ def _schedule(wl: Workload, r: Resolved, step_own: np.ndarray, fill: np.ndarray)
             # the steps that need the producer's last step can only follow its end
             tail = r.steps[:, l] - _first_step_needing_last(wl, r, l, p)
             done = np.maximum(done, finish[:, p] + (tail - 1) * step_own[:, l])
+        ready = ready + delay[:, l]
         start[:, l] = ready
         finish[:, l] = np.maximum(ready + (steps[:, l] - 1) * step[:, l], done) + fill[:, l]
         # a consumer faster than its producers runs at their pace
