@@ -96,8 +96,8 @@ def to_opgraph(resolved, n: int) -> OpGraph:
             need.append(tuple(np.minimum(last, resolved.steps[n, p] - 1).astype(int).tolist()))
         layers.append(LayerOps(
             index=l, steps=steps, iterations=int(resolved.iterations[n]) if wl.weighted[l] else 1,
-            durations_ns={kind: float(resolved.durations[n, l, i]) for i, kind in enumerate(OP_CHAIN)},
-            energies_nj={kind: float(resolved.energies[n, l, i]) for i, kind in enumerate(OP_CHAIN)},
+            durations_ns={kind: float(resolved.durations[i, n, l]) for i, kind in enumerate(OP_CHAIN)},
+            energies_nj={kind: float(resolved.energy(kind)[n, l]) for kind in OP_CHAIN},
             resources=resources, producers=tuple(prods), need=tuple(need),
         ))
     static = sum(float(v[n]) for v in resolved.static_w.values())

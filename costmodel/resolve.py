@@ -3,26 +3,33 @@
 ``resolve(network, tech, batch, power_w)`` applies MODEL.md sections 1-6 to N designs at
 once. Arrays are ``(N,)`` per design, ``(N, La)`` per layer (all layers), ``(N, L)`` per
 weighted layer or macro set (a set is named by the weighted position of its first
-layer), ``(N, La, K)`` per layer and operation kind (``OP_CHAIN`` order) and
-``(N, L, C)`` per set and component (``COMPONENTS`` order). Loops run over layers, never
-over designs.
+layer), ``(K, N, La)`` per operation kind (``OP_CHAIN`` order; kind-major so that each
+kind is one contiguous block) and ``(N, L, C)`` per set and component (``COMPONENTS``
+order). Loops run over layers or kinds, never over designs.
+
+Per-layer arrays are float32 (integers stay exact below 2^24; times and energies keep
+7 significant digits): the evaluator is bound by memory traffic, and this halves it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from costmodel.design import COMPONENTS, DesignBatch, DesignError
-from costmodel.opgraph import OP_CHAIN
+from costmodel.opgraph import ITERATED, OP_CHAIN
 from costmodel.placement import hops_to_range
+from costmodel.scatter import scatter_sum, set_sums
 from costmodel.technology import Technology, adc_bits_required
 from costmodel.workload import Workload, build_workload
 from onnx_frontend.network import Network
 
+F = np.float32
 K = {kind: i for i, kind in enumerate(OP_CHAIN)}
 C = {name: i for i, name in enumerate(COMPONENTS)}
+VECTOR_KINDS = {"shift_add": ("shift_add",), "addition": ("addition",), "unit": ("pool", "eltwise"),
+                "activation": ("activation", "sigmoid")}
 
 # Reason codes of infeasible designs, checked in this order (first failing wins).
 REASONS: dict[int, str] = {
@@ -39,10 +46,16 @@ REASONS: dict[int, str] = {
 
 @dataclass
 class Resolved:
-    """Everything the timing models need, for N designs (see the module docstring)."""
+    """Everything the timing models need, for N designs (see the module docstring).
+
+    ``work`` holds the per-step quantities (N, La) the operations act on: scratchpad
+    words, conversions, vector operations per component, NoC flits and hops; energies of
+    one occurrence of an operation kind follow from them (:meth:`energy`).
+    """
 
     n: int
     workload: Workload
+    tech: Technology
     reason: np.ndarray            # (N,) int, REASONS
     iterations: np.ndarray        # (N,) bit iterations B
     slices: np.ndarray            # (N,) weight slices
@@ -54,31 +67,56 @@ class Resolved:
     dup: np.ndarray               # (N, La) copies (1 for weightless)
     steps: np.ndarray             # (N, La)
     host: np.ndarray              # (N, La) macro set of each layer
+    share: np.ndarray             # (N, L) sharing partner per weighted layer (-1: none)
     set_macros: np.ndarray        # (N, L) macros per set (0: not a set)
     set_offset: np.ndarray        # (N, L) first mesh position of each set
     mesh_width: np.ndarray        # (N,)
     spad_index: np.ndarray        # (N, L) scratchpad size row per set
     counts: np.ndarray            # (N, L, C) components per set
     demand_ns: np.ndarray         # (N, L, C) unit-ns of work per set and component
-    durations: np.ndarray         # (N, La, K) ns per occurrence
-    energies: np.ndarray          # (N, La, K) nJ per occurrence
-    hops_in: np.ndarray           # (N, La) NoC hops of each layer's input transfer
+    durations: np.ndarray         # (K, N, La) ns per occurrence
+    work: dict[str, np.ndarray]   # per-step quantities, (N, La) each
+    coefficients: dict[str, np.ndarray]  # per-design energy coefficients, (N,) or (N, La)
     static_w: dict[str, np.ndarray]
     peak_w: dict[str, np.ndarray]
     area_mm2: dict[str, np.ndarray]
     dynamic_nj: dict[str, np.ndarray]
     power_w: np.ndarray           # (N,) budget
-    share: np.ndarray             # (N, L) sharing partner per weighted layer (-1: none)
+    _energy_cache: dict = field(default_factory=dict, repr=False)
 
     @property
     def feasible(self) -> np.ndarray:
         return self.reason == 0
 
+    def energy(self, kind: str) -> np.ndarray:
+        """(N, La) dynamic energy (nJ) of one occurrence of operation ``kind``."""
+        if kind not in self._energy_cache:
+            self._energy_cache[kind] = _occurrence_energy(self, kind)
+        return self._energy_cache[kind]
 
-def _gather(per_set: np.ndarray, host: np.ndarray) -> np.ndarray:
-    """``per_set[n, host[n, l]]`` for (N, L[, ...]) by (N, La) -> (N, La[, ...])."""
-    rows = np.arange(per_set.shape[0])[:, None]
-    return per_set[rows, host]
+    def energy_per_inference(self, kind: str) -> np.ndarray:
+        """(N, La) dynamic energy (nJ) of all occurrences of ``kind`` in one inference."""
+        reps = self.steps * (self.iterations[:, None] if kind in ITERATED else 1)
+        return self.energy(kind) * reps
+
+
+def _occurrence_energy(r: Resolved, kind: str) -> np.ndarray:
+    w, c = r.work, r.coefficients
+    if kind == "load":
+        return w["load_words"] * c["read_nj"]
+    if kind == "store":
+        return w["store_words"] * c["write_nj"]
+    if kind == "mvm":
+        return w["crossbars"] * c["xbar_nj"][:, None] + w["dac_conv"] * c["dac_nj"][:, None]
+    if kind == "adc":
+        return w["adc_conv"] * c["adc_nj"][:, None]
+    if kind in VECTOR_KINDS:
+        return sum(w[comp] * c[f"{comp}_nj"] for comp in VECTOR_KINDS[kind])
+    if kind == "noc_in":
+        return w["in_flits"] * np.maximum(w["hops_in"], 1) * c["flit_nj"]
+    if kind == "merge":
+        return w["merge_flits"] * np.maximum(w["set_hops"], 1) * c["flit_nj"]
+    raise KeyError(kind)
 
 
 def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> Resolved:
@@ -89,9 +127,16 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
     if batch.n_layers != L:
         raise DesignError(f"designs have {batch.n_layers} weighted layers, network '{network.name}' has {L}")
     P = np.broadcast_to(np.asarray(power_w, dtype=float), (n,)).copy()
-    reason = np.zeros(n, dtype=np.int64)
     A, Wb = tech.precision.activation_bits, tech.precision.weight_bits
     rows_n = np.arange(n)[:, None]
+    is_w = wl.weighted.astype(F)                                         # (La,) 1 for conv/fc
+    idx_w = np.where(wl.weighted, wl.widx, L)                            # weightless -> zero column
+
+    def expand(per_weighted: np.ndarray) -> np.ndarray:
+        """(N, L) per weighted layer -> (N, La), 0 for weightless layers."""
+        padded = np.zeros((n, L + 1), dtype=F)
+        padded[:, :L] = per_weighted
+        return padded[:, idx_w]
 
     # --- globals ------------------------------------------------------------------
     si = _index_of(tb.xbar_sizes, batch.xbar_size, "xbar_size")
@@ -101,80 +146,77 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
     B = -(-A // batch.dac_bits)
     slices = -(-Wb // batch.cell_bits)
     need = np.clip(adc_bits_required(batch.xbar_size, batch.dac_bits, batch.cell_bits), 0, 64)
-    adc_static, adc_dyn, t_adc = tb.adc_static[need], tb.adc_dynamic[need], tb.adc_latency[need]
-    adc_area, adc_peak = tb.adc_area[need], tb.adc_peak[need]
-    no_adc = np.isnan(t_adc)
+    no_adc = np.isnan(tb.adc_latency[need])
+    adc_static, adc_dyn, t_adc, adc_area, adc_peak = (
+        np.nan_to_num(a[need]) for a in (tb.adc_static, tb.adc_dynamic, tb.adc_latency, tb.adc_area, tb.adc_peak))
     t_xbar, xbar_dyn = tb.xbar_latency[si, ci], tb.xbar_dynamic[si, ci]
     t_dac, dac_dyn = tb.dac_latency[di], tb.dac_dynamic[di]
 
     # --- geometry and partition rules ------------------------------------------------
     rg, cg = wl.row_groups[si], wl.col_groups[si]                      # (N, L)
-    xsets = rg * cg * slices[:, None]
     dup_w, mac_w, share = batch.dup, batch.macros, batch.share
-    xbars_w = dup_w * xsets
+    xbars_w = dup_w * (rg * cg * slices[:, None])
     limit = dup_w * rg
     n_budget = np.floor(P * batch.rram_ratio / tb.xbar_peak[si, ci] + 1e-9)
     bad = (dup_w < 1).any(1) | (dup_w[:, wl.is_fc[wl.layer_of_w]] != 1).any(1)
     bad |= (mac_w < 1).any(1) | (mac_w > limit).any(1)
     bad |= _bad_sharing(share, mac_w, limit)
+    share = np.where(bad[:, None], -1, share)
     host_w = np.where(share >= 0, share, np.arange(L))
-    host_w = np.where(bad[:, None], np.arange(L), host_w)
-    set_macros = np.zeros((n, L), dtype=np.int64)
-    np.maximum.at(set_macros, (np.repeat(np.arange(n), L), host_w.ravel()), mac_w.ravel())
+    set_macros = mac_w * (share < 0)                                     # own macros of unshared layers
+    pair = share >= 0
+    set_macros[rows_n.repeat(L, 1)[pair], share[pair]] = np.maximum(
+        mac_w[rows_n.repeat(L, 1)[pair], share[pair]], mac_w[pair])
     host = host_w[:, wl.anchor_w]                                       # (N, La)
-    member = (host[:, :, None] == np.arange(L)).astype(float)           # (N, La, L)
-    m_layer = _gather(set_macros, host).astype(float)                   # (N, La)
+    m_layer = set_macros[rows_n, host].astype(F)                        # (N, La)
     m_total = set_macros.sum(1)
 
-    w_of = np.maximum(wl.widx, 0)
-    weighted = wl.weighted[None, :]
-    dup = np.where(weighted, dup_w[:, w_of], 1)
-    crossbars = np.where(weighted, xbars_w[:, w_of], 0)
-    steps = np.where(wl.is_fc, 1, np.where(weighted, -(-wl.out_pixels // dup), wl.rows_out))
+    dup_f = dup_w.astype(F)
+    dup = expand(dup_f) + (1 - is_w)
+    crossbars = expand(xbars_w)
+    pixels_w = wl.out_pixels[wl.layer_of_w].astype(F)
+    steps = expand(np.ceil(pixels_w / dup_f)) + (1 - is_w) * wl.rows_out.astype(F)
     x_total = xbars_w.sum(1)
 
-    # --- per-step work -----------------------------------------------------------------
+    # --- per-step work (N, La) ---------------------------------------------------------
     bus, flit = tech.scratchpad.bus_width_bits, tech.noc.flit_bits
-    width = tech.vector_units.width
-    load_words = dup * wl.load_values * A / bus
-    store_words = dup * wl.store_values * A / bus
-    new_flits = dup * wl.new_values * A / flit
-    out_flits = np.where(weighted, dup * wl.cout * A / flit, 0.0)
-    conv_w = slices[:, None] * wl.cols_read[si]                          # per copy, (N, L)
-    adc_conv = np.where(weighted, dup * conv_w[:, w_of], 0.0)
-    dac_conv = np.where(weighted, dup * (slices[:, None] * wl.rows_total[si])[:, w_of], 0.0)
-    add_elems = np.where(weighted, dup * wl.add_values[si][:, w_of], 0.0)
-    act_elems = np.where(wl.act_kind > 0, dup * wl.store_values, 0.0)
-
     vu = tech.vector_units
-    t_c = {c: getattr(vu, c).latency_ns for c in COMPONENTS if c != "adc"}
-    vector_ops = {                                                      # per step, per occurrence
-        "shift_add": adc_conv / width,
-        "addition": add_elems / width,
-        "activation": np.where(wl.act_kind == 1, act_elems, 0.0) / width,
-        "sigmoid": np.where(wl.act_kind == 2, act_elems, 0.0) / width,
-        "pool": np.where(wl.unit_kind == 1, wl.unit_elems, 0.0)[None, :] / width * np.ones((n, 1)),
-        "eltwise": np.where(wl.unit_kind == 2, wl.unit_elems, 0.0)[None, :] / width * np.ones((n, 1)),
+    inv_width = F(1.0 / vu.width)
+    work = {
+        "load_words": dup * F(A / bus) * wl.load_values.astype(F),
+        "store_words": dup * F(A / bus) * wl.store_values.astype(F),
+        "crossbars": crossbars,
+        "adc_conv": expand(dup_f * (slices[:, None] * wl.cols_read[si])),
+        "dac_conv": expand(dup_f * (slices[:, None] * wl.rows_total[si])),
     }
-    per_inference = np.zeros((n, La, len(COMPONENTS)))
-    per_inference[..., C["adc"]] = steps * B[:, None] * adc_conv * t_adc[:, None]
-    for c, ops in vector_ops.items():
-        reps = B[:, None] if c == "shift_add" else 1
-        per_inference[..., C[c]] = steps * reps * ops * t_c[c]
-    per_inference = np.nan_to_num(per_inference)
-    demand = np.einsum("nlc,nlk->nkc", per_inference, member)           # (N, L, C)
+    work["shift_add"] = work["adc_conv"] * inv_width
+    work["addition"] = expand(dup_f * wl.add_values[si]) * inv_width
+    act_values = dup * (wl.store_values * inv_width).astype(F)
+    work["activation"] = act_values * (wl.act_kind == 1)
+    work["sigmoid"] = act_values * (wl.act_kind == 2)
+    work["pool"] = np.broadcast_to((wl.unit_elems * (wl.unit_kind == 1) * inv_width).astype(F), (n, La))
+    work["eltwise"] = np.broadcast_to((wl.unit_elems * (wl.unit_kind == 2) * inv_width).astype(F), (n, La))
+    new_flits = dup * (wl.new_values * A / flit).astype(F)
+    out_flits = dup * (wl.cout * A / flit * wl.weighted).astype(F)
+
+    t_unit = {c: getattr(vu, c).latency_ns for c in COMPONENTS[1:]}
+    per_inference = np.empty((len(COMPONENTS), n, La), dtype=F)          # unit-ns of work
+    sB = steps * B[:, None].astype(F)
+    per_inference[C["adc"]] = sB * work["adc_conv"] * t_adc[:, None].astype(F)
+    per_inference[C["shift_add"]] = sB * work["shift_add"] * F(t_unit["shift_add"])
+    for comp in COMPONENTS[2:]:
+        per_inference[C[comp]] = steps * work[comp] * F(t_unit[comp])
+    demand = set_sums(per_inference, wl.anchor_group, share).transpose(1, 2, 0)   # (N, L, C)
 
     # --- scratchpads --------------------------------------------------------------------
-    buffer_bits = wl.buffer_bits + np.where(weighted, dup * wl.cout * A, 0)
-    set_bits = np.einsum("nl,nlk->nk", buffer_bits.astype(float), member)
-    per_macro_kib = set_bits / 8 / 1024 / np.maximum(set_macros, 1)
-    spad_index = np.searchsorted(tb.spad_capacity_kib, per_macro_kib, side="left")
-    spad_index = np.where(set_macros > 0, spad_index, 0)
+    buffer_bits = wl.buffer_bits.astype(F) + expand(dup_f * (wl.cout[wl.layer_of_w] * A))
+    set_bits = set_sums(buffer_bits[None], wl.anchor_group, share)[0]
+    per_macro_kib = set_bits / (8 * 1024) / np.maximum(set_macros, 1)
+    spad_index = np.searchsorted(tb.spad_capacity_kib, per_macro_kib, side="left") * (set_macros > 0)
     if batch.macro_mode == "identical":
         spad_index = np.broadcast_to(spad_index.max(1, keepdims=True), spad_index.shape).copy()
     too_big = (spad_index >= len(tb.spad_capacity_kib)).any(1)
     spad_index = np.minimum(spad_index, len(tb.spad_capacity_kib) - 1)
-    spad_count = set_macros.astype(float)
 
     # --- fixed power (W) -----------------------------------------------------------------
     ntx = x_total * S
@@ -182,89 +224,77 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
     fixed_peak = {
         "dac": ntx * tb.dac_peak[di],
         "sample_hold": ntx * tech.sample_hold.static_power_w,
-        "scratchpad": (spad_count * tb.spad_peak[spad_index]).sum(1),
+        "scratchpad": (set_macros * tb.spad_peak[spad_index]).sum(1),
         "noc": m_total * tech.noc.router_static_power_w,
         "registers": x_total * tech.registers.per_crossbar_power_w + m_total * tech.registers.per_macro_power_w,
         "offchip_links": io * tech.offchip_links.static_power_w,
     }
-    left = (1 - batch.rram_ratio) * P - sum(fixed_peak.values())
+    left = ((1 - batch.rram_ratio) * P - sum(fixed_peak.values())).astype(F)
 
     # --- peripheral allocation (MODEL.md section 4) -------------------------------------
-    unit_peak = np.stack([adc_peak] + [np.full(n, getattr(vu, c).peak_power_w) for c in COMPONENTS[1:]], 1)
-    unit_peak = np.nan_to_num(unit_peak)                                # (N, C)
+    unit_peak = np.stack([adc_peak] + [np.full(n, getattr(vu, c).peak_power_w) for c in COMPONENTS[1:]], 1).astype(F)
     active = demand > 0
     if batch.counts is not None:
-        host_onehot = (host_w[:, :, None] == np.arange(L)).astype(float)
-        counts = np.einsum("njc,njk->nkc", batch.counts, host_onehot)
+        counts = scatter_sum(batch.counts.transpose(2, 0, 1), host_w, L).transpose(1, 2, 0)
         short = (active & (counts <= 0)).any((1, 2))
+        starved = np.zeros(n, dtype=bool)
     else:
-        counts = _allocate(demand, active, unit_peak, left, set_macros, batch.macro_mode)
+        counts, starved = _allocate(demand, active, unit_peak, left, set_macros, batch.macro_mode)
         short = np.zeros(n, dtype=bool)
-    counts = np.nan_to_num(counts)
     unit_totals = counts.sum(1)                                         # (N, C)
-    peripheral_peak = (unit_totals * unit_peak).sum(1)
 
-    # --- durations (ns) and energies (nJ) per occurrence ---------------------------------
-    cnt = _gather(counts, host)                                         # (N, La, C)
-    sidx = _gather(spad_index, host)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dur = np.zeros((n, La, len(OP_CHAIN)))
-        en = np.zeros_like(dur)
-        dur[..., K["load"]] = load_words * tb.spad_read_latency[sidx] / m_layer
-        en[..., K["load"]] = load_words * tb.spad_read_energy[sidx]
-        dur[..., K["store"]] = store_words * tb.spad_write_latency[sidx] / m_layer
-        en[..., K["store"]] = store_words * tb.spad_write_energy[sidx]
-        dur[..., K["mvm"]] = np.where(weighted, (t_dac + t_xbar)[:, None], 0.0)
-        en[..., K["mvm"]] = crossbars * (xbar_dyn * t_xbar)[:, None] + dac_conv * (dac_dyn * t_dac)[:, None]
-        dur[..., K["adc"]] = adc_conv * t_adc[:, None] / cnt[..., C["adc"]]
-        en[..., K["adc"]] = adc_conv * (adc_dyn * t_adc)[:, None]
-        for kind, comp in (("shift_add", "shift_add"), ("addition", "addition")):
-            dur[..., K[kind]] = vector_ops[comp] * t_c[comp] / cnt[..., C[comp]]
-            en[..., K[kind]] = vector_ops[comp] * getattr(vu, comp).energy_nj
-        for comp in ("pool", "eltwise"):
-            use = vector_ops[comp] > 0
-            dur[..., K["unit"]] += np.where(use, vector_ops[comp] * t_c[comp] / cnt[..., C[comp]], 0.0)
-            en[..., K["unit"]] += vector_ops[comp] * getattr(vu, comp).energy_nj
-        for comp in ("activation", "sigmoid"):
-            use = vector_ops[comp] > 0
-            dur[..., K["activation"]] += np.where(use, vector_ops[comp] * t_c[comp] / cnt[..., C[comp]], 0.0)
-            en[..., K["activation"]] += vector_ops[comp] * getattr(vu, comp).energy_nj
+    # --- durations (ns) per occurrence -----------------------------------------------------
+    cnt = counts.transpose(2, 0, 1)[:, rows_n, host].astype(F)           # (C, N, La)
+    sidx = spad_index[rows_n, host]
+    dur = np.empty((len(OP_CHAIN), n, La), dtype=F)
+    dur[K["load"]] = work["load_words"] * tb.spad_read_latency[sidx].astype(F) / m_layer
+    dur[K["store"]] = work["store_words"] * tb.spad_write_latency[sidx].astype(F) / m_layer
+    dur[K["mvm"]] = (t_dac + t_xbar)[:, None].astype(F) * is_w
+    _per_unit(dur[K["adc"]], work["adc_conv"] * t_adc[:, None].astype(F), cnt[C["adc"]])
+    for kind, comps in VECTOR_KINDS.items():
+        dur[K[kind]] = 0
+        for comp in comps:
+            dur[K[kind]] += _per_unit(None, work[comp] * F(t_unit[comp]), cnt[C[comp]])
 
-        # NoC: placement on the mesh, input transfers and merges
-        offset = np.cumsum(set_macros, 1) - set_macros
-        mesh_w = np.ceil(np.sqrt(np.maximum(m_total, 1))).astype(np.int64)
-        hop_ns, flit_e = tech.noc.hop_latency_ns, tech.noc.flit_hop_energy_nj
-        lo = _gather(offset, host)
-        hi = lo + m_layer.astype(np.int64) - 1
-        hops_in = np.zeros((n, La))
-        remote_flits = np.zeros((n, La))
-        for l, prods in enumerate(wl.producers):
-            share_in = new_flits[:, l] / max(len(prods), 1)
-            for p in prods:
-                src = np.zeros(n, dtype=np.int64) if p < 0 else offset[np.arange(n), host[:, p]]
-                remote = np.ones(n, dtype=bool) if p < 0 else host[:, p] != host[:, l]
-                h = hops_to_range(src, lo[:, l], hi[:, l], mesh_w)
-                hops_in[:, l] = np.maximum(hops_in[:, l], np.where(remote, h, 0))
-                remote_flits[:, l] += np.where(remote, share_in, 0.0)
-        set_hops = hops_to_range(lo, lo, hi, mesh_w[:, None])
-        dur[..., K["noc_in"]] = np.where(remote_flits > 0, (hops_in + remote_flits / m_layer) * hop_ns, 0.0)
-        en[..., K["noc_in"]] = remote_flits * np.maximum(hops_in, 1) * flit_e
-        merge_flits = np.where(m_layer > 1, out_flits * (m_layer - 1) / m_layer, 0.0)
-        dur[..., K["merge"]] = np.where(merge_flits > 0, (set_hops + merge_flits) * hop_ns, 0.0)
-        en[..., K["merge"]] = merge_flits * np.maximum(set_hops, 1) * flit_e
+    # --- NoC: placement on the mesh, input transfers and merges ----------------------------
+    offset = (np.cumsum(set_macros, 1) - set_macros).astype(F)
+    mesh_w = np.ceil(np.sqrt(np.maximum(m_total, 1))).astype(F)
+    lo = offset[rows_n, host]
+    hi = lo + m_layer - 1
+    # only edges between different weighted layers' groups can cross sets
+    cross = np.flatnonzero((wl.edge_producer < 0) |
+                           (wl.anchor_w[wl.edge_layer] != wl.anchor_w[np.maximum(wl.edge_producer, 0)]))
+    e_layer, e_prod = wl.edge_layer[cross], wl.edge_producer[cross]
+    p_host = host[:, np.maximum(e_prod, 0)]
+    remote = (e_prod < 0) | (p_host != host[:, e_layer])
+    src = offset[rows_n, p_host] * (e_prod >= 0)
+    h = hops_to_range(src, lo[:, e_layer], hi[:, e_layer], mesh_w[:, None]) * remote
+    flits = new_flits[:, e_layer] / wl.edge_fanin[cross].astype(F) * remote
+    hops_in = np.zeros((n, La), dtype=F)
+    in_flits = np.zeros((n, La), dtype=F)
+    for j, l in enumerate(e_layer):
+        hops_in[:, l] = np.maximum(hops_in[:, l], h[:, j])
+        in_flits[:, l] += flits[:, j]
+    # merges happen in weighted layers only
+    cols = wl.layer_of_w
+    set_hops = np.zeros((n, La), dtype=F)
+    set_hops[:, cols] = hops_to_range(lo[:, cols], lo[:, cols], hi[:, cols], mesh_w[:, None])
+    merge_flits = out_flits * (m_layer - 1) / m_layer
+    hop_ns = F(tech.noc.hop_latency_ns)
+    dur[K["noc_in"]] = (hops_in + in_flits / m_layer) * hop_ns * (in_flits > 0)
+    dur[K["merge"]] = (set_hops + merge_flits) * hop_ns * (merge_flits > 0)
+    work.update(hops_in=hops_in, in_flits=in_flits, set_hops=set_hops, merge_flits=merge_flits)
 
-    # --- totals: static, peak, area, dynamic energy ----------------------------------------
-    xbar_static = tb.xbar_static[si, ci]
-    unit_static = np.stack([np.nan_to_num(adc_static)] +
-                           [np.full(n, getattr(vu, c).static_power_w) for c in COMPONENTS[1:]], 1)
-    unit_area = np.stack([np.nan_to_num(adc_area)] + [np.full(n, getattr(vu, c).area_mm2) for c in COMPONENTS[1:]], 1)
+    # --- totals: static, peak, area --------------------------------------------------------
+    unit_static = np.stack([adc_static] + [np.full(n, getattr(vu, c).static_power_w) for c in COMPONENTS[1:]], 1)
+    unit_area = np.stack([adc_area] + [np.full(n, getattr(vu, c).area_mm2) for c in COMPONENTS[1:]], 1)
     static_w = {
-        "crossbar": x_total * xbar_static,
+        "crossbar": x_total * tb.xbar_static[si, ci],
         "dac": ntx * tb.dac_static[di],
         "sample_hold": fixed_peak["sample_hold"],
         "adc": unit_totals[:, 0] * unit_static[:, 0],
         "vector_units": (unit_totals[:, 1:] * unit_static[:, 1:]).sum(1),
-        "scratchpad": (spad_count * tb.spad_leak[spad_index]).sum(1),
+        "scratchpad": (set_macros * tb.spad_leak[spad_index]).sum(1),
         "noc": fixed_peak["noc"],
         "registers": fixed_peak["registers"],
         "offchip_links": fixed_peak["offchip_links"],
@@ -283,93 +313,109 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
         "sample_hold": ntx * tech.sample_hold.area_mm2,
         "adc": unit_totals[:, 0] * unit_area[:, 0],
         "vector_units": (unit_totals[:, 1:] * unit_area[:, 1:]).sum(1),
-        "scratchpad": (spad_count * tb.spad_area[spad_index]).sum(1),
+        "scratchpad": (set_macros * tb.spad_area[spad_index]).sum(1),
         "noc": m_total * tech.noc.router_area_mm2,
         "registers": x_total * tech.registers.per_crossbar_area_mm2 + m_total * tech.registers.per_macro_area_mm2,
         "offchip_links": io * tech.offchip_links.area_mm2,
     }
-    reps = np.ones((n, La, len(OP_CHAIN)))
-    for kind in ("mvm", "adc", "shift_add"):
-        reps[..., K[kind]] = B[:, None]
-    per_kind = np.nan_to_num(en) * reps * steps[..., None]               # (N, La, K) nJ per inference
-    xbar_part = steps * B[:, None] * crossbars * (xbar_dyn * t_xbar)[:, None]
-    dynamic = {
-        "crossbar": xbar_part.sum(1),
-        "dac": per_kind[..., K["mvm"]].sum(1) - xbar_part.sum(1),
-        "adc": per_kind[..., K["adc"]].sum(1),
-        "vector_units": per_kind[..., [K["shift_add"], K["addition"], K["unit"], K["activation"]]].sum((1, 2)),
-        "scratchpad": per_kind[..., [K["load"], K["store"]]].sum((1, 2)),
-        "noc": per_kind[..., [K["noc_in"], K["merge"]]].sum((1, 2)),
+    coefficients = {
+        "read_nj": tb.spad_read_energy[sidx].astype(F), "write_nj": tb.spad_write_energy[sidx].astype(F),
+        "xbar_nj": xbar_dyn * t_xbar, "dac_nj": dac_dyn * t_dac, "adc_nj": adc_dyn * t_adc,
+        "flit_nj": F(tech.noc.flit_hop_energy_nj),
+        **{f"{comp}_nj": F(getattr(vu, comp).energy_nj) for comp in COMPONENTS[1:]},
     }
 
     # --- feasibility ----------------------------------------------------------------------
-    total_peak = sum(peak_w.values())
+    reason = np.zeros(n, dtype=np.int64)
     for code, failed in (
         (7, short),
-        (6, (batch.counts is not None) & (total_peak > P * (1 + 1e-9))),
-        (5, (batch.counts is None) & _reserve_exceeded(active, unit_peak, left, set_macros, batch.macro_mode)),
+        (6, (batch.counts is not None) & (sum(peak_w.values()) > P * (1 + 1e-9))),
+        (5, starved),
         (4, too_big),
         (3, x_total > n_budget),
         (2, no_adc),
         (1, bad),
     ):
-        reason = np.where(failed, code, reason)
-    dur = np.where(np.isfinite(dur), dur, 0.0)
-    return Resolved(
-        n=n, workload=wl, reason=reason, iterations=B, slices=slices,
+        reason[failed] = code
+    r = Resolved(
+        n=n, workload=wl, tech=tech, reason=reason, iterations=B, slices=slices,
         adc_bits=tb.adc_bits[need], xbar_size=batch.xbar_size, xbar_latency_ns=t_xbar, n_xbar_budget=n_budget,
-        crossbars=crossbars, dup=dup, steps=steps, host=host, set_macros=set_macros,
+        crossbars=crossbars, dup=dup, steps=steps, host=host, share=share, set_macros=set_macros,
         set_offset=offset, mesh_width=mesh_w, spad_index=spad_index, counts=counts,
-        demand_ns=demand, durations=dur, energies=np.nan_to_num(en), hops_in=hops_in,
-        static_w=static_w, peak_w=peak_w, area_mm2=area, dynamic_nj=dynamic, power_w=P,
-        share=np.where(bad[:, None], -1, share),
+        demand_ns=demand, durations=dur, work=work, coefficients=coefficients,
+        static_w=static_w, peak_w=peak_w, area_mm2=area, dynamic_nj={}, power_w=P,
     )
+    r.dynamic_nj = _dynamic_energy(r, demand, unit_totals, adc_dyn, vu)
+    return r
 
 
-def _allocate(demand, active, unit_peak, left, set_macros, mode) -> np.ndarray:
-    """Closed-form unit counts per set and component (MODEL.md section 4)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if mode == "identical":
-            m_total = set_macros.sum(1).astype(float)
-            per_macro = np.where(set_macros[..., None] > 0, demand / np.maximum(set_macros, 1)[..., None], 0).max(1)
-            reserve = m_total * (unit_peak * (per_macro > 0)).sum(1)
-            T = m_total * (unit_peak * per_macro).sum(1) / (left - reserve)
-            T = np.where(left - reserve > 0, T, np.nan)
-            units = np.ceil(per_macro / T[:, None] - 1e-9)
-            return units[:, None, :] * set_macros[..., None]
-        reserve = (unit_peak[:, None, :] * active).sum((1, 2))
-        T = (unit_peak[:, None, :] * demand).sum((1, 2)) / (left - reserve)
-        T = np.where(left - reserve > 0, T, np.nan)
-        return np.where(active, np.ceil(demand / T[:, None, None] - 1e-9), 0.0)
+def _dynamic_energy(r: Resolved, demand, unit_totals, adc_dyn, vu) -> dict[str, np.ndarray]:
+    """(N,) dynamic energy per inference by component, nJ."""
+    total = {kind: r.energy_per_inference(kind).sum(1, dtype=float)
+             for kind in ("mvm", "load", "store", "noc_in", "merge")}
+    xbar = (r.steps * r.work["crossbars"]).sum(1, dtype=float) * r.iterations * r.coefficients["xbar_nj"]
+    d = demand.sum(1)                                                    # (N, C) unit-ns
+    return {
+        "crossbar": xbar,
+        "dac": total["mvm"] - xbar,
+        "adc": d[:, 0] * adc_dyn,
+        "vector_units": sum(d[:, C[c]] * getattr(vu, c).dynamic_power_w for c in COMPONENTS[1:]),
+        "scratchpad": total["load"] + total["store"],
+        "noc": total["noc_in"] + total["merge"],
+    }
 
 
-def _reserve_exceeded(active, unit_peak, left, set_macros, mode) -> np.ndarray:
+def _per_unit(out, work_ns: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """``work_ns / units`` where units > 0, else 0 (into ``out`` if given)."""
+    if out is None:
+        out = np.zeros_like(work_ns)
+    else:
+        out[...] = 0
+    return np.divide(work_ns, units, out=out, where=units > 0)
+
+
+def _allocate(demand, active, unit_peak, left, set_macros, mode):
+    """Closed-form unit counts per set and component (MODEL.md section 4).
+
+    Returns ``(counts (N, L, C), starved (N,))``; starved designs have nothing left for
+    the reserve of one unit per component.
+    """
     if mode == "identical":
-        per_macro_active = active.any(1)
-        return left - set_macros.sum(1) * (unit_peak * per_macro_active).sum(1) <= 0
-    return left - (unit_peak[:, None, :] * active).sum((1, 2)) <= 0
+        m_total = set_macros.sum(1).astype(F)
+        per_macro = (demand / np.maximum(set_macros, 1)[..., None]).max(1)   # unshared sets have no demand
+        reserve = m_total * (unit_peak * (per_macro > 0)).sum(1)
+        spare = left - reserve
+        with np.errstate(over="ignore"):
+            T = m_total * (unit_peak * per_macro).sum(1) / np.maximum(spare, F(1e-30))
+        units = np.ceil(per_macro / T[:, None] - F(1e-6))
+        return units[:, None, :] * set_macros[..., None], spare <= 0
+    reserve = (unit_peak[:, None, :] * active).sum((1, 2))
+    spare = left - reserve
+    with np.errstate(over="ignore"):
+        T = (unit_peak[:, None, :] * demand).sum((1, 2)) / np.maximum(spare, F(1e-30))
+    return np.ceil(demand / T[:, None, None] - F(1e-6)), spare <= 0
 
 
 def _bad_sharing(share: np.ndarray, macros: np.ndarray, limit: np.ndarray) -> np.ndarray:
     """Designs whose sharing breaks the rules (MODEL.md section 1)."""
     n, L = share.shape
-    j = np.arange(L)
     sharing = share >= 0
-    bad = (share >= j).any(1) | (share < -1).any(1)
+    if not sharing.any():
+        return (share < -1).any(1)
+    bad = (share >= np.arange(L)).any(1) | (share < -1).any(1)
     target = np.clip(share, 0, L - 1)
     rows = np.arange(n)[:, None]
     bad |= (sharing & (share[rows, target] >= 0)).any(1)
-    used = np.zeros((n, L), dtype=np.int64)
-    np.add.at(used, (np.repeat(np.arange(n), L), target.ravel()), sharing.ravel().astype(np.int64))
-    bad |= (used > 1).any(1)
+    used = np.zeros((n, L + 1), dtype=np.int64)
+    np.add.at(used, (rows.repeat(L, 1), np.where(sharing, target, L)), 1)
+    bad |= (used[:, :L] > 1).any(1)
     pair = np.maximum(macros, macros[rows, target])
     bad |= (sharing & ((pair > limit) | (pair > limit[rows, target]))).any(1)
     return bad
 
 
 def _index_of(options: np.ndarray, values: np.ndarray, name: str) -> np.ndarray:
-    idx = np.searchsorted(options, values)
-    idx = np.minimum(idx, len(options) - 1)
+    idx = np.minimum(np.searchsorted(options, values), len(options) - 1)
     if (options[idx] != values).any():
         wrong = sorted(set(values[options[idx] != values].tolist()))
         raise DesignError(f"{name} {wrong} not offered by the technology; choose from {options.tolist()}")

@@ -2,12 +2,14 @@
 
 Per layer: the busy time of each resource per step, the fill time of one step (its chain
 with the bit iterations pipelined), and start/finish from the rows its first step needs
-from each producer; a layer faster than its producers runs at their pace. Resources a
-macro set shares (scratchpad, ADCs, vector units) slow a layer by the work earlier
-layers of the set put on them while it runs (their operations become ready first, so
-the reference scheduler serves them first): a first pass finds every layer's time
-window, a second adds the overlapping share of those layers' work and schedules again. Shapes:
-``(N, La)`` unless noted.
+from each producer; a layer faster than its producers runs at their pace, and the steps
+that need a producer's last step follow its end. Resources a macro set shares
+(scratchpad, ADCs, vector units) slow a weighted layer by the work of the earlier layer
+whose macros it shares while both run (the earlier layer's operations become ready
+first, so the reference scheduler serves them first): a first pass finds every layer's
+time window, a second adds the overlapping share of the partner's work, and the wait of
+a layer that starts while its partner keeps a shared resource busy, and schedules again.
+Shapes: ``(N, La)`` unless noted; float32 like the resolved arrays.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ import numpy as np
 
 from costmodel.opgraph import OP_CHAIN
 from costmodel.resolve import Resolved
+from costmodel.scatter import set_sums
 from costmodel.workload import Workload, needed_producer_step
 
 K = {kind: i for i, kind in enumerate(OP_CHAIN)}
+F = np.float32
 # Resources a macro set shares between its layers.
 SET_RESOURCES = ("scratchpad", "adc", "shift_add", "addition", "pool", "eltwise", "activation", "sigmoid")
 
@@ -39,119 +43,112 @@ class Timing:
 def pipeline_timing(r: Resolved) -> Timing:
     """Step times, spans, start/finish of every layer and the design's interval/latency."""
     wl, d = r.workload, r.durations
-    B = r.iterations[:, None].astype(float)
-    steps = r.steps.astype(float)
-    unit, act = d[..., K["unit"]], d[..., K["activation"]]
-    shared = np.stack([                                                  # (N, La, R) per step
-        d[..., K["load"]] + d[..., K["store"]],
-        B * d[..., K["adc"]],
-        B * d[..., K["shift_add"]],
-        d[..., K["addition"]],
-        np.where(wl.unit_kind == 1, unit, 0.0),
-        np.where(wl.unit_kind == 2, unit, 0.0),
-        np.where(wl.act_kind == 1, act, 0.0),
-        np.where(wl.act_kind == 2, act, 0.0),
-    ], -1)
-    private = np.maximum(B * d[..., K["mvm"]], np.maximum(d[..., K["noc_in"]], d[..., K["merge"]]))
-    own = np.maximum(private, shared.max(-1))
+    B = r.iterations[:, None].astype(F)
+    steps = r.steps
+    unit, act = d[K["unit"]], d[K["activation"]]
+    shared = np.stack([                                                  # (R, N, La) per step
+        d[K["load"]] + d[K["store"]],
+        B * d[K["adc"]],
+        B * d[K["shift_add"]],
+        d[K["addition"]],
+        unit * (wl.unit_kind == 1),
+        unit * (wl.unit_kind == 2),
+        act * (wl.act_kind == 1),
+        act * (wl.act_kind == 2),
+    ])
+    private = np.maximum(B * d[K["mvm"]], np.maximum(d[K["noc_in"]], d[K["merge"]]))
+    own = np.maximum(private, shared.max(0))
+    fill = d.sum(0) + (B - 1) * np.maximum(d[K["mvm"]], np.maximum(d[K["adc"]], d[K["shift_add"]]))
 
-    iterated = d[..., [K["mvm"], K["adc"], K["shift_add"]]]
-    chain = d.sum(-1) - iterated.sum(-1)
-    fill = chain + iterated.sum(-1) + (B - 1) * iterated.max(-1)
+    edges = _edges(wl, r)
+    start, finish, _ = _schedule(wl, r, edges, own, own, fill, np.zeros_like(own))
+    work = steps * shared                                               # (R, N, La)
+    step_own, delay = own.copy(), np.zeros_like(own)
+    n_idx, b_idx = np.nonzero(r.share >= 0)
+    if len(n_idx):
+        lb = wl.layer_of_w[b_idx]
+        loaded, wait = _partner_load(wl, r, start, finish, work, shared, n_idx, b_idx)
+        step_own[n_idx, lb] = np.maximum(private[n_idx, lb], loaded)
+        delay[n_idx, lb] = wait
+    start, finish, step = _schedule(wl, r, edges, step_own, step_own, fill, delay)
 
-    start, finish, _ = _schedule(wl, r, own, fill, np.zeros_like(own))
-    work = steps[..., None] * shared                                     # (N, La, R)
-    contention, delay = _partner_load(wl, r, start, finish, work, shared)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        loaded = np.where(shared > 0, (work + contention) / steps[..., None], 0.0)
-    step_own = np.maximum(private, loaded.max(-1))
-    start, finish, step = _schedule(wl, r, step_own, fill, delay)
-
-    set_busy = scatter_sum(work, r.host, r.set_macros.shape[1])
-    interval = np.maximum((finish - start).max(1), set_busy.max((1, 2)))
+    set_busy = set_sums(work, wl.anchor_group, r.share)                  # (R, N, L)
+    interval = np.maximum((finish - start).max(1), set_busy.max((0, 2)))
     return Timing(step_ns=step, busy_ns=steps * step_own, fill_ns=fill, start_ns=start, finish_ns=finish,
-                  interval_ns=interval, latency_ns=finish.max(1))
+                  interval_ns=interval.astype(float), latency_ns=finish.max(1).astype(float))
 
 
-def _partner_load(wl: Workload, r: Resolved, start, finish, work, shared):
-    """Work an earlier sharing partner puts on a layer's shared resources while it runs.
-
-    Returns ``(contention, delay)``: (N, La, R) partner work inside the layer's window
-    (the partner's work spread evenly over its own window), and (N, La) the wait of the
-    layer's first step when it starts while the partner keeps the resource busy: its
-    per-step work at the capacity the partner leaves, at most until the partner ends.
-    Only weighted layers share macros; the contention of weightless layers run by the
-    same set is small and left out.
-    """
-    n = r.n
-    contention = np.zeros_like(work)
-    delay = np.zeros(start.shape)
-    share = r.share
-    if share is None or not (share >= 0).any():
-        return contention, delay
-    rows = np.arange(n)[:, None]
-    la = wl.layer_of_w[np.maximum(share, 0)]                            # (N, L)
-    sharing = share >= 0
-    s_a, f_a = start[rows, la], finish[rows, la]
-    s_b, f_b = start[:, wl.layer_of_w], finish[:, wl.layer_of_w]
-    span_a = np.maximum(f_a - s_a, 1e-9)
-    work_a = work[rows, la]                                             # (N, L, R)
-    util = np.clip(work_a / span_a[..., None], 0.0, 1.0 - 1e-9)
-    w_b = shared[:, wl.layer_of_w]
-    wait = np.where(w_b > 0, np.minimum(w_b / (1 - util) - w_b, (f_a - s_b)[..., None]), 0.0).max(-1)
-    wait = np.where(sharing & (s_a <= s_b) & (s_b < f_a), wait, 0.0)
-    delay[:, wl.layer_of_w] = wait
-    overlap = np.clip(np.minimum(f_b + wait, f_a) - np.maximum(s_b + wait, s_a), 0.0, None)
-    contention[:, wl.layer_of_w] = np.where(sharing[..., None], work_a * (overlap / span_a)[..., None], 0.0)
-    return contention, delay
+def _edges(wl: Workload, r: Resolved):
+    """Per producer edge (N, E): the producer step the consumer's first step needs, and the
+    consumer's steps that need the producer's last step (both independent of time)."""
+    l, p = wl.edge_layer, np.maximum(wl.edge_producer, 0)
+    dup_l, dup_p = r.dup[:, l], r.dup[:, p]
+    steps_l, steps_p = r.steps[:, l], r.steps[:, p]
+    width_l = wl.out_width[l]
+    weighted_l = wl.weighted[l]
+    first_row = np.where(weighted_l, np.floor((np.minimum(dup_l, wl.out_pixels[l]) - 1) / width_l), 0)
+    need_first = np.minimum(needed_producer_step(wl, l, p, first_row, dup_p), steps_p - 1)
+    # the first output row needing the producer's last step, and the step it starts in
+    last_row_p = np.where(wl.weighted[p], np.floor((steps_p - 1) * dup_p / wl.out_width[p]), wl.rows_out[p] - 1)
+    y = np.clip(np.ceil((last_row_p - wl.row_offset[l]) / np.maximum(wl.row_stride[l], 1)), 0, wl.rows_out[l] - 1)
+    first_tail = np.where(weighted_l, np.minimum(np.floor(y * width_l / dup_l), steps_l - 1), y)
+    first_tail = np.where(wl.is_fc[l] | wl.is_fc[p], 0, first_tail)
+    tail = (steps_l - first_tail).astype(F)
+    return need_first.astype(F), tail
 
 
-def scatter_sum(values: np.ndarray, host: np.ndarray, n_sets: int) -> np.ndarray:
-    """Sum (N, La, X) values into (N, n_sets, X) by each layer's set ``host`` (N, La)."""
-    n, La, X = values.shape
-    flat = ((np.arange(n)[:, None] * n_sets + host)[..., None] * X + np.arange(X)).ravel()
-    return np.bincount(flat, weights=values.ravel(), minlength=n * n_sets * X).reshape(n, n_sets, X)
-
-
-def _schedule(wl: Workload, r: Resolved, step_own: np.ndarray, fill: np.ndarray, delay: np.ndarray):
+def _schedule(wl: Workload, r: Resolved, edges, step_own, pace, fill, delay):
     """Start and finish of every layer given its own step time and start delay.
 
     Returns start, finish and the paced step time (all (N, La), ns)."""
+    need_first, tail = edges
     n, La = step_own.shape
-    steps = r.steps.astype(float)
-    step = step_own.copy()
-    start = np.zeros((n, La))
-    finish = np.zeros((n, La))
-    for l, prods in enumerate(wl.producers):
-        ready = np.zeros(n)
-        done = np.zeros(n)
-        first_row = (np.minimum(r.dup[:, l], wl.out_pixels[l]) - 1) // wl.out_width[l] if wl.weighted[l] else 0
-        for p in prods:
+    steps = r.steps
+    step = pace.copy()
+    start = np.zeros((La, n), dtype=F)
+    finish = np.zeros((La, n), dtype=F)
+    step_t, fill_t, steps_t = step.T.copy(), fill.T, steps.T
+    own_t, delay_t = step_own.T, delay.T
+    for e0, prods in zip(wl.first_edge, wl.producers):
+        l = wl.edge_layer[e0]
+        ready = np.zeros(n, dtype=F)
+        done = np.zeros(n, dtype=F)
+        for e, p in enumerate(prods, start=e0):
             if p < 0:
                 continue
-            last = np.minimum(needed_producer_step(wl, l, p, first_row, r.dup[:, p]), r.steps[:, p] - 1)
-            at = np.where(last >= r.steps[:, p] - 1, finish[:, p], start[:, p] + last * step[:, p] + fill[:, p])
-            ready = np.maximum(ready, at)
-            # the steps that need the producer's last step can only follow its end
-            tail = r.steps[:, l] - _first_step_needing_last(wl, r, l, p)
-            done = np.maximum(done, finish[:, p] + (tail - 1) * step_own[:, l])
-        ready = ready + delay[:, l]
-        start[:, l] = ready
-        finish[:, l] = np.maximum(ready + (steps[:, l] - 1) * step[:, l], done) + fill[:, l]
+            last = need_first[:, e]
+            at = start[p] + last * step_t[p] + fill_t[p]
+            ready = np.maximum(ready, np.where(last >= steps_t[p] - 1, finish[p], at))
+            done = np.maximum(done, finish[p] + (tail[:, e] - 1) * own_t[l])
+        ready += delay_t[l]
+        start[l] = ready
+        finish[l] = np.maximum(ready + (steps_t[l] - 1) * step_t[l], done) + fill_t[l]
         # a consumer faster than its producers runs at their pace
-        step[:, l] = np.maximum(step[:, l], (done - ready) / steps[:, l])
-    return start, finish, step
+        step_t[l] = np.maximum(step_t[l], (done - ready) / steps_t[l])
+    return start.T, finish.T, step_t.T
 
 
-def _first_step_needing_last(wl: Workload, r: Resolved, l: int, p: int) -> np.ndarray:
-    """(N,) first step of layer ``l`` that needs the last step of producer ``p``."""
-    if wl.is_fc[l] or wl.is_fc[p]:
-        return np.zeros(r.n, dtype=np.int64)
-    if wl.weighted[p]:
-        row = ((r.steps[:, p] - 1) * r.dup[:, p]) // wl.out_width[p]
-    else:
-        row = np.full(r.n, wl.rows_out[p] - 1)
-    y = np.clip(-(-(row - wl.row_offset[l]) // wl.row_stride[l]), 0, wl.rows_out[l] - 1)
-    if wl.weighted[l]:
-        return np.minimum((y * wl.out_width[l]) // r.dup[:, l], r.steps[:, l] - 1)
-    return y
+def _partner_load(wl: Workload, r: Resolved, start, finish, work, shared, n_idx, b_idx):
+    """Step time and start wait of weighted layers that share an earlier layer's macros.
+
+    ``(n_idx, b_idx)`` list the (design, weighted position) pairs that share. Returns
+    ``(loaded, wait)``, one value per pair: the slowest shared resource per step once the
+    partner's work inside the layer's window is added (the partner's work spread evenly
+    over its own window), and the wait of the layer's first step when it starts while the
+    partner keeps a resource busy: its per-step work at the capacity the partner leaves,
+    at most until the partner ends. Weightless layers run by the same set add little and
+    are left out.
+    """
+    lb = wl.layer_of_w[b_idx]
+    la = wl.layer_of_w[r.share[n_idx, b_idx]]
+    s_a, f_a = start[n_idx, la], finish[n_idx, la]
+    s_b, f_b = start[n_idx, lb], finish[n_idx, lb]
+    span_a = np.maximum(f_a - s_a, F(1e-9))
+    work_a = work[:, n_idx, la]                                         # (R, M)
+    w_b = shared[:, n_idx, lb]
+    util = np.minimum(work_a / span_a, F(1 - 1e-6))
+    wait = (np.minimum(w_b / (1 - util) - w_b, np.maximum(f_a - s_b, 0))).max(0)
+    wait *= (s_a <= s_b) & (s_b < f_a)
+    overlap = np.clip(np.minimum(f_b + wait, f_a) - np.maximum(s_b + wait, s_a), 0, None)
+    loaded = (w_b + work_a * (overlap / span_a / r.steps[n_idx, lb])) * (w_b > 0)
+    return loaded.max(0), wait

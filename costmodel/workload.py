@@ -51,6 +51,10 @@ class Workload:
             every row (``row_stride = -1``).
         in_rows: (La,) H of the (first) input.
         tail_rows: (La,) output rows that need the producers' last row.
+        edge_layer, edge_producer, edge_fanin: (E,) every producer edge: consumer,
+            producer (-1: network input) and the consumer's number of inputs.
+        first_edge: (La,) index of each layer's first edge.
+        anchor_group: (La, L) float32 0/1, layer -> the weighted layer whose macros run it.
     """
 
     weighted: np.ndarray
@@ -81,6 +85,11 @@ class Workload:
     row_offset: np.ndarray
     in_rows: np.ndarray
     tail_rows: np.ndarray
+    edge_layer: np.ndarray
+    edge_producer: np.ndarray
+    edge_fanin: np.ndarray
+    first_edge: np.ndarray
+    anchor_group: np.ndarray
     total_macs: int
 
     @property
@@ -124,23 +133,21 @@ def _tail_rows(layer: Layer) -> int:
     return max(1, h_out - first)
 
 
-def needed_producer_step(wl: "Workload", layer: int, producer: int, out_row, producer_per_step):
+def needed_producer_step(wl: "Workload", layer, producer, out_row, producer_per_step):
     """Last step of ``producer`` that output row ``out_row`` of ``layer`` waits for.
 
-    ``producer_per_step`` is the producer's output pixels per step (its duplication;
-    ignored for row layers and fc producers). Works on arrays (MODEL.md section 3).
+    ``layer`` and ``producer`` are layer indices (scalars or one per edge); ``out_row``
+    and ``producer_per_step`` (the producer's output pixels per step: its duplication,
+    ignored for row layers and fc producers) broadcast against them. Float arithmetic,
+    exact for counts below 2^24 (MODEL.md section 3).
     """
-    p_rows, p_width = wl.rows_out[producer], wl.out_width[producer]
-    p_steps_all = wl.is_fc[producer]
-    if wl.row_stride[layer] < 0:
-        row = np.full(np.shape(out_row), p_rows - 1)
-    else:
-        row = np.clip(np.asarray(out_row) * wl.row_stride[layer] + wl.row_offset[layer], 0, p_rows - 1)
-    if p_steps_all:
-        return np.zeros(np.shape(row), dtype=np.int64)
-    if not wl.weighted[producer]:
-        return row.astype(np.int64)
-    return -(-((row + 1) * p_width) // np.asarray(producer_per_step)) - 1
+    stride, offset = wl.row_stride[layer], wl.row_offset[layer]
+    p_rows, p_width = wl.rows_out[producer].astype(float), wl.out_width[producer]
+    row = np.clip(np.asarray(out_row) * np.maximum(stride, 0) + offset, 0, p_rows - 1)
+    row = np.where(stride < 0, p_rows - 1, row)
+    by_pixels = np.ceil((row + 1) * p_width / np.asarray(producer_per_step)) - 1
+    weighted_p = wl.weighted[producer] & ~wl.is_fc[producer]
+    return np.where(weighted_p, by_pixels, np.where(wl.is_fc[producer], 0, row))
 
 
 def _anchors(network: Network, widx: list[int]) -> list[int]:
@@ -250,5 +257,10 @@ def _build(network: Network, tech: Technology) -> Workload:
         row_offset=per_layer(lambda l: _row_rule(l)[1]),
         in_rows=per_layer(lambda l: l.in_shape[1]),
         tail_rows=per_layer(_tail_rows),
+        edge_layer=np.array([l.index for l in layers for _ in l.producers], dtype=np.int64),
+        edge_producer=np.array([p for l in layers for p in l.producers], dtype=np.int64),
+        edge_fanin=np.array([len(l.producers) for l in layers for _ in l.producers], dtype=np.int64),
+        anchor_group=np.eye(w, dtype=np.float32)[_anchors(network, widx)],
+        first_edge=np.cumsum([0] + [len(l.producers) for l in layers[:-1]]).astype(np.int64),
         total_macs=network.macs,
     )
