@@ -42,6 +42,9 @@ class DesignBatch:
         offchip_links: ``(N,)`` 1 if the chip pays for off-chip I/O links (ISAAC), else 0.
         counts: optional ``(N, L, C)`` explicit component counts (per layer; a macro set
             gets the sum over its layers); None selects the closed-form allocation.
+        alloc_weights: optional ``(N, L, C)`` positive multipliers of each set's work in
+            the closed-form allocation (named by the set's first layer): a searched
+            allocation that still spends exactly the peripheral budget; None means 1.
         macro_mode: "specialised" (per-set peripherals) or "identical" (every macro alike).
     """
 
@@ -54,6 +57,7 @@ class DesignBatch:
     share: np.ndarray
     offchip_links: np.ndarray | None = None
     counts: np.ndarray | None = None
+    alloc_weights: np.ndarray | None = None
     macro_mode: str = "specialised"
     _checked: bool = field(default=False, repr=False)
 
@@ -69,15 +73,18 @@ class DesignBatch:
             setattr(self, name, arr)
         links = np.zeros(n, dtype=np.int64) if self.offchip_links is None else self.offchip_links
         self.offchip_links = np.broadcast_to(np.asarray(links, dtype=np.int64), (n,)).copy()
-        if self.counts is not None:
-            self.counts = np.asarray(self.counts, dtype=float)
+        for name in ("counts", "alloc_weights"):
+            if getattr(self, name) is not None:
+                setattr(self, name, np.asarray(getattr(self, name), dtype=float))
         if self.macro_mode not in MACRO_MODES:
             raise DesignError(f"macro_mode must be one of {MACRO_MODES}, got {self.macro_mode!r}")
         shapes = {f: getattr(self, f).shape for f in ("dup", "macros", "share")}
         if len(set(shapes.values())) != 1 or shapes["dup"][0] != n:
             raise DesignError(f"per-layer arrays must all be (N={n}, L); got {shapes}")
-        if self.counts is not None and self.counts.shape != (*self.dup.shape, len(COMPONENTS)):
-            raise DesignError(f"counts must be (N, L, {len(COMPONENTS)}); got {self.counts.shape}")
+        for name in ("counts", "alloc_weights"):
+            arr = getattr(self, name)
+            if arr is not None and arr.shape != (*self.dup.shape, len(COMPONENTS)):
+                raise DesignError(f"{name} must be (N, L, {len(COMPONENTS)}); got {arr.shape}")
 
     def __len__(self) -> int:
         return self.rram_ratio.shape[0]
@@ -100,9 +107,9 @@ class DesignBatch:
         modes = {b.macro_mode for b in batches}
         if len(modes) != 1:
             raise DesignError(f"cannot join designs with different macro modes {sorted(modes)}")
-        has_counts = {b.counts is not None for b in batches}
-        if len(has_counts) != 1:
-            raise DesignError("cannot join designs with and without explicit component counts")
+        for name in ("counts", "alloc_weights"):
+            if len({getattr(b, name) is not None for b in batches}) != 1:
+                raise DesignError(f"cannot join designs with and without {name}")
         arrays = {}
         for f in fields(cls):
             if f.name in ("macro_mode", "_checked"):
@@ -128,9 +135,9 @@ class DesignBatch:
             "dup": self.dup[n].tolist(),
             "macros": self.macros[n].tolist(),
             "share": self.share[n].tolist(),
-            "counts": None if self.counts is None else {
-                c: self.counts[n, :, i].tolist() for i, c in enumerate(COMPONENTS)
-            },
+            **{name: None if getattr(self, name) is None else {
+                c: getattr(self, name)[n, :, i].tolist() for i, c in enumerate(COMPONENTS)
+            } for name in ("counts", "alloc_weights")},
         }
 
     @classmethod
@@ -147,9 +154,12 @@ class DesignBatch:
                     f"({len(d.get('layers') or [])} vs {len(names)} weighted layers); synthesise it for this model"
                 )
             rows.append(d)
-        counts = None
-        if rows[0].get("counts") is not None:
-            counts = np.array([[d["counts"][c] for c in COMPONENTS] for d in rows], dtype=float).transpose(0, 2, 1)
+        per_component = {}
+        for name in ("counts", "alloc_weights"):
+            per_component[name] = None
+            if rows[0].get(name) is not None:
+                per_component[name] = np.array(
+                    [[d[name][c] for c in COMPONENTS] for d in rows], dtype=float).transpose(0, 2, 1)
         try:
             return cls(
                 rram_ratio=[d["rram_ratio"] for d in rows],
@@ -160,7 +170,7 @@ class DesignBatch:
                 dup=[d["dup"] for d in rows],
                 macros=[d["macros"] for d in rows],
                 share=[d["share"] for d in rows],
-                counts=counts,
+                **per_component,
                 macro_mode=rows[0].get("macro_mode", "specialised"),
             )
         except KeyError as exc:

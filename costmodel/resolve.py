@@ -239,7 +239,8 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
         short = (active & (counts <= 0)).any((1, 2))
         starved = np.zeros(n, dtype=bool)
     else:
-        counts, starved = _allocate(demand, active, unit_peak, left, set_macros, batch.macro_mode)
+        weighted_demand = demand if batch.alloc_weights is None else demand * batch.alloc_weights.astype(F)
+        counts, starved = _allocate(weighted_demand, active, unit_peak, left, set_macros, batch.macro_mode)
         short = np.zeros(n, dtype=bool)
     unit_totals = counts.sum(1)                                         # (N, C)
 

@@ -1,0 +1,313 @@
+"""The design space of one (network, technology, power budget), declared once.
+
+Every variable is a column of an integer matrix ``X`` of shape (N, D): the samplers'
+operators, ``repair`` and ``to_batch`` work on such matrices, and the same variables are
+exported to Optuna (``to_optuna``, ``suggest``) and Ray Tune (``to_tune``). Columns:
+
+- ``rram_ratio``: index of the crossbar share on its grid (low + i * step);
+- ``cell_bits``, ``xbar_size``, ``dac_bits``: index of the choice;
+- ``dup_j`` (conv layers j, weighted positions): weight copies, 1..``dup_max[j]``;
+- ``macros_j`` (every weighted layer): level 0..levels-1 of the macro-count fraction; the
+  count is the divisor of ``dup * row_groups`` about ``(dup * row_groups)^(level/(levels-1))``;
+- ``share_j`` (j >= 1, when sharing is on): the earlier layer whose macros j shares, -1 none;
+- ``alloc_j_c`` (searched allocation): v in -2..2, the set's work multiplier 2^(v/2).
+
+A fixed global keeps its column with a single value and is not exported.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import optuna
+
+from costmodel.design import COMPONENTS, DesignBatch
+from costmodel.evaluator import Results, evaluate
+from costmodel.technology import Technology, adc_bits_required, load_technology
+from costmodel.workload import Workload, build_workload
+from onnx_frontend.errors import PimtuneError
+from onnx_frontend.network import Network
+from space.divisors import divisor_at
+from space.options import GLOBALS, SpaceOptions
+
+ALLOC_LEVELS = (-2, 2)
+
+
+class SpaceError(PimtuneError):
+    """A parameter set or option does not fit the design space."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One variable: integer matrix values ``low..high``; ``choices`` map them to values."""
+
+    name: str
+    low: int
+    high: int
+    choices: tuple | None = None      # categorical / grid values, indexed by (v - low)
+    log: bool = False
+
+    @property
+    def size(self) -> int:
+        return self.high - self.low + 1
+
+    def value(self, v: int):
+        return self.choices[v - self.low] if self.choices is not None else int(v)
+
+    def index(self, value) -> int:
+        if self.choices is None:
+            return int(value)
+        for i, c in enumerate(self.choices):
+            if (math.isclose(c, value, rel_tol=1e-9, abs_tol=1e-12) if isinstance(c, float) else c == value):
+                return self.low + i
+        raise SpaceError(f"parameter {self.name}={value!r} is not one of {list(self.choices)}")
+
+
+class DesignSpace:
+    """Variables, exports, encodings and repair for one network, technology and budget."""
+
+    def __init__(self, network: Network, tech: Technology, power_w: float, options: SpaceOptions,
+                 columns: list[Column], dup_max: np.ndarray) -> None:
+        self.network, self.tech, self.power_w, self.options = network, tech, float(power_w), options
+        self.workload: Workload = build_workload(network, tech)
+        self.columns = columns
+        self.dup_max = dup_max
+        self.index = {c.name: i for i, c in enumerate(columns)}
+        L = self.workload.n_weighted
+        self.conv = ~self.workload.is_fc[self.workload.layer_of_w]
+        self.dup_cols = np.array([self.index.get(f"dup_{j:02d}", -1) for j in range(L)])
+        self.macro_cols = np.array([self.index[f"macros_{j:02d}"] for j in range(L)])
+        self.share_cols = np.array([self.index.get(f"share_{j:02d}", -1) for j in range(L)])
+        self.alloc_cols = np.array([[self.index.get(f"alloc_{j:02d}_{c}", -1) for c in COMPONENTS] for j in range(L)])
+        self.low = np.array([c.low for c in columns])
+        self.high = np.array([c.high for c in columns])
+
+    # --- construction ---------------------------------------------------------------
+    @classmethod
+    def for_network(cls, network: Network, tech: Technology | str, power_w: float,
+                    options: SpaceOptions | None = None) -> "DesignSpace":
+        """Declare the space (BACKGROUND.md section 4) for ``network`` at ``power_w`` W."""
+        tech = load_technology(tech)
+        options = options or SpaceOptions()
+        if power_w <= 0:
+            raise SpaceError(f"power budget must be positive, got {power_w} W")
+        wl = build_workload(network, tech)
+        lo, hi, step = options.rram_ratio
+        grid = tuple(round(lo + i * step, 10) for i in range(int(round((hi - lo) / step)) + 1))
+        choices = {"rram_ratio": grid, "cell_bits": tech.cell_bits_options,
+                   "xbar_size": tech.xbar_sizes, "dac_bits": tech.dac_bits_options}
+        columns = []
+        for name in GLOBALS:
+            values = choices[name]
+            if name in options.fixed:
+                fixed = options.fixed[name]
+                if not any(math.isclose(v, fixed) for v in values):
+                    raise SpaceError(f"fixed {name}={fixed} is not one of {list(values)}")
+                values = (type(values[0])(fixed),)
+            columns.append(Column(name, 0, len(values) - 1, tuple(values)))
+        dup_max = _dup_max(network, tech, wl, power_w, options, columns)
+        L = wl.n_weighted
+        conv = ~wl.is_fc[wl.layer_of_w]
+        for j in range(L):
+            if conv[j]:
+                columns.append(Column(f"dup_{j:02d}", 1, int(dup_max[j]), log=True))
+        for j in range(L):
+            columns.append(Column(f"macros_{j:02d}", 0, options.macro_levels - 1))
+        if options.sharing:
+            for j in range(1, L):
+                columns.append(Column(f"share_{j:02d}", -1, j - 1))
+        if options.allocation == "searched":
+            for j in range(L):
+                for c in COMPONENTS:
+                    columns.append(Column(f"alloc_{j:02d}_{c}", *ALLOC_LEVELS))
+        return cls(network, tech, power_w, options, columns, dup_max)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def dims(self) -> int:
+        return len(self.columns)
+
+    def size_log10(self) -> float:
+        """log10 of the number of points in the declared box (every column independent)."""
+        return float(sum(math.log10(c.size) for c in self.columns))
+
+    # --- exports ----------------------------------------------------------------------
+    def to_optuna(self) -> dict[str, optuna.distributions.BaseDistribution]:
+        """Optuna distributions by parameter name (for ``study.ask(fixed_distributions=...)``)."""
+        dists = {}
+        for c in self.columns:
+            if c.size == 1:
+                continue
+            if c.name == "rram_ratio":
+                lo, hi, step = c.choices[0], c.choices[-1], self.options.rram_ratio[2]
+                dists[c.name] = optuna.distributions.FloatDistribution(lo, hi, step=step)
+            elif c.choices is not None:
+                dists[c.name] = optuna.distributions.CategoricalDistribution(c.choices)
+            else:
+                dists[c.name] = optuna.distributions.IntDistribution(c.low, c.high, log=c.log and c.low > 0)
+        return dists
+
+    def suggest(self, trial: optuna.trial.BaseTrial) -> dict:
+        """Define-by-run: suggest every parameter on ``trial``; returns the parameter dict."""
+        params = {}
+        for name, dist in self.to_optuna().items():
+            if isinstance(dist, optuna.distributions.FloatDistribution):
+                params[name] = trial.suggest_float(name, dist.low, dist.high, step=dist.step)
+            elif isinstance(dist, optuna.distributions.CategoricalDistribution):
+                params[name] = trial.suggest_categorical(name, dist.choices)
+            else:
+                params[name] = trial.suggest_int(name, dist.low, dist.high, log=dist.log)
+        return params
+
+    def to_tune(self) -> dict:
+        """A Ray Tune ``param_space`` with the same names and domains."""
+        from ray import tune
+
+        space = {}
+        for name, dist in self.to_optuna().items():
+            if isinstance(dist, optuna.distributions.FloatDistribution):
+                space[name] = tune.quniform(dist.low, dist.high, dist.step)
+            elif isinstance(dist, optuna.distributions.CategoricalDistribution):
+                space[name] = tune.choice(list(dist.choices))
+            elif dist.log:
+                space[name] = tune.lograndint(dist.low, dist.high + 1)
+            else:
+                space[name] = tune.randint(dist.low, dist.high + 1)
+        return space
+
+    # --- encodings ---------------------------------------------------------------------
+    def encode(self, params: list[dict] | dict) -> np.ndarray:
+        """Parameter dicts -> (N, D) integer matrix (missing fixed globals take their value)."""
+        rows = [params] if isinstance(params, dict) else params
+        X = np.empty((len(rows), self.dims), dtype=np.int64)
+        for i, p in enumerate(rows):
+            for k, c in enumerate(self.columns):
+                if c.name in p:
+                    X[i, k] = c.index(p[c.name])
+                elif c.size == 1:
+                    X[i, k] = c.low
+                else:
+                    raise SpaceError(f"parameter {c.name!r} missing; this space has {self.dims} parameters")
+            if (X[i] < self.low).any() or (X[i] > self.high).any():
+                bad = [c.name for k, c in enumerate(self.columns) if not c.low <= X[i, k] <= c.high]
+                raise SpaceError(f"parameters out of range: {bad}")
+        return X
+
+    def decode(self, X: np.ndarray) -> list[dict]:
+        """(N, D) integer matrix -> parameter dicts (exported parameters only)."""
+        exported = [k for k, c in enumerate(self.columns) if c.size > 1]
+        return [{self.columns[k].name: _plain(self.columns[k].value(row[k])) for k in exported}
+                for row in np.atleast_2d(X)]
+
+    def random(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` uniform points of the box (log-uniform for log columns)."""
+        X = rng.integers(self.low, self.high + 1, size=(n, self.dims))
+        for k, c in enumerate(self.columns):
+            if c.log and c.size > 1:
+                X[:, k] = np.clip(np.floor(np.exp(rng.uniform(0, np.log(c.high + 1), size=n))), c.low, c.high)
+        return X
+
+    # --- designs ---------------------------------------------------------------------
+    def globals_of(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """(N,) arrays of the global values of each row."""
+        out = {}
+        for name in GLOBALS:
+            c = self.columns[self.index[name]]
+            out[name] = np.asarray(c.choices)[X[:, self.index[name]] - c.low]
+        return out
+
+    def dup_values(self, X: np.ndarray) -> np.ndarray:
+        """(N, L) duplication (1 for fc layers)."""
+        dup = np.ones((len(X), len(self.dup_cols)), dtype=np.int64)
+        dup[:, self.conv] = X[:, self.dup_cols[self.conv]]
+        return dup
+
+    def crossbar_sets(self, X: np.ndarray) -> np.ndarray:
+        """(N, L) crossbars of one copy of each weighted layer."""
+        g = self.globals_of(X)
+        si = np.searchsorted(self.tech.tables.xbar_sizes, g["xbar_size"])
+        slices = -(-self.tech.precision.weight_bits // g["cell_bits"])
+        return self.workload.row_groups[si] * self.workload.col_groups[si] * slices[:, None]
+
+    def crossbar_budget(self, X: np.ndarray) -> np.ndarray:
+        """(N,) crossbars the power budget pays for."""
+        g = self.globals_of(X)
+        tb = self.tech.tables
+        peak = tb.xbar_peak[np.searchsorted(tb.xbar_sizes, g["xbar_size"]), np.searchsorted(tb.cell_bits, g["cell_bits"])]
+        return np.floor(self.power_w * g["rram_ratio"] / peak + 1e-9)
+
+    def fixed_power(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(N,) each: the power left for everything but crossbars, ``(1 - r) * P`` minus one
+        unit of each main peripheral per layer (W); the fixed periphery each crossbar brings
+        (DACs, sample-and-hold, registers, W); and each macro's (smallest scratchpad,
+        router, registers, W). Lower bounds of what the evaluator will charge."""
+        g = self.globals_of(X)
+        tech, tb = self.tech, self.tech.tables
+        S = g["xbar_size"].astype(float)
+        per_xbar = (S * tb.dac_peak[np.searchsorted(tb.dac_bits, g["dac_bits"])]
+                    + S * tech.sample_hold.static_power_w + tech.registers.per_crossbar_power_w)
+        per_macro = np.full(len(X), tech.scratchpad.sizes[0].peak_power_w + tech.noc.router_static_power_w
+                            + tech.registers.per_macro_power_w)
+        vu = tech.vector_units
+        units = np.nan_to_num(tb.adc_peak[np.clip(adc_bits_required(g["xbar_size"], g["dac_bits"], g["cell_bits"]), 0, 64)])
+        units = units + sum(getattr(vu, c).peak_power_w for c in ("shift_add", "activation"))
+        left = (1 - g["rram_ratio"]) * self.power_w - len(self.dup_cols) * units
+        return left, per_xbar, per_macro
+
+    def macro_values(self, X: np.ndarray, dup: np.ndarray | None = None) -> np.ndarray:
+        """(N, L) macro counts: the divisor of dup * row_groups chosen by each level."""
+        dup = self.dup_values(X) if dup is None else dup
+        g = self.globals_of(X)
+        rg = self.workload.row_groups[np.searchsorted(self.tech.tables.xbar_sizes, g["xbar_size"])]
+        level = X[:, self.macro_cols] / (self.options.macro_levels - 1)
+        return divisor_at(dup * rg, level)
+
+    def to_batch(self, X: np.ndarray) -> DesignBatch:
+        """Designs of (repaired) rows; sharing that breaks the rules is dropped by repair."""
+        g = self.globals_of(X)
+        dup = self.dup_values(X)
+        share = np.full(dup.shape, -1, dtype=np.int64)
+        has = self.share_cols >= 0
+        share[:, has] = X[:, self.share_cols[has]]
+        alloc = None
+        if self.options.allocation == "searched":
+            alloc = 2.0 ** (X[:, self.alloc_cols] / 2.0)
+        return DesignBatch(rram_ratio=g["rram_ratio"], cell_bits=g["cell_bits"], xbar_size=g["xbar_size"],
+                           dac_bits=g["dac_bits"], dup=dup, macros=self.macro_values(X, dup), share=share,
+                           alloc_weights=alloc, macro_mode=self.options.macro_mode)
+
+    def evaluate(self, X: np.ndarray) -> Results:
+        """Score (repaired) rows with the vectorised evaluator."""
+        return evaluate(self.network, self.tech, self.to_batch(X), self.power_w)
+
+    def constraints(self, results: Results) -> np.ndarray:
+        """(N, 2) Optuna constraint values (<= 0 feasible): crossbars used over the budget
+        minus 1, and 1 for any other infeasibility (0 otherwise)."""
+        r = results.resolved
+        used = r.crossbars.sum(1).astype(float) / np.maximum(r.n_xbar_budget, 1) - 1
+        other = ((results.reason != 0) & (results.reason != 3)).astype(float)
+        return np.stack([used, other], 1)
+
+
+def _dup_max(network, tech, wl, power_w, options, columns) -> np.ndarray:
+    """Largest useful copies per weighted layer: its output pixels, within the largest budget."""
+    sizes, cells = columns[2].choices, columns[1].choices
+    ratio_max = columns[0].choices[-1]
+    slices = {c: -(-tech.precision.weight_bits // c) for c in cells}
+    sets = np.array([[wl.row_groups[tech.xbar_sizes.index(s)] * wl.col_groups[tech.xbar_sizes.index(s)] * slices[c]]
+                     for s in sizes for c in cells])[:, 0]                     # (combos, L)
+    budgets = np.array([math.floor(power_w * ratio_max / tech.crossbar_row(s, c).peak_power_w)
+                        for s in sizes for c in cells])
+    spare = budgets[:, None] - (sets.sum(1, keepdims=True) - sets)          # crossbars left for layer j
+    copies = np.maximum(spare // sets, 1).max(0)
+    pixels = wl.out_pixels[wl.layer_of_w]
+    return np.where(wl.is_fc[wl.layer_of_w], 1, np.clip(copies, 1, pixels))
+
+
+def _plain(v):
+    return v.item() if isinstance(v, np.generic) else v

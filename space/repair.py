@@ -1,0 +1,145 @@
+"""Mapping any point of the box to a design that obeys the rules.
+
+``repair(space, X)`` returns rows whose duplication fits the crossbar budget and whose
+sharing obeys the partition rules, so that generic samplers (random, TPE, CMA-ES) waste
+no trial on invalid points:
+
+1. every column is clipped to its domain;
+2. if even one copy of every layer needs more crossbars than the budget pays for, the
+   globals move to the nearest point where it fits: the smallest larger rram_ratio of
+   the grid, else more bits per cell, else another crossbar size (a network that fits
+   nowhere in the box stays as it is and is reported infeasible);
+3. a DAC resolution whose ADC (by the precision rule) the technology does not offer
+   drops to the largest one that has an ADC;
+4. if the copies need more crossbars than the budget pays for (the crossbar share, and
+   the fixed periphery every crossbar brings: DACs, sample-and-hold, registers, which
+   must fit the rest of the budget), every conv layer's extra copies (beyond the first)
+   shrink by one common factor until they fit;
+5. if the macros' fixed power (scratchpad, router, registers) does not fit what is left,
+   every macro level shrinks by a common factor until it does;
+6. sharing is kept where it is legal, in layer order: the partner is earlier, shares
+   nobody itself, is shared by nobody else, and the pair's macro count
+   ``max(m_i, m_j)`` stays within both layers' limits ``dup * row_groups``; otherwise the
+   layer keeps its own macros.
+
+Macro counts are legal by construction (divisors, see ``space.divisors``). Repair is
+idempotent: ``repair(repair(X)) == repair(X)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from costmodel.technology import adc_bits_required
+from space.design_space import DesignSpace
+
+
+def repair(space: DesignSpace, X: np.ndarray) -> np.ndarray:
+    """Rows of ``X`` (N, D) made valid (see the module docstring); a new array."""
+    X = np.clip(np.atleast_2d(np.asarray(X, dtype=np.int64)), space.low, space.high)
+    fit_weights(space, X)
+    fit_adc(space, X)
+    fit_budget(space, X)
+    fit_macros(space, X)
+    fix_sharing(space, X)
+    return X
+
+
+def fit_adc(space: DesignSpace, X: np.ndarray) -> None:
+    """Lower the DAC resolution in place where no ADC is precise enough (step 3)."""
+    col = space.columns[space.index["dac_bits"]]
+    for _ in range(col.size):
+        g = space.globals_of(X)
+        need = np.clip(adc_bits_required(g["xbar_size"], g["dac_bits"], g["cell_bits"]), 0, 64)
+        missing = np.isnan(space.tech.tables.adc_latency[need]) & (X[:, space.index["dac_bits"]] > col.low)
+        if not missing.any():
+            return
+        X[missing, space.index["dac_bits"]] -= 1
+
+
+def fit_weights(space: DesignSpace, X: np.ndarray) -> None:
+    """Move the globals of rows whose single copies do not fit, in place (step 2)."""
+    base = space.crossbar_sets(X).sum(1)
+    short = base > space.crossbar_budget(X)
+    if not short.any():
+        return
+    rows = np.flatnonzero(short)
+    ir, ic, isz = (space.index[k] for k in ("rram_ratio", "cell_bits", "xbar_size"))
+    best = X[rows].copy()
+    cost = np.full(len(rows), np.inf)
+    # candidates: every (cell, size) choice with the smallest ratio at or above the current
+    for c in range(space.columns[ic].low, space.columns[ic].high + 1):
+        for sz in range(space.columns[isz].low, space.columns[isz].high + 1):
+            cand = X[rows].copy()
+            cand[:, ic], cand[:, isz] = c, sz
+            base_c = space.crossbar_sets(cand).sum(1)
+            for r in range(space.columns[ir].low, space.columns[ir].high + 1):
+                cand[:, ir] = np.maximum(X[rows, ir], r)
+                fits = base_c <= space.crossbar_budget(cand)
+                # prefer keeping the crossbar size, then the cell bits, then a small ratio change
+                d = (10_000 * (sz != X[rows, isz]) + 100 * np.abs(c - X[rows, ic])
+                     + (cand[:, ir] - X[rows, ir]))
+                better = fits & (d < cost)
+                best[better], cost[better] = cand[better], d[better]
+    X[rows] = best
+
+
+def fit_budget(space: DesignSpace, X: np.ndarray) -> None:
+    """Shrink extra copies in place so that sum(dup * set) <= the crossbar budget."""
+    conv = space.conv
+    if not conv.any():
+        return
+    sets = space.crossbar_sets(X)
+    budget = space.crossbar_budget(X)
+    left, per_xbar, per_macro = space.fixed_power(X)
+    periphery = np.floor(np.maximum(left - len(sets[0]) * per_macro, 0) / per_xbar)
+    budget = np.where(sets.sum(1) <= periphery, np.minimum(budget, periphery), budget)
+    dup = space.dup_values(X)
+    base = sets.sum(1)
+    extra = ((dup - 1) * sets).sum(1)
+    over = base + extra > budget
+    if not over.any():
+        return
+    factor = np.clip((budget - base) / np.maximum(extra, 1), 0.0, 1.0)
+    shrunk = 1 + np.floor((dup - 1) * factor[:, None] + 1e-9).astype(np.int64)
+    X[np.ix_(over, space.dup_cols[conv])] = shrunk[np.ix_(over, np.flatnonzero(conv))]
+
+
+def fit_macros(space: DesignSpace, X: np.ndarray, shrink: float = 0.7) -> None:
+    """Lower every macro level of rows whose macros' fixed power does not fit, in place."""
+    cols = space.macro_cols
+    rows = np.arange(len(X))
+    for _ in range(64):
+        left, per_xbar, per_macro = space.fixed_power(X[rows])
+        dup = space.dup_values(X[rows])
+        used = (dup * space.crossbar_sets(X[rows])).sum(1) * per_xbar
+        macros = space.macro_values(X[rows], dup).sum(1)
+        over = (used + macros * per_macro > left) & (X[np.ix_(rows, cols)].max(1) > 0)
+        if not over.any():
+            return
+        rows = rows[over]
+        X[np.ix_(rows, cols)] = np.floor(X[np.ix_(rows, cols)] * shrink).astype(np.int64)
+
+
+def fix_sharing(space: DesignSpace, X: np.ndarray) -> None:
+    """Drop illegal sharing in place, deciding layer by layer (vectorised over designs)."""
+    cols = space.share_cols
+    if (cols < 0).all():
+        return
+    n, L = len(X), len(cols)
+    dup = space.dup_values(X)
+    macros = space.macro_values(X, dup)
+    rg = space.workload.row_groups[np.searchsorted(space.tech.tables.xbar_sizes, space.globals_of(X)["xbar_size"])]
+    limit = dup * rg
+    rows = np.arange(n)
+    sharer = np.zeros((n, L), dtype=bool)      # layer shares an earlier one
+    shared = np.zeros((n, L), dtype=bool)      # layer's macros are shared by a later one
+    for j in range(1, L):
+        p = X[:, cols[j]]
+        q = np.maximum(p, 0)
+        pair = np.maximum(macros[:, j], macros[rows, q])
+        ok = (p >= 0) & (p < j) & ~sharer[rows, q] & ~shared[rows, q]
+        ok &= (pair <= limit[:, j]) & (pair <= limit[rows, q])
+        X[:, cols[j]] = np.where(ok, p, -1)
+        sharer[:, j] = ok
+        shared[rows[ok], q[ok]] = True
