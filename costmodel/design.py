@@ -65,14 +65,14 @@ class DesignBatch:
         self.rram_ratio = np.atleast_1d(np.asarray(self.rram_ratio, dtype=float))
         n = self.rram_ratio.shape[0]
         for name in ("cell_bits", "xbar_size", "dac_bits"):
-            setattr(self, name, np.broadcast_to(np.asarray(getattr(self, name), dtype=np.int64), (n,)).copy())
+            setattr(self, name, _per_design(name, getattr(self, name), n))
         for name in ("dup", "macros", "share"):
             arr = np.asarray(getattr(self, name), dtype=np.int64)
             if arr.ndim == 1:
                 arr = np.broadcast_to(arr, (n, arr.shape[0])).copy()
             setattr(self, name, arr)
         links = np.zeros(n, dtype=np.int64) if self.offchip_links is None else self.offchip_links
-        self.offchip_links = np.broadcast_to(np.asarray(links, dtype=np.int64), (n,)).copy()
+        self.offchip_links = _per_design("offchip_links", links, n)
         for name in ("counts", "alloc_weights"):
             if getattr(self, name) is not None:
                 setattr(self, name, np.asarray(getattr(self, name), dtype=float))
@@ -154,13 +154,14 @@ class DesignBatch:
                     f"({len(d.get('layers') or [])} vs {len(names)} weighted layers); synthesise it for this model"
                 )
             rows.append(d)
-        per_component = {}
-        for name in ("counts", "alloc_weights"):
-            per_component[name] = None
-            if rows[0].get(name) is not None:
-                per_component[name] = np.array(
-                    [[d[name][c] for c in COMPONENTS] for d in rows], dtype=float).transpose(0, 2, 1)
         try:
+            per_component = {}
+            for name in ("counts", "alloc_weights"):
+                given = {d.get(name) is not None for d in rows}
+                if len(given) > 1:
+                    raise DesignError(f"{source}: some designs have {name!r} and some do not; give it for all or none")
+                per_component[name] = None if given == {False} else np.array(
+                    [[d[name][c] for c in COMPONENTS] for d in rows], dtype=float).transpose(0, 2, 1)
             return cls(
                 rram_ratio=[d["rram_ratio"] for d in rows],
                 cell_bits=[d["cell_bits"] for d in rows],
@@ -175,6 +176,16 @@ class DesignBatch:
             )
         except KeyError as exc:
             raise DesignError(f"{source}: missing key {exc.args[0]!r}; see the design format in README.md") from None
+        except (TypeError, ValueError) as exc:
+            raise DesignError(f"{source}: malformed design ({exc}); see the design format in README.md") from None
+
+
+def _per_design(name: str, values, n: int) -> np.ndarray:
+    """A global as an (N,) int array; a scalar applies to every design."""
+    arr = np.asarray(values, dtype=np.int64)
+    if arr.ndim > 1 or (arr.ndim == 1 and arr.shape[0] not in (1, n)):
+        raise DesignError(f"{name} must be a scalar or one value per design (N={n}); got shape {arr.shape}")
+    return np.broadcast_to(arr, (n,)).copy()
 
 
 def save_design(path: str | Path, batch: DesignBatch, n: int, network: Network) -> None:

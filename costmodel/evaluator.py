@@ -95,7 +95,9 @@ def evaluate(network: Network, tech: Technology | str, batch: DesignBatch, power
     t = pipeline_timing(r)
     feasible = r.reason == 0
     interval_s = t.interval_ns * 1e-9
+    latency_s = t.latency_ns * 1e-9
     with np.errstate(divide="ignore", invalid="ignore"):
+        # in a stream, every inference pays the chip's static power for one interval
         static_j = {c: w * interval_s for c, w in r.static_w.items()}
         dynamic_j = {c: e * 1e-9 for c, e in r.dynamic_nj.items()}
         components = list(dict.fromkeys(list(static_j) + list(dynamic_j)))
@@ -113,7 +115,7 @@ def evaluate(network: Network, tech: Technology | str, batch: DesignBatch, power
         return Results(
             feasible=feasible,
             reason=r.reason,
-            latency_s=t.latency_ns * 1e-9,
+            latency_s=latency_s,
             interval_s=interval_s,
             throughput_ips=np.where(feasible, throughput, 0.0),
             tops=np.where(feasible, ops * throughput / 1e12, 0.0),
@@ -129,7 +131,7 @@ def evaluate(network: Network, tech: Technology | str, batch: DesignBatch, power
             tops_per_watt=np.where(feasible, np.nan_to_num(tops_per_watt), 0.0),
             peak_tops=peak_tops,
             peak_tops_per_watt=np.where(feasible, peak_tops / peak_power, 0.0),
-            edp_js=energy * t.latency_ns * 1e-9,
+            edp_js=energy * latency_s,
             resolved=r,
             timing=t,
         )

@@ -32,9 +32,11 @@ Scheduling rules
   order first: mvm_0, adc_0, shift_add_0, mvm_1, ...). All events of one instant are
   applied before any resource picks its next op, so the tie rule is exact.
 * Results. ``latency_ns`` is the end of the last op; a layer's span is its last op end
-  minus its first op start and ``interval_ns`` (time between inferences of a stream) is
-  the largest span or the largest total busy time of one resource, whichever is longer; dynamic energy sums ``energies_nj[kind]`` over op occurrences;
-  static energy is ``static_power_w * interval_ns``.
+  minus its first op start; ``interval_ns`` (time between inferences of a stream) is the
+  longest layer span or the largest total busy time of one resource, whichever is
+  longer (or measured on streams, ``simulate(stream=)``); dynamic energy sums
+  ``energies_nj[kind]`` over op occurrences; static energy is
+  ``static_power_w * interval_ns`` (in a stream every inference pays one interval).
 
 Implementation: ops get integer ids ordered (layer, step, chain position), so the tie
 rule is the id order; every resource keeps a FIFO of ready ops (ready times never
@@ -46,7 +48,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from operator import add
 
 from costmodel.opgraph import ITERATED, OP_CHAIN, OpGraph
@@ -60,9 +62,8 @@ class SimResult:
 
     Attributes:
         latency_ns: end of the last operation (the inference starts at t = 0).
-        interval_ns: largest layer span (first op start to last op end) or resource
-            busy total, whichever is larger: the time
-            between inferences in a stream.
+        interval_ns: the longest layer span or the busiest resource's total time,
+            whichever is longer, or the measured stream interval (see ``simulate``).
         layer_start_ns, layer_finish_ns: first op start and last op end of every layer,
             in graph order.
         dynamic_energy_nj: sum over op occurrences of their energy.
@@ -164,13 +165,41 @@ def _template(layer):
     return kinds, iters, d, res, offsets, npred, entries, exits
 
 
-def simulate(graph: OpGraph, record: bool = False) -> SimResult:
-    """Schedule every operation of one inference of ``graph`` (rules: module docstring).
+def simulate(graph: OpGraph, record: bool = False, stream: tuple[int, int] | None = None) -> SimResult:
+    """Schedule one inference of ``graph`` (rules: module docstring).
 
-    With ``record=True`` the result also carries the full per-op schedule.
-    Raises ValueError on malformed graphs (no ops, bad need indices, unknown producers)
-    and RuntimeError if dependencies form a cycle.
+    ``stream = (m1, m2)`` also schedules two streams of back-to-back inferences and
+    reports as ``interval_ns`` the time each further inference adds once the pipeline is
+    full, ``(makespan(m2) - makespan(m1)) / (m2 - m1)`` (fill and drain cancel); by
+    default the interval is the single inference's longest layer span or busiest
+    resource, whichever is longer. With ``record=True`` the result also carries the full per-op
+    schedule. Raises ValueError on malformed graphs (no ops, bad need indices, unknown
+    producers) and RuntimeError if dependencies form a cycle.
     """
+    single = _schedule(graph, record)
+    if stream is None:
+        return single
+    m1, m2 = stream
+    makespan = [_schedule(_streamed(graph, m), False).latency_ns for m in (m1, m2)]
+    return replace(single, interval_ns=(makespan[1] - makespan[0]) / (m2 - m1))
+
+
+def _streamed(graph: OpGraph, copies: int) -> OpGraph:
+    """``copies`` inferences back to back: every layer repeated per inference (inference
+    m's layer i gets index ``m * offset + i``), all inputs ready at t = 0, the same
+    resources shared by every inference."""
+    offset = max(layer.index for layer in graph.layers) + 1
+    layers = []
+    for m in range(copies):
+        for layer in graph.layers:
+            layers.append(replace(
+                layer, index=m * offset + layer.index,
+                producers=tuple(p if p < 0 else m * offset + p for p in layer.producers)))
+    return replace(graph, layers=tuple(layers))
+
+
+def _schedule(graph: OpGraph, record: bool) -> SimResult:
+    """The event-driven schedule of every operation of ``graph``."""
     layers = graph.layers
     pos_of = {}
     for li, layer in enumerate(layers):
@@ -262,7 +291,7 @@ def simulate(graph: OpGraph, record: bool = False) -> SimResult:
     resource_busy = {names[r]: b for r, b in enumerate(busy_by_id)}
 
     latency = max(layer_finish)
-    # a stream of inferences is paced by the longest layer span and by the busiest resource
+    # a stream is paced by the longest layer span and by the busiest resource
     interval = max(max(f - s for s, f in zip(layer_start, layer_finish)), max(busy_by_id, default=0.0))
     dynamic = sum(energy_by_kind.values())
     static = float(graph.static_power_w) * interval

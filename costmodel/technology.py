@@ -267,7 +267,9 @@ def load_technology(source: str | Path | Technology = "reram") -> Technology:
     try:
         return Technology.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errors = exc.errors()
+        # an unknown key (a typo) explains the "missing" error it causes: report it first
+        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
         value = err.get("input")
         shown = "missing" if err["type"] == "missing" else repr(value)

@@ -36,7 +36,7 @@ class Timing:
     fill_ns: np.ndarray      # (N, La) one step through its chain
     start_ns: np.ndarray     # (N, La)
     finish_ns: np.ndarray    # (N, La)
-    interval_ns: np.ndarray  # (N,)
+    interval_ns: np.ndarray  # (N,) the longest layer span or busiest resource per inference
     latency_ns: np.ndarray   # (N,)
 
 
@@ -61,21 +61,43 @@ def pipeline_timing(r: Resolved) -> Timing:
     fill = d.sum(0) + (B - 1) * np.maximum(d[K["mvm"]], np.maximum(d[K["adc"]], d[K["shift_add"]]))
 
     edges = _edges(wl, r)
-    start, finish, _ = _schedule(wl, r, edges, own, own, fill, np.zeros_like(own))
+    start, finish, _, fed = _schedule(wl, r, edges, own, own, fill, np.zeros_like(own))
     work = steps * shared                                               # (R, N, La)
     step_own, delay = own.copy(), np.zeros_like(own)
     n_idx, b_idx = np.nonzero(r.share >= 0)
     if len(n_idx):
         lb = wl.layer_of_w[b_idx]
-        loaded, wait = _partner_load(wl, r, start, finish, work, shared, n_idx, b_idx)
-        step_own[n_idx, lb] = np.maximum(private[n_idx, lb], loaded)
+        la = wl.layer_of_w[r.share[n_idx, b_idx]]
+        loaded_b, wait, loaded_a = _partner_load(wl, r, start, finish, work, shared, n_idx, b_idx,
+                                                 _backlogged(start, finish, fed, n_idx, la))
+        step_own[n_idx, lb] = np.maximum(private[n_idx, lb], loaded_b)
+        step_own[n_idx, la] = np.maximum(step_own[n_idx, la], loaded_a)
         delay[n_idx, lb] = wait
-    start, finish, step = _schedule(wl, r, edges, step_own, step_own, fill, delay)
+    start, finish, step, _ = _schedule(wl, r, edges, step_own, step_own, fill, delay)
 
-    set_busy = set_sums(work, wl.anchor_group, r.share)                  # (R, N, L)
-    interval = np.maximum((finish - start).max(1), set_busy.max((0, 2)))
+    interval = np.maximum((finish - start).max(1), _busiest_resource(wl, r, work, d, B))
     return Timing(step_ns=step, busy_ns=steps * step_own, fill_ns=fill, start_ns=start, finish_ns=finish,
                   interval_ns=interval.astype(float), latency_ns=finish.max(1).astype(float))
+
+
+def _busiest_resource(wl: Workload, r: Resolved, work, d, B) -> np.ndarray:
+    """(N,) the largest total busy time of one resource per inference: in a stream of
+    inferences the pipeline cannot go faster than its busiest resource (a macro set's
+    shared units, a layer's crossbars, a gather macro's NoC port)."""
+    steps = r.steps
+    set_busy = set_sums(work, wl.anchor_group, r.share).max((0, 2))
+    crossbars = (steps * B * d[K["mvm"]]).max(1)
+    # ports: merges of a set, and the transfers its gather macro sends to other sets
+    port_work = np.stack([steps * d[K["merge"]], steps * d[K["noc_in"]]])     # (2, N, La)
+    first_p = np.array([p[0] for p in wl.producers])
+    sender = np.where(first_p < 0, -1, wl.anchor_w[np.maximum(first_p, 0)])   # natural group of the sender
+    to_port = np.zeros((len(wl.producers), wl.n_weighted + 1), dtype=F)
+    to_port[np.arange(len(first_p)), np.where(sender < 0, wl.n_weighted, sender)] = 1
+    merges = set_sums(port_work[:1], wl.anchor_group, r.share)[0]
+    sends = port_work[1] @ to_port                                           # (N, L + 1)
+    sends_sets = set_sums(sends[None, :, :-1], np.eye(wl.n_weighted, dtype=F), r.share)[0]
+    ports = np.maximum((merges + sends_sets).max(1), sends[:, -1])
+    return np.maximum(np.maximum(set_busy, crossbars), ports).astype(float)
 
 
 def _edges(wl: Workload, r: Resolved):
@@ -100,13 +122,15 @@ def _edges(wl: Workload, r: Resolved):
 def _schedule(wl: Workload, r: Resolved, edges, step_own, pace, fill, delay):
     """Start and finish of every layer given its own step time and start delay.
 
-    Returns start, finish and the paced step time (all (N, La), ns)."""
+    Returns start, finish, the paced step time and the time the layer's producers end
+    (all (N, La), ns)."""
     need_first, tail = edges
     n, La = step_own.shape
     steps = r.steps
     step = pace.copy()
     start = np.zeros((La, n), dtype=F)
     finish = np.zeros((La, n), dtype=F)
+    fed = np.zeros((La, n), dtype=F)
     step_t, fill_t, steps_t = step.T.copy(), fill.T, steps.T
     own_t, delay_t = step_own.T, delay.T
     for e0, prods in zip(wl.first_edge, wl.producers):
@@ -122,13 +146,21 @@ def _schedule(wl: Workload, r: Resolved, edges, step_own, pace, fill, delay):
             done = np.maximum(done, finish[p] + (tail[:, e] - 1) * own_t[l])
         ready += delay_t[l]
         start[l] = ready
+        fed[l] = done
         finish[l] = np.maximum(ready + (steps_t[l] - 1) * step_t[l], done) + fill_t[l]
         # a consumer faster than its producers runs at their pace
         step_t[l] = np.maximum(step_t[l], (done - ready) / steps_t[l])
-    return start.T, finish.T, step_t.T
+    return start.T, finish.T, step_t.T, fed.T
 
 
-def _partner_load(wl: Workload, r: Resolved, start, finish, work, shared, n_idx, b_idx):
+def _backlogged(start, finish, fed, n_idx, layers) -> np.ndarray:
+    """Whether each layer's inputs arrive well before it consumes them, so its operations
+    queue up ready early (its producers end before 90 % of its span)."""
+    s, f = start[n_idx, layers], finish[n_idx, layers]
+    return fed[n_idx, layers] - s < F(0.9) * (f - s)
+
+
+def _partner_load(wl: Workload, r: Resolved, start, finish, work, shared, n_idx, b_idx, backlog):
     """Step time and start wait of weighted layers that share an earlier layer's macros.
 
     ``(n_idx, b_idx)`` list the (design, weighted position) pairs that share. Returns
@@ -151,4 +183,13 @@ def _partner_load(wl: Workload, r: Resolved, start, finish, work, shared, n_idx,
     wait *= (s_a <= s_b) & (s_b < f_a)
     overlap = np.clip(np.minimum(f_b + wait, f_a) - np.maximum(s_b + wait, s_a), 0, None)
     loaded = (w_b + work_a * (overlap / span_a / r.steps[n_idx, lb])) * (w_b > 0)
-    return loaded.max(0), wait
+    # a partner paced by its own producers leaves gaps the later layer fills: both slow down
+    fair = ~backlog
+    overlap_f = np.clip(np.minimum(f_b, f_a) - np.maximum(s_b, s_a), 0, None)
+    span_b = np.maximum(f_b - s_b, F(1e-9))
+    loaded_fair = (w_b + work_a * (overlap_f / span_a / r.steps[n_idx, lb])) * (w_b > 0)
+    w_a = shared[:, n_idx, la]
+    loaded_a = (w_a + work[:, n_idx, lb] * (overlap_f / span_b / r.steps[n_idx, la])) * (w_a > 0)
+    loaded = np.where(fair, loaded_fair, loaded)
+    wait = np.where(fair, 0, wait)
+    return loaded.max(0), wait, np.where(fair, loaded_a.max(0), 0)

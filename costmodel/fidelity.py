@@ -1,0 +1,144 @@
+"""How closely the analytical evaluator follows the exact reference scheduler.
+
+``measure_fidelity`` draws random feasible designs, scores them with ``evaluate`` (one
+call) and schedules each with ``simulate(to_opgraph(...))``. Errors are relative,
+``|fast / ref - 1|`` (a fraction, 0.05 = 5 %); TOPS/W of the reference is
+``2 * MACs / energy`` (energy in J, result in 1e12 ops/s/W).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from costmodel.design import DesignBatch
+from costmodel.evaluator import Results, evaluate
+from costmodel.opgraph import to_opgraph
+from costmodel.random_designs import random_designs
+from costmodel.reference_sim import simulate
+from costmodel.technology import Technology, load_technology
+from onnx_frontend.errors import PimtuneError
+from onnx_frontend.network import Network
+
+#: Accuracy the evaluator must reach against the reference (largest error over designs).
+TARGETS = {"latency_err_max": 0.10, "energy_err_max": 0.05, "tops_per_watt_spearman": 0.95}
+MAX_ROUNDS = 50
+
+
+def rankdata(x) -> np.ndarray:
+    """Ranks 1..n of ``x``, ties sharing the average of their ranks (like scipy's default)."""
+    x = np.asarray(x, dtype=float)
+    order = np.argsort(x, kind="mergesort")
+    sorted_x = x[order]
+    # first position of each run of equal values, and the run every sorted element is in
+    starts = np.flatnonzero(np.r_[True, sorted_x[1:] != sorted_x[:-1]])
+    ends = np.r_[starts[1:], len(x)]
+    avg = (starts + ends + 1) / 2.0                      # mean of ranks starts+1 .. ends
+    run = np.cumsum(np.r_[True, sorted_x[1:] != sorted_x[:-1]]) - 1
+    ranks = np.empty(len(x))
+    ranks[order] = avg[run]
+    return ranks
+
+
+def spearman(a, b) -> float:
+    """Spearman rank correlation of ``a`` and ``b`` (Pearson correlation of average
+    ranks); NaN when fewer than two values or one side is constant."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"spearman: shapes differ {a.shape} vs {b.shape}")
+    if len(a) < 2:
+        return float("nan")
+    ra, rb = rankdata(a), rankdata(b)
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    denom = np.sqrt((ra * ra).sum() * (rb * rb).sum())
+    return float((ra * rb).sum() / denom) if denom > 0 else float("nan")
+
+
+def feasible_random_designs(network: Network, tech: Technology, power_w: float, n: int, seed: int = 0,
+                            max_rounds: int = MAX_ROUNDS) -> DesignBatch:
+    """Up to ``n`` feasible random designs, drawn in rounds of oversampled batches.
+
+    Round ``k`` draws with seed ``(seed, k)``; fewer than ``n`` come back only when
+    ``max_rounds`` rounds did not find enough.
+
+    Raises:
+        PimtuneError: not a single feasible design in ``max_rounds`` rounds.
+    """
+    found: list[DesignBatch] = []
+    have = 0
+    draws = 0
+    for k in range(max_rounds):
+        m = max(64, 4 * (n - have))
+        sub_seed = int(np.random.SeedSequence([seed, k]).generate_state(1)[0])
+        batch = random_designs(network, tech, power_w, m, seed=sub_seed)
+        draws += m
+        ok = np.flatnonzero(evaluate(network, tech, batch, power_w).feasible)[: n - have]
+        if len(ok):
+            found.append(batch.subset(ok))
+            have += len(ok)
+        if have >= n:
+            break
+    if not found:
+        raise PimtuneError(
+            f"no feasible random design of {network.name} within {power_w:g} W in {draws} draws; "
+            f"the budget is too small for its weights: raise --power"
+        )
+    return DesignBatch.concat(found)
+
+
+def measure_fidelity(network: Network, tech: Technology | str, power_w: float, n_designs: int, seed: int = 0,
+                     progress: Callable[[int, int], None] | None = None) -> dict:
+    """Compare the evaluator with the reference scheduler on ``n_designs`` random designs.
+
+    Returns ``designs`` (count compared), ``latency_err_max/median``,
+    ``energy_err_max/median``, ``interval_err_max`` (relative errors, fractions),
+    ``tops_per_watt_spearman`` (rank correlation of the two TOPS/W), and
+    ``sim_seconds_per_design`` (mean wall time of ``to_opgraph`` + ``simulate``, s), plus
+    ``per_design`` (one dict of fast and reference figures per design). ``progress(i, n)``
+    is called after each simulated design.
+    """
+    tech = load_technology(tech)
+    batch = feasible_random_designs(network, tech, power_w, n_designs, seed)
+    res = evaluate(network, tech, batch, power_w)
+    n = len(batch)
+    rows = []
+    seconds = 0.0
+    for i in range(n):
+        t0 = time.perf_counter()
+        sim = simulate(to_opgraph(res.resolved, i))
+        seconds += time.perf_counter() - t0
+        rows.append(_compare(network, res, i, sim))
+        if progress is not None:
+            progress(i + 1, n)
+    err = {k: np.array([r[k] for r in rows]) for k in ("latency_err", "energy_err", "interval_err")}
+    return {
+        "network": network.name,
+        "power_w": float(power_w),
+        "seed": seed,
+        "designs": n,
+        "latency_err_max": float(err["latency_err"].max()),
+        "latency_err_median": float(np.median(err["latency_err"])),
+        "energy_err_max": float(err["energy_err"].max()),
+        "energy_err_median": float(np.median(err["energy_err"])),
+        "interval_err_max": float(err["interval_err"].max()),
+        "tops_per_watt_spearman": spearman([r["tops_per_watt"] for r in rows],
+                                           [r["ref_tops_per_watt"] for r in rows]),
+        "sim_seconds_per_design": seconds / n,
+        "per_design": rows,
+    }
+
+
+def _compare(network: Network, res: Results, i: int, sim) -> dict:
+    """Fast vs reference figures of design ``i`` (s, J, TOPS/W) and their relative errors."""
+    fast = {"latency_s": float(res.latency_s[i]), "interval_s": float(res.interval_s[i]),
+            "energy_j": float(res.energy_j[i])}
+    ref = {"latency_s": sim.latency_ns * 1e-9, "interval_s": sim.interval_ns * 1e-9, "energy_j": sim.energy_nj * 1e-9}
+    row = {"index": i, **fast, "tops_per_watt": float(res.tops_per_watt[i])}
+    row.update({f"ref_{k}": v for k, v in ref.items()})
+    row["ref_tops_per_watt"] = 2.0 * network.macs / ref["energy_j"] / 1e12
+    for k, name in (("latency_s", "latency_err"), ("energy_j", "energy_err"), ("interval_s", "interval_err")):
+        row[name] = abs(fast[k] / ref[k] - 1.0)
+    row["steps"] = int(res.resolved.steps[i].sum())
+    return row

@@ -1,0 +1,110 @@
+"""``pimtune bench``: designs per second of the evaluator, seconds per design of the
+reference scheduler, per zoo network."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rich.table import Table
+
+from costmodel import load_technology
+from costmodel.benchmark import bench_evaluator, bench_reference, single_threaded, thread_info
+from costmodel.fidelity import feasible_random_designs
+from onnx_frontend import load_network
+from onnx_frontend.errors import PimtuneError
+from onnx_frontend.zoo import NETWORKS, build_model
+from search.cli.common import add_json_arg, add_power_arg, add_tech_arg, console, jsonable, positive_int
+
+REFERENCE_DESIGNS = 3
+REFERENCE_LIMIT_S = 20.0
+
+DESCRIPTION = f"""\
+Time the vectorised evaluator (median over --repeats calls on --batch random designs, after
+one warm-up) and the exact reference scheduler (median over {REFERENCE_DESIGNS} random
+feasible designs; a design predicted to take more than {REFERENCE_LIMIT_S:g} s is skipped) on
+zoo networks. The figures are per process: numpy's elementwise work runs on one core, and
+when threadpoolctl is installed its BLAS/OpenMP pools are limited to one thread; otherwise
+run with OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 for a per-core figure (the thread
+settings are reported)."""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("bench", help="time the evaluator and the reference scheduler on zoo networks",
+                              description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--network", default="all", metavar="NAME",
+                   help=f"a zoo network or 'all' (default): {', '.join(NETWORKS)}")
+    p.add_argument("--batch", type=positive_int, default=4096, metavar="N",
+                   help="designs per evaluate call (default 4096)")
+    p.add_argument("--repeats", type=positive_int, default=7, metavar="R", help="timed calls (default 7)")
+    add_power_arg(p, default=49.0)
+    add_tech_arg(p)
+    add_json_arg(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.network != "all" and args.network not in NETWORKS:
+        raise PimtuneError(f"bench: unknown network {args.network!r}; choose 'all' or one of: {', '.join(NETWORKS)}")
+    names = list(NETWORKS) if args.network == "all" else [args.network]
+    tech = load_technology(args.tech)
+    rows = []
+    status = None if args.json else console(stderr=True)
+    with single_threaded():
+        for name in names:
+            if status is not None:
+                status.print(f"bench: {name} ...", style="dim")
+            rows.append(bench_network(name, tech, args.power, args.batch, args.repeats))
+    report = {"power_w": args.power, "batch": args.batch, "repeats": args.repeats,
+              "threads": thread_info(), "networks": rows}
+    if args.json:
+        print(json.dumps(jsonable(report), indent=2))
+    else:
+        out = console()
+        out.print(bench_table(report))
+        out.print(threads_line(report["threads"]))
+    return 0
+
+
+def bench_network(name: str, tech, power_w: float, batch: int, repeats: int) -> dict:
+    """Evaluator and reference timings of one zoo network (see ``costmodel.benchmark``)."""
+    network = load_network(build_model(name), name=name)
+    row = {"network": name, "layers": len(network.layers), "weighted_layers": len(network.weighted_layers),
+           "evaluator": bench_evaluator(network, tech, power_w, batch, repeats)}
+    try:
+        designs = feasible_random_designs(network, tech, power_w, REFERENCE_DESIGNS, seed=0, max_rounds=10)
+    except PimtuneError as exc:
+        row["reference"] = {"designs": 0, "skipped": REFERENCE_DESIGNS, "median_s": None, "note": str(exc)}
+        return row
+    row["reference"] = bench_reference(network, tech, power_w, designs, max_seconds=REFERENCE_LIMIT_S)
+    return row
+
+
+def bench_table(report: dict) -> Table:
+    table = Table(title=f"pimtune bench: {report['batch']} designs x {report['repeats']} calls, "
+                        f"{report['power_w']:g} W budget")
+    for c in ("network", "layers", "evaluator designs/s", "ms per batch", "reference s/design",
+              "reference designs (steps)"):
+        table.add_column(c, justify="left" if c == "network" else "right")
+    for row in report["networks"]:
+        ev, ref = row["evaluator"], row["reference"]
+        if ref["median_s"] is None:
+            ref_s = "skipped"
+        else:
+            ref_s = f"{ref['median_s']:.3g}"
+        detail = ", ".join(str(s) for s in ref.get("steps", []))
+        if ref.get("skipped"):
+            why = "no feasible design" if "note" in ref else f"> {ref['max_seconds']:g} s"
+            detail = (detail + "; " if detail else "") + f"{ref['skipped']} skipped ({why})"
+        table.add_row(row["network"], f"{row['layers']} ({row['weighted_layers']} w)",
+                      f"{ev['designs_per_s']:,.0f}", f"{ev['ms_per_batch']:.1f}", ref_s, detail)
+    return table
+
+
+def threads_line(info: dict) -> str:
+    if info.get("threadpoolctl"):
+        pools = ", ".join(f"{p['api']} {p['threads']}" for p in info.get("pools", [])) or "none"
+        return f"threads: numpy pools limited to 1 for the benchmark (pools: {pools}); {info['cpus']} CPUs"
+    env = ", ".join(f"{k}={v}" for k, v in info.items() if k.endswith("_THREADS") and v is not None)
+    return (f"threads: threadpoolctl not installed, BLAS pools not limited ({env or 'no *_NUM_THREADS set'}); "
+            f"{info['cpus']} CPUs")

@@ -1,0 +1,113 @@
+"""Helpers shared by the cost-model commands: model loading and common options.
+
+``load_model_arg`` accepts an .onnx path or a zoo network name; ``add_power_arg``,
+``add_tech_arg`` and ``add_json_arg`` add the options every command spells the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from onnx_frontend import load_network
+from onnx_frontend.errors import FrontendError
+from onnx_frontend.network import Network
+from onnx_frontend.zoo import NETWORKS, build_model
+
+MODEL_HELP = "path of an .onnx file, or the name of a zoo network (see `pimtune zoo --list`)"
+
+
+def load_model_arg(arg: str) -> Network:
+    """The network named by a CLI argument: an existing .onnx path, else a zoo name.
+
+    Raises:
+        FrontendError: neither an existing file nor a zoo name (one line, with the fix).
+    """
+    path = Path(arg)
+    if path.exists():
+        return load_network(path)
+    if arg in NETWORKS:
+        return load_network(build_model(arg), name=arg)
+    raise FrontendError(
+        f"{arg}: no such file and not a zoo network; pass the path of an .onnx model "
+        f"or a name from `pimtune zoo --list`"
+    )
+
+
+def positive_watts(text: str) -> float:
+    """argparse type of ``--power``: a positive, finite number of watts."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a power budget in W (e.g. 49), got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"the power budget must be a positive number of W, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type of counts (``--designs``, ``--batch``, ``--repeats``): an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_power_arg(parser: argparse.ArgumentParser, default: float | None = None) -> None:
+    """``--power W``: the chip's power budget (required unless ``default`` is given)."""
+    parser.add_argument(
+        "--power", type=positive_watts, metavar="W", required=default is None, default=default,
+        help="power budget of the chip in W" + (f" (default {default:g})" if default is not None else ""),
+    )
+
+
+def add_tech_arg(parser: argparse.ArgumentParser) -> None:
+    """``--tech FILE``: a technology YAML file or bundled name (default: reram)."""
+    parser.add_argument("--tech", metavar="FILE", default="reram",
+                        help="technology YAML file or bundled technology name (default: reram)")
+
+
+def add_json_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON instead of tables")
+
+
+def jsonable(obj):
+    """``obj`` with NaN and infinities replaced by None, so ``json.dumps`` writes strict JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    return obj
+
+
+def console(stderr: bool = False) -> Console:
+    """A rich console; when not writing to a terminal it is 160 columns wide, so that
+    tables piped to a file are not wrapped at 80 columns."""
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty() or "COLUMNS" in os.environ:
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, width=max(160, shutil.get_terminal_size((160, 24)).columns))
+
+
+def si(value: float, unit: str, digits: int = 3) -> str:
+    """``value`` (in base unit ``unit``) with an SI prefix, e.g. ``si(2.3e-4, "s") == "230 us"``."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    if value == 0:
+        return f"0 {unit}"
+    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1, ""), (1e-3, "m"),
+                           (1e-6, "u"), (1e-9, "n"), (1e-12, "p")):
+        if abs(value) >= factor * 0.9995:
+            return f"{value / factor:.{digits}g} {prefix}{unit}"
+    return f"{value:.{digits}g} {unit}"

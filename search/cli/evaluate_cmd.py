@@ -1,0 +1,156 @@
+"""``pimtune evaluate MODEL --power W --design NAME|FILE``: score one design and explain it.
+
+Exit codes: 0 feasible, 1 infeasible (the report still prints, with the reason),
+2 bad input (missing model, malformed design file, unknown technology, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.table import Table
+
+from costmodel import REFERENCE_DESIGNS, evaluate, load_design, load_technology, reference_design
+from costmodel.design import DesignError
+from costmodel.summary import design_summary
+from search.cli.common import (
+    MODEL_HELP, add_json_arg, add_power_arg, add_tech_arg, console, jsonable, load_model_arg, si,
+)
+
+DESCRIPTION = """\
+Evaluate one accelerator design of MODEL under a power budget with the analytical cost
+model and print its metrics, per-layer allocation, breakdowns and bottleneck layer.
+DESIGN is a reference design (isaac, no-dup, heuristic: sized for MODEL and --power) or a
+design JSON file (as written by `pimtune synth`). Exit status: 0 if the design is
+feasible, 1 if it is infeasible (the report says why), 2 on bad input."""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("evaluate", help="evaluate one design of a model with the cost model",
+                              description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    add_power_arg(p)
+    p.add_argument("--design", required=True, metavar="DESIGN",
+                   help=f"one of {', '.join(REFERENCE_DESIGNS)} or a design JSON file")
+    p.add_argument("--index", type=int, default=0, metavar="I",
+                   help="which design of a JSON file holding a list of designs (default 0)")
+    add_tech_arg(p)
+    add_json_arg(p)
+    p.set_defaults(func=run)
+
+
+def load_design_arg(arg: str, network, tech, power_w: float, index: int = 0):
+    """``(batch, n)``: a reference design by name, or design ``index`` of a JSON file."""
+    if arg in REFERENCE_DESIGNS and not Path(arg).exists():
+        return reference_design(arg, network, tech, power_w), 0
+    batch = load_design(arg, network)
+    if not 0 <= index < len(batch):
+        raise DesignError(f"{arg}: holds {len(batch)} design(s); --index must be 0..{len(batch) - 1}")
+    return batch, index
+
+
+def run(args: argparse.Namespace) -> int:
+    network = load_model_arg(args.model)
+    tech = load_technology(args.tech)
+    batch, n = load_design_arg(args.design, network, tech, args.power, args.index)
+    batch = batch.subset(n)
+    results = evaluate(network, tech, batch, args.power)
+    summary = design_summary(network, results, 0, batch)
+    if args.json:
+        out = dict(summary["metrics"])
+        out.update(network=network.name, design=batch.to_dict(0, network), globals=summary["globals"],
+                   layers=summary["layers"], bottleneck=summary["bottleneck"])
+        print(json.dumps(jsonable(out), indent=2))
+    else:
+        render(summary, args.design)
+    return 0 if summary["metrics"]["feasible"] else 1
+
+
+def render(summary: dict, design_name: str) -> None:
+    """Print the report of one design summary (``costmodel.summary.design_summary``)."""
+    out = console()
+    g, m = summary["globals"], summary["metrics"]
+    title = f"{summary['network']}: design {design_name} at {si(g['power_budget_w'], 'W')}"
+    out.print(headline_table(summary, title))
+    out.print(globals_line(g))
+    out.print(layer_table(summary["layers"]))
+    out.print(breakdown_table(summary))
+    b = summary["bottleneck"]
+    if b is not None:
+        out.print(f"bottleneck: layer {b['index']} {b['name']} ({b['kind']}), busy {si(b['busy_us'] * 1e-6, 's')} "
+                  f"= {b['busy_share_pct']:.1f} % of the interval {si(m['interval_s'], 's')}")
+    if not m["feasible"]:
+        out.print(f"[bold red]INFEASIBLE[/]: {m['reason']} ({g['reason_text']})")
+
+
+def headline_table(summary: dict, title: str) -> Table:
+    g, m = summary["globals"], summary["metrics"]
+    p = m["power_w"]
+    table = Table(title=title, show_header=False)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    feasible = "yes" if m["feasible"] else f"[bold red]no[/]: {m['reason']}"
+    rows = [
+        ("feasible", feasible),
+        ("TOPS/W", f"{m['tops_per_watt']:.4g}"),
+        ("peak TOPS/W", f"{m['peak_tops_per_watt']:.4g}"),
+        ("throughput", f"{m['throughput_ips']:.4g} inferences/s"),
+        ("TOPS", f"{m['tops']:.4g}"),
+        ("latency", si(m["latency_s"], "s")),
+        ("interval", si(m["interval_s"], "s")),
+        ("energy per inference", si(m["energy_j"]["total"], "J")),
+        ("power avg / peak / budget", f"{si(p['average'], 'W')} / {si(p['peak'], 'W')} / {si(p['budget'], 'W')}"),
+        ("area", f"{m['area_mm2']['total']:.4g} mm^2"),
+        ("EDP", f"{m['edp_js']:.4g} J*s"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    return table
+
+
+def globals_line(g: dict) -> str:
+    adc = "no fitting" if g["adc_bits"] is None else f"{g['adc_bits']}-bit"
+    return (f"{g['xbar_size']}x{g['xbar_size']} crossbars, {g['cell_bits']}-bit cells, {g['dac_bits']}-bit DACs, "
+            f"{adc} ADCs, rram_ratio {g['rram_ratio']:.3f}, crossbars {g['crossbars_used']} / {g['crossbar_budget']}, "
+            f"{g['macros']} macros in {g['macro_sets']} sets on a {g['mesh_width']}-wide mesh ({g['macro_mode']})")
+
+
+def layer_table(rows: list[dict]) -> Table:
+    table = Table(title="per-layer allocation and timing")
+    cols = ("#", "layer", "kind", "dup", "xbars", "set", "shares with", "set macros", "set ADCs",
+            "set VUs", "steps", "busy/step (ns)", "busy (us)", "busy of interval (%)", "bottleneck")
+    for c in cols:
+        table.add_column(c, justify="left" if c in ("layer", "kind", "set", "shares with", "bottleneck") else "right")
+    for row in rows:
+        table.add_row(
+            str(row["index"]), row["name"], row["kind"], str(row["dup"]), str(row["crossbars"]),
+            row["macro_set"], row["shares_with"], str(row["set_macros"]), str(row["set_adcs"]),
+            str(row["set_vector_units"]), str(row["steps"]), f"{row['busy_per_step_ns']:.4g}",
+            f"{row['busy_us']:.4g}", f"{row['busy_share_pct']:.1f}", "[bold]<-[/]" if row["bottleneck"] else "",
+        )
+    return table
+
+
+def breakdown_table(summary: dict) -> Table:
+    table = Table(title="breakdown by component")
+    for c in ("component", "static energy (J)", "dynamic energy (J)", "energy (%)", "peak power (W)",
+              "power (%)", "area (mm^2)", "area (%)"):
+        table.add_column(c, justify="left" if c == "component" else "right")
+    peak = {r["component"]: r for r in summary["peak_power"]}
+    area = {r["component"]: r for r in summary["area"]}
+    energy = {r["component"]: r for r in summary["energy"]}
+    for c in dict.fromkeys(list(energy) + list(peak) + list(area)):
+        e, p, a = energy.get(c), peak.get(c), area.get(c)
+        table.add_row(
+            c,
+            f"{e['static_j']:.3e}" if e else "-", f"{e['dynamic_j']:.3e}" if e else "-",
+            f"{e['share_pct']:.1f}" if e else "-",
+            f"{p['peak_w']:.4g}" if p else "-", f"{p['share_pct']:.1f}" if p else "-",
+            f"{a['area_mm2']:.4g}" if a else "-", f"{a['share_pct']:.1f}" if a else "-",
+        )
+    m = summary["metrics"]
+    table.add_row("total", f"{m['energy_j']['static']:.3e}", f"{m['energy_j']['dynamic']:.3e}", "100.0",
+                  f"{m['power_w']['peak']:.4g}", "100.0", f"{m['area_mm2']['total']:.4g}", "100.0", style="bold")
+    return table

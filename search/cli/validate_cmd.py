@@ -1,0 +1,77 @@
+"""``pimtune validate MODEL --power W --designs N``: evaluator vs exact reference scheduler."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from costmodel import load_technology
+from costmodel.fidelity import TARGETS, measure_fidelity
+from search.cli.common import (
+    MODEL_HELP, add_json_arg, add_power_arg, add_tech_arg, console, jsonable, load_model_arg, positive_int,
+)
+
+DESCRIPTION = """\
+Draw N random feasible designs of MODEL, score them with the analytical evaluator and
+schedule each one exactly with the reference scheduler; print the relative errors of
+latency, energy and interval (|fast/ref - 1|) and the Spearman rank correlation of
+TOPS/W, against the targets (latency <= 10 %, energy <= 5 %, Spearman >= 0.95)."""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("validate", help="measure the evaluator's error against the reference scheduler",
+                              description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    add_power_arg(p)
+    p.add_argument("--designs", type=positive_int, default=20, metavar="N",
+                   help="random feasible designs to compare (default 20)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    add_tech_arg(p)
+    add_json_arg(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    network = load_model_arg(args.model)
+    tech = load_technology(args.tech)
+    if args.json:
+        report = measure_fidelity(network, tech, args.power, args.designs, seed=args.seed)
+        print(json.dumps(jsonable(report), indent=2))
+        return 0
+    columns = (TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console(stderr=True), transient=True) as bar:
+        task = bar.add_task("simulate", total=None)
+        report = measure_fidelity(network, tech, args.power, args.designs, seed=args.seed,
+                                  progress=lambda i, n: bar.update(task, completed=i, total=n))
+    console().print(fidelity_table(report))
+    return 0
+
+
+def fidelity_table(report: dict) -> Table:
+    table = Table(title=f"evaluator vs reference scheduler\n{report['network']} at {report['power_w']:g} W, "
+                        f"{report['designs']} random designs (seed {report['seed']})")
+    for c in ("figure", "value", "target", ""):
+        table.add_column(c, justify="left" if c in ("figure", "") else "right")
+    pct = lambda x: f"{100 * x:.2f} %"  # noqa: E731
+    for key, label, fmt in (
+        ("latency_err_max", "latency error, max", pct),
+        ("latency_err_median", "latency error, median", pct),
+        ("energy_err_max", "energy error, max", pct),
+        ("energy_err_median", "energy error, median", pct),
+        ("interval_err_max", "interval error, max", pct),
+        ("tops_per_watt_spearman", "TOPS/W Spearman rank correlation", lambda x: f"{x:.4f}"),
+        ("sim_seconds_per_design", "reference scheduler time per design", lambda x: f"{x:.3g} s"),
+    ):
+        value = report[key]
+        target, verdict = "", ""
+        if key in TARGETS:
+            goal = TARGETS[key]
+            higher = key.endswith("spearman")
+            target = (">= " if higher else "<= ") + fmt(goal)
+            ok = value >= goal if higher else value <= goal
+            verdict = "[green]ok[/]" if ok else "[bold red]MISSED[/]"
+        table.add_row(label, fmt(value), target, verdict)
+    return table
