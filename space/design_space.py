@@ -91,11 +91,11 @@ class DesignSpace:
         """Declare the space (BACKGROUND.md section 4) for ``network`` at ``power_w`` W."""
         tech = load_technology(tech)
         options = options or SpaceOptions()
-        if power_w <= 0:
-            raise SpaceError(f"power budget must be positive, got {power_w} W")
+        if not math.isfinite(power_w) or power_w <= 0:
+            raise SpaceError(f"power budget must be a positive number of watts, got {power_w}")
         wl = build_workload(network, tech)
         lo, hi, step = options.rram_ratio
-        grid = tuple(round(lo + i * step, 10) for i in range(int(round((hi - lo) / step)) + 1))
+        grid = tuple(round(lo + i * step, 10) for i in range(int(math.floor((hi - lo) / step + 1e-9)) + 1))
         choices = {"rram_ratio": grid, "cell_bits": tech.cell_bits_options,
                    "xbar_size": tech.xbar_sizes, "dac_bits": tech.dac_bits_options}
         columns = []
@@ -170,8 +170,8 @@ class DesignSpace:
 
         space = {}
         for name, dist in self.to_optuna().items():
-            if isinstance(dist, optuna.distributions.FloatDistribution):
-                space[name] = tune.quniform(dist.low, dist.high, dist.step)
+            if isinstance(dist, optuna.distributions.FloatDistribution):   # the rram_ratio grid
+                space[name] = tune.choice(list(self.columns[self.index[name]].choices))
             elif isinstance(dist, optuna.distributions.CategoricalDistribution):
                 space[name] = tune.choice(list(dist.choices))
             elif dist.log:
@@ -240,6 +240,14 @@ class DesignSpace:
         tb = self.tech.tables
         peak = tb.xbar_peak[np.searchsorted(tb.xbar_sizes, g["xbar_size"]), np.searchsorted(tb.cell_bits, g["cell_bits"])]
         return np.floor(self.power_w * g["rram_ratio"] / peak + 1e-9)
+
+    def crossbar_limit(self, X: np.ndarray) -> np.ndarray:
+        """(N,) crossbars a design may use: within the crossbar share of the budget, and
+        with their fixed periphery (DACs, sample-and-hold, registers) plus one macro per
+        layer within the rest (``fixed_power``). Repair keeps designs within it."""
+        left, per_xbar, per_macro = self.fixed_power(X)
+        periphery = np.floor(np.maximum(left - len(self.dup_cols) * per_macro, 0) / per_xbar)
+        return np.minimum(self.crossbar_budget(X), periphery)
 
     def fixed_power(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(N,) each: the power left for everything but crossbars, ``(1 - r) * P`` minus one

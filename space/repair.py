@@ -5,16 +5,16 @@ sharing obeys the partition rules, so that generic samplers (random, TPE, CMA-ES
 no trial on invalid points:
 
 1. every column is clipped to its domain;
-2. if even one copy of every layer needs more crossbars than the budget pays for, the
-   globals move to the nearest point where it fits: the smallest larger rram_ratio of
-   the grid, else more bits per cell, else another crossbar size (a network that fits
-   nowhere in the box stays as it is and is reported infeasible);
+2. if even one copy of every layer does not fit (see ``DesignSpace.crossbar_limit``:
+   the crossbar share, and the fixed periphery every crossbar brings within the rest of
+   the budget), the globals move to the nearest point where it fits: a larger
+   rram_ratio of the grid, another DAC resolution, other bits per cell, else another
+   crossbar size (a network that fits nowhere in the box stays as it is and is reported
+   infeasible);
 3. a DAC resolution whose ADC (by the precision rule) the technology does not offer
    drops to the largest one that has an ADC;
-4. if the copies need more crossbars than the budget pays for (the crossbar share, and
-   the fixed periphery every crossbar brings: DACs, sample-and-hold, registers, which
-   must fit the rest of the budget), every conv layer's extra copies (beyond the first)
-   shrink by one common factor until they fit;
+4. if the copies need more crossbars than that limit, every conv layer's extra copies
+   (beyond the first) shrink by one common factor until they fit;
 5. if the macros' fixed power (scratchpad, router, registers) does not fit what is left,
    every macro level shrinks by a common factor until it does;
 6. sharing is kept where it is legal, in layer order: the partner is earlier, shares
@@ -58,46 +58,48 @@ def fit_adc(space: DesignSpace, X: np.ndarray) -> None:
 
 
 def fit_weights(space: DesignSpace, X: np.ndarray) -> None:
-    """Move the globals of rows whose single copies do not fit, in place (step 2)."""
-    base = space.crossbar_sets(X).sum(1)
-    short = base > space.crossbar_budget(X)
+    """Move the globals of rows whose single copies do not fit, in place (step 2).
+
+    Fitting means: one copy of every layer within the crossbar share, and their fixed
+    periphery plus one macro per layer within the rest of the budget. Candidates keep
+    the crossbar size if they can, then the cell bits, then the DAC resolution, and
+    raise the crossbar share as little as possible.
+    """
+    short = space.crossbar_sets(X).sum(1) > space.crossbar_limit(X)
     if not short.any():
         return
     rows = np.flatnonzero(short)
-    ir, ic, isz = (space.index[k] for k in ("rram_ratio", "cell_bits", "xbar_size"))
+    ir, ic, isz, idac = (space.index[k] for k in ("rram_ratio", "cell_bits", "xbar_size", "dac_bits"))
     best = X[rows].copy()
     cost = np.full(len(rows), np.inf)
-    # candidates: every (cell, size) choice with the smallest ratio at or above the current
-    for c in range(space.columns[ic].low, space.columns[ic].high + 1):
-        for sz in range(space.columns[isz].low, space.columns[isz].high + 1):
-            cand = X[rows].copy()
-            cand[:, ic], cand[:, isz] = c, sz
-            base_c = space.crossbar_sets(cand).sum(1)
-            for r in range(space.columns[ir].low, space.columns[ir].high + 1):
-                cand[:, ir] = np.maximum(X[rows, ir], r)
-                fits = base_c <= space.crossbar_budget(cand)
-                # prefer keeping the crossbar size, then the cell bits, then a small ratio change
-                d = (10_000 * (sz != X[rows, isz]) + 100 * np.abs(c - X[rows, ic])
-                     + (cand[:, ir] - X[rows, ir]))
-                better = fits & (d < cost)
-                best[better], cost[better] = cand[better], d[better]
+    col = space.columns
+    for sz in range(col[isz].low, col[isz].high + 1):
+        for c in range(col[ic].low, col[ic].high + 1):
+            for dac in range(col[idac].low, col[idac].high + 1):
+                cand = X[rows].copy()
+                cand[:, isz], cand[:, ic], cand[:, idac] = sz, c, dac
+                base = space.crossbar_sets(cand).sum(1)
+                for r in range(col[ir].low, col[ir].high + 1):
+                    cand[:, ir] = np.maximum(X[rows, ir], r)
+                    fits = base <= space.crossbar_limit(cand)
+                    d = (1_000_000 * (sz != X[rows, isz]) + 10_000 * np.abs(c - X[rows, ic])
+                         + 100 * np.abs(dac - X[rows, idac]) + (cand[:, ir] - X[rows, ir]))
+                    better = fits & (d < cost)
+                    best[better], cost[better] = cand[better], d[better]
     X[rows] = best
 
 
 def fit_budget(space: DesignSpace, X: np.ndarray) -> None:
-    """Shrink extra copies in place so that sum(dup * set) <= the crossbar budget."""
+    """Shrink extra copies in place so that sum(dup * set) <= ``space.crossbar_limit``."""
     conv = space.conv
     if not conv.any():
         return
     sets = space.crossbar_sets(X)
-    budget = space.crossbar_budget(X)
-    left, per_xbar, per_macro = space.fixed_power(X)
-    periphery = np.floor(np.maximum(left - len(sets[0]) * per_macro, 0) / per_xbar)
-    budget = np.where(sets.sum(1) <= periphery, np.minimum(budget, periphery), budget)
+    budget = space.crossbar_limit(X)
     dup = space.dup_values(X)
     base = sets.sum(1)
     extra = ((dup - 1) * sets).sum(1)
-    over = base + extra > budget
+    over = (base + extra > budget) & (base <= budget)
     if not over.any():
         return
     factor = np.clip((budget - base) / np.maximum(extra, 1), 0.0, 1.0)
