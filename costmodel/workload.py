@@ -191,20 +191,13 @@ def _build(network: Network, tech: Technology) -> Workload:
     def per_layer(fn, dtype=np.int64):
         return np.array([fn(l) for l in layers], dtype=dtype)
 
-    def load_values(l: Layer) -> int:
+    def input_values(l: Layer, window: tuple[int, int]) -> int:
+        """Input values of one copy-step over ``window`` (kernel: all it reads; stride: new)."""
         if l.kind == "conv":
-            return l.kernel[0] * l.kernel[1] * l.in_shape[0]
+            return window[0] * window[1] * l.in_shape[0]
         if l.kind == "fc":
             return l.in_shape[0]
-        rows = l.kernel[0] if l.kind == "pool" else 1
-        return sum(rows * s[2] * s[0] for s in l.in_shapes)
-
-    def new_values(l: Layer) -> int:
-        if l.kind == "conv":
-            return l.stride[0] * l.stride[1] * l.in_shape[0]
-        if l.kind == "fc":
-            return l.in_shape[0]
-        rows = l.stride[0] if l.kind == "pool" else 1
+        rows = window[0] if l.kind == "pool" else 1
         return sum(rows * s[2] * s[0] for s in l.in_shapes)
 
     def unit_elems(l: Layer) -> int:
@@ -240,8 +233,8 @@ def _build(network: Network, tech: Technology) -> Workload:
         cout=per_layer(lambda l: l.out_shape[0]),
         macs=per_layer(lambda l: l.macs),
         weights=per_layer(lambda l: l.weights),
-        load_values=per_layer(load_values),
-        new_values=per_layer(new_values),
+        load_values=per_layer(lambda l: input_values(l, l.kernel)),
+        new_values=per_layer(lambda l: input_values(l, l.stride)),
         store_values=per_layer(lambda l: l.out_shape[0] * (l.out_shape[2] if row_layer(l) else 1)),
         unit_elems=per_layer(unit_elems),
         unit_kind=per_layer(lambda l: {"pool": 1, "eltwise": 2}.get(l.kind, 0)),
