@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from costmodel.design import COMPONENTS, MACRO_MODES, DesignBatch, DesignError
@@ -226,7 +226,7 @@ def test_latency_bounds(zoo_net, tech, seed, net, power, mode, share_p):
 def test_more_duplication_never_lowers_peak_tops(zoo_net, tech, seed, net, power, mode, data):
     network, batch, r = _random_batch(zoo_net, tech, net, seed, power, mode, 0.3, n=16)
     feasible = np.flatnonzero(r.feasible)
-    assert len(feasible), "no feasible design among 16"
+    assume(len(feasible) > 0)          # raw random designs in identical mode can all be infeasible
     i = int(data.draw(st.sampled_from(feasible.tolist()), label="design"))
     j = int(data.draw(st.sampled_from(conv_positions(network)), label="conv layer"))
     one = batch.subset(i)
