@@ -12,9 +12,9 @@ import argparse
 import sys
 
 from onnx_frontend.errors import PimtuneError
-from search.cli import bench_cmd, evaluate_cmd, inspect_cmd, validate_cmd, zoo_cmd
+from search.cli import bench_cmd, compare_cmd, evaluate_cmd, inspect_cmd, search_cmd, validate_cmd, zoo_cmd
 
-COMMANDS = (zoo_cmd, inspect_cmd, evaluate_cmd, validate_cmd, bench_cmd)
+COMMANDS = (zoo_cmd, inspect_cmd, evaluate_cmd, validate_cmd, bench_cmd, search_cmd, compare_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

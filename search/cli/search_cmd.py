@@ -1,0 +1,288 @@
+"""``pimtune search MODEL --power W --sampler NAME --trials N``: the flat search.
+
+One Optuna study searches the whole design space of MODEL at the power budget (see
+:mod:`search.flat_search`). With ``--storage URL --study-name NAME`` the study lives in a
+database and a second invocation continues it to the same total ``--trials``; a study of
+that name made for another network, budget, technology, space, sampler or objectives is
+refused. Exit status: 0 when a feasible design was found, 1 when none was, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import warnings
+
+import numpy as np
+import optuna
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from costmodel import load_technology
+from costmodel.summary import design_summary
+from onnx_frontend.errors import PimtuneError
+from search.cli.common import (
+    MODEL_HELP, add_json_arg, add_power_arg, add_tech_arg, console, jsonable, load_model_arg, positive_int,
+)
+from search.cli.evaluate_cmd import globals_line, headline_table
+from search.flat_search import OBJECTIVES, check_objectives, directions_of, run_search
+from search.points import trial_point
+from search.sampler_factory import SAMPLERS, TPE_NOTE, make_sampler
+from space import DesignSpace, SpaceOptions
+
+DESCRIPTION = """\
+Search the design space of MODEL under a power budget with one Optuna sampler: sa
+(simulated annealing), ea (PIMSYN's evolutionary algorithm), tpe, cmaes (needs `pip
+install cmaes`), random, nsga2 or gp (needs `pip install 'pimtune[gp]'`). Every trial is
+repaired to a valid design and scored by the analytical cost model; the best design (one
+objective) or the Pareto front (several) is printed. With --storage and --study-name the
+study is kept in a database (e.g. sqlite:///pimtune.db) or an Optuna journal file (a path
+ending in .log, much faster for long runs): running the same command again continues it
+to the same total --trials. Exit status: 0 if a feasible design was found,
+1 if none was, 2 on bad input."""
+
+#: Study user attribute holding what the study searches.
+STUDY_KEY = "pimtune"
+#: ``--trials`` above which a TPE search prints a note on its cost.
+TPE_SLOW_TRIALS = 5000
+#: ``--storage`` paths taken as Optuna journal files.
+JOURNAL_SUFFIXES = (".log", ".journal")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("search", help="search a model's design space with one sampler",
+                              description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    add_power_arg(p)
+    p.add_argument("--sampler", required=True, choices=SAMPLERS, metavar="NAME",
+                   help=f"one of {', '.join(SAMPLERS)}")
+    p.add_argument("--trials", required=True, type=positive_int, metavar="N",
+                   help="complete trials the study holds at the end (a resumed study continues to N)")
+    p.add_argument("--seed", type=int, default=None, metavar="S", help="seed of the sampler (default: drawn)")
+    add_tech_arg(p)
+    p.add_argument("--storage", metavar="URL", default=None,
+                   help="Optuna storage: a database URL such as sqlite:///pimtune.db, or a journal file "
+                        "ending in .log (about 10x faster than SQLite); default: in memory")
+    p.add_argument("--study-name", metavar="NAME", default=None,
+                   help="study name in --storage (default: MODEL-POWERW-SAMPLER-OBJECTIVES)")
+    p.add_argument("--objectives", default="tops_per_watt", metavar="LIST",
+                   help=f"comma-separated objectives from {', '.join(OBJECTIVES)} (default tops_per_watt; "
+                        "tops_per_watt and throughput are maximised, area minimised)")
+    add_space_args(p)
+    add_json_arg(p)
+    p.set_defaults(func=run)
+
+
+def add_space_args(p: argparse.ArgumentParser) -> None:
+    """``--no-sharing`` and ``--macros``: the space options a search command takes."""
+    p.add_argument("--no-sharing", action="store_true", help="layers never share another layer's macros")
+    p.add_argument("--macros", choices=("specialised", "identical"), default="specialised",
+                   help="each macro set with its own peripherals (specialised, default) or all macros alike")
+
+
+def space_options(args: argparse.Namespace) -> SpaceOptions:
+    return SpaceOptions(sharing=not args.no_sharing, macro_mode=args.macros)
+
+
+def parse_objectives(text: str) -> tuple[str, ...]:
+    return check_objectives([o.strip() for o in text.split(",") if o.strip()])
+
+
+def run(args: argparse.Namespace) -> int:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    objectives = parse_objectives(args.objectives)
+    network = load_model_arg(args.model)
+    tech = load_technology(args.tech)
+    space = DesignSpace.for_network(network, tech, args.power, space_options(args))
+    directions = directions_of(objectives)
+    sampler, batch = make_sampler(args.sampler, space, args.seed, len(objectives),
+                                  maximize=directions[0] == "maximize")
+    identity = study_identity(space, args.sampler, objectives)
+    name = args.study_name or f"{network.name}-{args.power:g}W-{args.sampler}-{'-'.join(objectives)}"
+    storage = open_storage(args.storage)
+    study = open_study(storage, name, sampler, directions, identity)
+
+    quiet = args.json
+    err = console(stderr=True)
+    if args.sampler == "tpe" and args.trials > TPE_SLOW_TRIALS:
+        err.print(f"note: {TPE_NOTE}; {args.trials} trials may take hours", style="yellow")
+    label = f"{args.sampler} on {network.name} at {args.power:g} W"
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("best {task.fields[best]}"), TextColumn("{task.fields[rate]} trials/s"),
+                  TimeElapsedColumn(), console=err) as bar:
+        task = bar.add_task(label, total=args.trials, best="-", rate="-")
+
+        def progress(done, total, best, rate):
+            bar.update(task, completed=done, best="-" if best is None else f"{best:.4g}", rate=f"{rate:.0f}")
+
+        done = study._storage.get_n_trials(study._study_id, optuna.trial.TrialState.COMPLETE)
+        bar.update(task, completed=min(done, args.trials))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
+            stats = run_search(space, study, batch, args.trials, objectives, progress=progress)
+
+    report = build_report(space, study, stats, args, objectives, name)
+    if quiet:
+        print(json.dumps(jsonable(report), indent=2))
+    else:
+        render(space, stats, report, objectives)
+    return 0 if report["best"] is not None else 1
+
+
+# --- storage and study ------------------------------------------------------------------
+def open_storage(url: str | None):
+    """The storage named by ``--storage`` (None: in memory): an RDB URL such as
+    ``sqlite:///pimtune.db``, or the path of an Optuna journal file ending in ``.log``
+    (about 10x faster than SQLite for many small trials). PimtuneError (one line) if it
+    cannot be opened."""
+    if url is None:
+        return optuna.storages.InMemoryStorage()
+    if "://" not in url:
+        if not url.endswith(JOURNAL_SUFFIXES):
+            raise PimtuneError(f"--storage {url}: neither a database URL nor a journal file (*.log); "
+                               f"use e.g. sqlite:///{url} or {url}.log")
+        from optuna.storages.journal import JournalFileBackend
+        try:
+            storage = optuna.storages.JournalStorage(JournalFileBackend(url))
+            optuna.get_all_study_names(storage)        # reads the file: a corrupt one fails here
+            return storage
+        except OSError as exc:
+            raise PimtuneError(f"--storage {url}: cannot open the journal file ({exc.strerror})") from None
+        except Exception as exc:
+            raise PimtuneError(f"--storage {url}: cannot read the journal file ({_one_line(exc)})") from None
+    logger = optuna.logging.get_logger("optuna")
+    level = logger.level
+    logger.setLevel(optuna.logging.CRITICAL)   # Optuna logs the same error with a traceback
+    try:
+        return optuna.storages.RDBStorage(url)
+    except Exception as exc:
+        raise PimtuneError(f"--storage {url}: cannot open the database ({_one_line(exc)})") from None
+    finally:
+        logger.setLevel(level)
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split("\n")[0].split())[:200] or type(exc).__name__
+
+
+def study_identity(space: DesignSpace, sampler: str, objectives) -> dict:
+    """What a study searches: stored in its user attrs and checked when it is resumed."""
+    tech_sha = hashlib.sha1(space.tech.model_dump_json().encode()).hexdigest()[:16]
+    return {"network": space.network.name, "power_w": space.power_w, "tech": space.tech.name,
+            "tech_sha1": tech_sha, "sharing": space.options.sharing, "macros": space.options.macro_mode,
+            "parameters": space.dims, "sampler": sampler, "objectives": list(objectives)}
+
+
+def open_study(storage, name: str, sampler, directions: list[str], identity: dict) -> optuna.Study:
+    """Create the study ``name`` or load it, refusing one that searches something else."""
+    try:
+        exists = name in optuna.get_all_study_names(storage)
+    except Exception as exc:
+        raise PimtuneError(f"cannot read the studies of the storage ({_one_line(exc)})") from None
+    if exists:
+        study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
+        check_study(study, directions, identity)
+    else:
+        study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, directions=directions,
+                                    load_if_exists=True)
+    if STUDY_KEY not in study.user_attrs:
+        study.set_user_attr(STUDY_KEY, identity)
+    return study
+
+
+def check_study(study: optuna.Study, directions: list[str], identity: dict) -> None:
+    """PimtuneError (one line) if ``study`` is not a study of ``identity``."""
+    name = study.study_name
+    have = [d.name.lower() for d in study.directions]
+    if have != directions:
+        raise PimtuneError(f"study {name!r} has directions {','.join(have)}, this search needs "
+                           f"{','.join(directions)}; pick another --study-name")
+    stored = study.user_attrs.get(STUDY_KEY)
+    if stored is None:
+        if study.trials:
+            raise PimtuneError(f"study {name!r} was not made by `pimtune search`; pick another --study-name")
+        return
+    labels = {"network": "network", "power_w": "power budget (W)", "tech": "technology",
+              "tech_sha1": "technology file contents", "sharing": "sharing", "macros": "macro mode",
+              "parameters": "number of parameters", "sampler": "sampler", "objectives": "objectives"}
+    for key, label in labels.items():
+        if key in stored and stored[key] != identity[key]:
+            raise PimtuneError(f"study {name!r} searches {label} {stored[key]!r}, not {identity[key]!r}; "
+                               f"pick another --study-name")
+
+
+# --- report --------------------------------------------------------------------------------
+def design_entry(space: DesignSpace, trial: optuna.trial.FrozenTrial, objectives) -> dict:
+    """Metrics (re-evaluated) and the design JSON of a told trial."""
+    row = trial_point(space, trial)[None, :]
+    res = space.evaluate(row)
+    return {"trial": trial.number, "values": dict(zip(objectives, trial.values)),
+            "metrics": res.metrics(0), "design": space.to_batch(row).to_dict(0, space.network)}
+
+
+def build_report(space: DesignSpace, study: optuna.Study, stats, args, objectives, name: str) -> dict:
+    report = {
+        "network": space.network.name, "power_w": space.power_w, "tech": space.tech.name,
+        "sampler": args.sampler, "seed": args.seed, "objectives": list(objectives),
+        "study": name, "storage": args.storage,
+        "trials": stats.complete, "trials_run": stats.trials, "failed_stale": stats.failed_stale,
+        "seconds": stats.seconds, "trials_per_second": stats.trials_per_second,
+        "best": None,
+    }
+    if stats.best_trial is not None:
+        report["best"] = design_entry(space, stats.best_trial, objectives)
+    if len(objectives) > 1:
+        report["pareto"] = [{"trial": t.number, "values": dict(zip(objectives, t.values)),
+                             "design": space.to_batch(trial_point(space, t)[None, :]).to_dict(0, space.network)}
+                            for t in unique_front(stats.pareto, objectives)]
+    return report
+
+
+def unique_front(trials, objectives) -> list:
+    """Pareto trials with distinct values, best first objective first."""
+    seen, out = set(), []
+    sign = -1 if OBJECTIVES[objectives[0]][1] == "maximize" else 1
+    for t in sorted(trials, key=lambda t: (sign * t.values[0], t.number)):
+        key = tuple(t.values)
+        if key not in seen:
+            seen.add(key)
+            out.append(t)
+    return out
+
+
+def render(space: DesignSpace, stats, report: dict, objectives) -> None:
+    out = console()
+    run = (f"{report['trials']} trials ({report['trials_run']} run now in {stats.seconds:.1f} s, "
+           f"{stats.trials_per_second:.0f} trials/s), sampler {report['sampler']}, study {report['study']!r}")
+    if len(objectives) > 1:
+        out.print(pareto_table(space, stats, objectives))
+    best = report["best"]
+    if best is None:
+        out.print(f"[bold red]no feasible design[/] in {run}")
+        return
+    row = np.asarray(trial_point(space, stats.best_trial))[None, :]
+    batch = space.to_batch(row)
+    summary = design_summary(space.network, space.evaluate(row), 0, batch)
+    which = "best design" if len(objectives) == 1 else f"best {objectives[0]} of the front"
+    out.print(headline_table(summary, f"{space.network.name} at {space.power_w:g} W: {which}, trial {best['trial']}"))
+    out.print(globals_line(summary["globals"]))
+    out.print(run)
+
+
+def pareto_table(space: DesignSpace, stats, objectives) -> Table:
+    front = unique_front(stats.pareto, objectives)
+    table = Table(title=f"Pareto front: {len(front)} designs ({len(stats.pareto)} trials)")
+    table.add_column("trial", justify="right")
+    for c in ("TOPS/W", "throughput (inf/s)", "area (mm^2)"):
+        table.add_column(c, justify="right")
+    for c in ("xbar", "cell bits", "DAC bits", "rram ratio"):
+        table.add_column(c, justify="right")
+    for t in front:
+        a = t.user_attrs
+        g = space.globals_of(trial_point(space, t)[None, :])
+        table.add_row(str(t.number), f"{a.get('tops_per_watt', float('nan')):.4g}",
+                      f"{a.get('throughput_ips', float('nan')):.4g}", f"{a.get('area_mm2') or float('nan'):.4g}",
+                      str(int(g["xbar_size"][0])), str(int(g["cell_bits"][0])), str(int(g["dac_bits"][0])),
+                      f"{float(g['rram_ratio'][0]):.2f}")
+    return table
