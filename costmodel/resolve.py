@@ -407,8 +407,8 @@ def _bad_sharing(share: np.ndarray, macros: np.ndarray, limit: np.ndarray) -> np
     target = np.clip(share, 0, L - 1)
     rows = np.arange(n)[:, None]
     bad |= (sharing & (share[rows, target] >= 0)).any(1)
-    used = np.zeros((n, L + 1), dtype=np.int64)
-    np.add.at(used, (rows.repeat(L, 1), np.where(sharing, target, L)), 1)
+    flat = (rows * (L + 1) + np.where(sharing, target, L)).ravel()
+    used = np.bincount(flat, minlength=n * (L + 1)).reshape(n, L + 1)
     bad |= (used[:, :L] > 1).any(1)
     pair = np.maximum(macros, macros[rows, target])
     bad |= (sharing & ((pair > limit) | (pair > limit[rows, target]))).any(1)

@@ -85,7 +85,11 @@ def _busiest_resource(wl: Workload, r: Resolved, work, d, B) -> np.ndarray:
     inferences the pipeline cannot go faster than its busiest resource (a macro set's
     shared units, a layer's crossbars, a gather macro's NoC port)."""
     steps = r.steps
-    set_busy = set_sums(work, wl.anchor_group, r.share).max((0, 2))
+    # a set's units: its work per component over its unit count; its scratchpad: loads and stores
+    with np.errstate(divide="ignore", invalid="ignore"):
+        units = np.where(r.counts > 0, r.demand_ns / r.counts, 0).max((1, 2))
+    scratchpad = set_sums(work[:1], wl.anchor_group, r.share)[0].max(1)
+    set_busy = np.maximum(units, scratchpad)
     crossbars = (steps * B * d[K["mvm"]]).max(1)
     # ports: merges of a set, and the transfers its gather macro sends to other sets
     port_work = np.stack([steps * d[K["merge"]], steps * d[K["noc_in"]]])     # (2, N, La)
