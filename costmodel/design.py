@@ -200,7 +200,7 @@ def load_design(path: str | Path, network: Network) -> DesignBatch:
     try:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DesignError(f"{path}: not valid JSON ({exc}); write it with `pimtune synth` or by hand") from None
+        raise DesignError(f"{path}: not valid JSON ({exc}); write it with costmodel.save_design or by hand (format in README.md)") from None
     designs = data if isinstance(data, list) else [data]
     if not designs or not all(isinstance(d, dict) for d in designs):
         raise DesignError(f"{path}: expected a design object or a list of them")

@@ -23,7 +23,7 @@ DESCRIPTION = """\
 Evaluate one accelerator design of MODEL under a power budget with the analytical cost
 model and print its metrics, per-layer allocation, breakdowns and bottleneck layer.
 DESIGN is a reference design (isaac, no-dup, heuristic: sized for MODEL and --power) or a
-design JSON file (as written by `pimtune synth`). Exit status: 0 if the design is
+design JSON file (the "design" of `pimtune search --json`, or costmodel.save_design). Exit status: 0 if the design is
 feasible, 1 if it is infeasible (the report says why), 2 on bad input."""
 
 
