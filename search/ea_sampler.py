@@ -134,9 +134,20 @@ class EvolutionarySampler(BaseGASampler):
             return np.asarray(stored, dtype=np.int64)
         generation = self.get_trial_generation(study, trial)
         gen_key = self._get_generation_key()
-        earlier = [t for t in study._storage.get_all_trials(study._study_id, deepcopy=False)
-                   if t.number < trial.number and t.system_attrs.get(gen_key) == generation]
-        k = len(earlier)
+        # count this generation's earlier trials, newest first; stop once a whole population
+        # of older generations has gone by (generations only grow with trial numbers, give
+        # or take workers racing), so each ask costs O(population), not O(trials)
+        k, older = 0, 0
+        for t in reversed(study._storage.get_all_trials(study._study_id, deepcopy=False)):
+            if t.number >= trial.number:
+                continue
+            g = t.system_attrs.get(gen_key)
+            if g == generation:
+                k += 1
+            elif g is not None and g < generation:
+                older += 1
+                if older > self._population_size:
+                    break
         children = self._children(study, generation)
         if k < len(children):
             row = children[k]
