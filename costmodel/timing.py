@@ -25,8 +25,6 @@ from costmodel.workload import Workload, needed_producer_step
 
 K = {kind: i for i, kind in enumerate(OP_CHAIN)}
 F = np.float32
-# Resources a macro set shares between its layers.
-SET_RESOURCES = ("scratchpad", "adc", "shift_add", "addition", "pool", "eltwise", "activation", "sigmoid")
 
 
 @dataclass

@@ -49,8 +49,6 @@ class Workload:
         row_stride, row_offset: (La,) producer row needed by output row y is
             ``min(H_in - 1, max(0, y * row_stride + row_offset))``; fc layers need
             every row (``row_stride = -1``).
-        in_rows: (La,) H of the (first) input.
-        tail_rows: (La,) output rows that need the producers' last row.
         edge_layer, edge_producer, edge_fanin: (E,) every producer edge: consumer,
             producer (-1: network input) and the consumer's number of inputs.
         first_edge: (La,) index of each layer's first edge.
@@ -83,8 +81,6 @@ class Workload:
     producers: tuple[tuple[int, ...], ...]
     row_stride: np.ndarray
     row_offset: np.ndarray
-    in_rows: np.ndarray
-    tail_rows: np.ndarray
     edge_layer: np.ndarray
     edge_producer: np.ndarray
     edge_fanin: np.ndarray
@@ -122,15 +118,6 @@ def _row_rule(layer: Layer) -> tuple[int, int]:
     if layer.kind in ("conv", "pool"):
         return layer.stride[0], (layer.kernel[0] - 1) * layer.dilation[0] - layer.padding[0]
     return 1, 0
-
-
-def _tail_rows(layer: Layer) -> int:
-    stride, offset = _row_rule(layer)
-    if stride < 0:
-        return 1
-    h_in, h_out = layer.in_shape[1], layer.out_shape[1]
-    first = max(0, -(-(h_in - 1 - offset) // stride))
-    return max(1, h_out - first)
 
 
 def needed_producer_step(wl: "Workload", layer, producer, out_row, producer_per_step):
@@ -248,8 +235,6 @@ def _build(network: Network, tech: Technology) -> Workload:
         producers=tuple(l.producers for l in layers),
         row_stride=per_layer(lambda l: _row_rule(l)[0]),
         row_offset=per_layer(lambda l: _row_rule(l)[1]),
-        in_rows=per_layer(lambda l: l.in_shape[1]),
-        tail_rows=per_layer(_tail_rows),
         edge_layer=np.array([l.index for l in layers for _ in l.producers], dtype=np.int64),
         edge_producer=np.array([p for l in layers for p in l.producers], dtype=np.int64),
         edge_fanin=np.array([len(l.producers) for l in layers for _ in l.producers], dtype=np.int64),

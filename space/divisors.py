@@ -48,9 +48,3 @@ def divisor_at(x: np.ndarray, u: np.ndarray) -> np.ndarray:
             e += divisible
         out *= p ** np.rint(u * e).astype(np.int64)
     return out
-
-
-def divisor_fraction(x: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """The fraction ``u`` that :func:`divisor_at` maps to a divisor close to ``d``: log_x(d)."""
-    x = np.asarray(x, dtype=float)
-    return np.where(x > 1, np.log(np.maximum(d, 1)) / np.log(np.maximum(x, 2)), 0.0)
