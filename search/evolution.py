@@ -101,7 +101,7 @@ def level_counts(space: DesignSpace, X: np.ndarray) -> np.ndarray:
     X = _as_rows(X)
     lv = space.options.macro_levels
     limit = macro_limits(space, X)
-    return divisor_at(np.repeat(limit[..., None], lv, -1), np.arange(lv) / (lv - 1))
+    return divisor_at(limit[..., None], np.arange(lv) / (lv - 1))
 
 
 def share_matrix(space: DesignSpace, X: np.ndarray) -> np.ndarray:

@@ -142,6 +142,31 @@ def test_divisor_at_vectorised_matches_elementwise(xs, data):
     assert grid.shape == (2, len(xs)) and grid[0].tolist() == alone and grid[1].tolist() == alone
 
 
+def _divisor_brute(x: int, u: float) -> int:
+    """prod p^round(u * e) over x's prime factorisation, by trial division."""
+    out, p = 1, 2
+    while x > 1:
+        e = 0
+        while x % p == 0:
+            x, e = x // p, e + 1
+        out *= p ** round(u * e)
+        p += 1
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(xs=st.lists(st.integers(1, 50_000), min_size=1, max_size=30), levels=st.integers(2, 40), data=st.data())
+def test_divisor_at_matches_the_formula_on_both_paths(xs, levels, data):
+    # fractions on a level grid broadcast against a column of values (the table path) ...
+    u = np.arange(levels) / (levels - 1)
+    table = divisor_at(np.array(xs)[:, None], u)
+    assert table.shape == (len(xs), levels)
+    assert table.tolist() == [[_divisor_brute(x, v) for v in u] for x in xs]
+    # ... and one arbitrary fraction per value (the element-wise path once values repeat little)
+    us = data.draw(st.lists(st.floats(0, 1), min_size=len(xs), max_size=len(xs)))
+    assert divisor_at(np.array(xs), np.array(us)).tolist() == [_divisor_brute(x, v) for x, v in zip(xs, us)]
+
+
 def _spf_brute(k: int) -> int:
     return next(p for p in range(2, k + 1) if k % p == 0)
 
