@@ -10,7 +10,11 @@ population per step.
   for stay used (``sum_i dup_i * set_i`` as close to the budget as possible without
   exceeding it); sometimes another column (a global, a macro level, a sharing partner)
   takes a small step instead.
-- :func:`pimsyn_energy`: PIMSYN's Eq. 4, the SA filter's energy (lower is better).
+- :func:`move_copies`, :func:`fill_copies`: the duplication move itself on plain
+  (K, C) copy arrays (:func:`conv_copies` extracts them from rows), which the synthesis
+  engine's SA filter (:mod:`search.dup_filter`) runs without the rest of a design.
+- :func:`pimsyn_energy`: PIMSYN's Eq. 4, the SA filter's energy (lower is better);
+  :func:`duplication_energy` is the same on copy arrays.
 - :func:`accept`: Metropolis acceptance for maximisation on a relative scale.
 - :func:`temperature`: the geometric cooling schedule.
 - :func:`anneal`: a plain batched SA loop (K chains, one objective call per step).
@@ -27,8 +31,8 @@ import numpy as np
 
 from space import DesignSpace, repair
 
-__all__ = ["PIMSYN_ALPHA", "accept", "anneal", "feasible", "pimsyn_energy", "propose",
-           "restart", "temperature"]
+__all__ = ["PIMSYN_ALPHA", "accept", "anneal", "conv_copies", "copy_room", "duplication_energy", "energy_terms",
+           "feasible", "fill_copies", "move_copies", "pimsyn_energy", "propose", "restart", "temperature"]
 
 #: Weight of the access-balance term of :func:`pimsyn_energy`. The paper leaves alpha
 #: open; on the CIFAR zoo networks the standard deviation of ``access_i`` is about 100x
@@ -85,7 +89,9 @@ def propose(space: DesignSpace, X: np.ndarray, rng: np.random.Generator, *,
     if K == 0 or not (dmov.any() or other.any()):
         return X
 
-    can_dup = _dup_room(space, X, dmov)[1].any(1) if dmov.any() else np.zeros(K, dtype=bool)
+    dmax = space.dup_max[space.conv]
+    can_dup = (copy_room(*conv_copies(space, X), dmax, dmov)[1].any(1) if dmov.any()
+               else np.zeros(K, dtype=bool))
     draw = rng.random(K) < move_globals
     step_other = (draw | ~can_dup) & other.any()
     if step_other.any():
@@ -94,8 +100,9 @@ def propose(space: DesignSpace, X: np.ndarray, rng: np.random.Generator, *,
         if dmov.any():
             _rescale_copies(space, X, step_other, dmov)
     if dmov.any():
-        _move_copies(space, X, ~step_other, dmov, rng)
-        _fill_copies(space, X, dmov, rng)
+        dup, sets, limit = conv_copies(space, X)
+        dup = move_copies(dup, sets, limit, dmax, dmov, ~step_other, rng)
+        X[:, dcols] = fill_copies(dup, sets, limit, dmax, dmov, rng)
     return repair(space, X)
 
 
@@ -119,33 +126,36 @@ def _column_mask(space: DesignSpace, columns) -> np.ndarray:
     return mask
 
 
-def _state(space: DesignSpace, X: np.ndarray):
-    """Conv copies (K, C), sets (K, C), crossbars used (K,) and the limit (K,)."""
+def conv_copies(space: DesignSpace, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The duplication state of rows ``X`` (K, D) as plain arrays over the conv layers:
+    copies (K, C), crossbars of one copy (K, C), and the crossbars the conv copies may
+    use (K,): ``space.crossbar_limit`` minus the fc layers' single copies."""
     sets_all = space.crossbar_sets(X)
     dup_all = space.dup_values(X)
-    conv = np.flatnonzero(space.conv)
-    used = (sets_all * dup_all).sum(1)
-    return dup_all[:, conv], sets_all[:, conv], used, space.crossbar_limit(X).astype(np.int64)
+    fc = (sets_all * dup_all)[:, ~space.conv].sum(1)
+    limit = space.crossbar_limit(X).astype(np.int64) - fc
+    return dup_all[:, space.conv], sets_all[:, space.conv], limit
 
 
-def _dup_room(space: DesignSpace, X: np.ndarray, dmov: np.ndarray):
+def copy_room(dup: np.ndarray, sets: np.ndarray, limit: np.ndarray, dmax: np.ndarray,
+              dmov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(K, C) most copies each movable layer could hold with every other movable layer at
-    one copy, and (K, C) whether it can take at least one more."""
-    dup, sets, used, limit = _state(space, X)
-    extra_mov = ((dup - 1) * sets * dmov).sum(1)
-    floor_use = used - extra_mov                           # movable layers at one copy
+    one copy, and (K, C) whether it can take at least one more (shapes as
+    :func:`conv_copies`; ``dmax`` (C,) the space's largest copies, ``dmov`` (C,) bool)."""
+    floor_use = (dup * sets).sum(1) - ((dup - 1) * sets * dmov).sum(1)
     room = 1 + np.floor(np.maximum(limit - floor_use, 0)[:, None] / sets).astype(np.int64)
-    cap = np.minimum(space.dup_max[space.conv][None, :], room)
+    cap = np.minimum(dmax[None, :], room)
     return cap, dmov[None, :] & (dup < cap)
 
 
-def _move_copies(space: DesignSpace, X: np.ndarray, rows: np.ndarray, dmov: np.ndarray,
-                 rng: np.random.Generator) -> None:
-    """PIMSYN's move in place on ``rows``: add copies to one layer, take from others."""
-    K = len(X)
-    dcols = space.dup_cols[space.conv]
-    dup, sets, used, limit = _state(space, X)
-    cap, ok = _dup_room(space, X, dmov)
+def move_copies(dup: np.ndarray, sets: np.ndarray, limit: np.ndarray, dmax: np.ndarray,
+                dmov: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """PIMSYN's move on ``rows`` (K,) bool: add copies to one layer, take from others;
+    returns the new copies (K, C) (arguments as :func:`copy_room`)."""
+    dup = dup.copy()
+    K = len(dup)
+    used = (dup * sets).sum(1)
+    cap, ok = copy_room(dup, sets, limit, dmax, dmov)
     ok &= rows[:, None]
     keys = np.where(ok, rng.random(ok.shape), -1.0)
     j = keys.argmax(1)
@@ -157,7 +167,8 @@ def _move_copies(space: DesignSpace, X: np.ndarray, rows: np.ndarray, dmov: np.n
     hi = lo + np.ceil(DUP_STEP_SHARE * np.maximum(cj - dj - lo, 0)).astype(np.int64)
     a = lo + np.floor(rng.random(K) * (hi - lo + 1)).astype(np.int64)
     a = np.where(act, np.minimum(a, cj - dj), 0)
-    dup[r, j] += a
+    moved = dup.copy()
+    moved[r, j] += a
     deficit = used + a * sj - limit                        # crossbars to give back
     donors = dmov[None, :] & (np.arange(len(dmov))[None, :] != j[:, None])
     order = np.argsort(rng.random(dup.shape), axis=1)
@@ -167,22 +178,21 @@ def _move_copies(space: DesignSpace, X: np.ndarray, rows: np.ndarray, dmov: np.n
         for pos in range(dup.shape[1]):
             k = order[:, pos]
             need = np.where(donors[r, k] & (deficit > 0),
-                            np.minimum(dup[r, k] - 1, -(-deficit // sets[r, k])), 0)
+                            np.minimum(moved[r, k] - 1, -(-deficit // sets[r, k])), 0)
             take = np.floor(u[:, pos] * need).astype(np.int64) + (need > 0) if partial else need
             take = np.minimum(take, need)
-            dup[r, k] -= take
+            moved[r, k] -= take
             deficit -= take * sets[r, k]
-    X[:, dcols] = np.where(act[:, None], dup, X[:, dcols])
+    return np.where(act[:, None], moved, dup)
 
 
-def _fill_copies(space: DesignSpace, X: np.ndarray, dmov: np.ndarray,
-                 rng: np.random.Generator) -> None:
-    """Spend free crossbars in place: movable layers in random order take what fits."""
-    dcols = space.dup_cols[space.conv]
-    dup, sets, used, limit = _state(space, X)
-    free = np.maximum(limit - used, 0)
-    dmax = space.dup_max[space.conv]
-    r = np.arange(len(X))
+def fill_copies(dup: np.ndarray, sets: np.ndarray, limit: np.ndarray, dmax: np.ndarray,
+                dmov: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Spend free crossbars: movable layers in random order take what fits; returns the
+    new copies (K, C) (arguments as :func:`copy_room`)."""
+    dup = dup.copy()
+    free = np.maximum(limit - (dup * sets).sum(1), 0)
+    r = np.arange(len(dup))
     order = np.argsort(rng.random(dup.shape), axis=1)
     for pos in range(dup.shape[1]):
         k = order[:, pos]
@@ -190,17 +200,17 @@ def _fill_copies(space: DesignSpace, X: np.ndarray, dmov: np.ndarray,
         add = np.maximum(add, 0)
         dup[r, k] += add
         free -= add * sets[r, k]
-    X[:, dcols] = dup
+    return dup
 
 
 def _rescale_copies(space: DesignSpace, X: np.ndarray, rows: np.ndarray, dmov: np.ndarray) -> None:
     """Grow the movable extra copies of ``rows`` by one common factor to the limit, in
     place (repair has already shrunk rows that were over it)."""
     dcols = space.dup_cols[space.conv]
-    dup, sets, used, limit = _state(space, X)
+    dup, sets, limit = conv_copies(space, X)
     extra = (dup - 1) * dmov
     spent = (extra * sets).sum(1)
-    factor = np.where(spent > 0, (limit - used + spent) / np.maximum(spent, 1), 1.0)
+    factor = np.where(spent > 0, (limit - (dup * sets).sum(1) + spent) / np.maximum(spent, 1), 1.0)
     grown = 1 + np.minimum(np.floor(extra * factor[:, None]).astype(np.int64),
                            space.dup_max[space.conv] - 1)
     grown = np.where(dmov[None, :], np.maximum(grown, dup), dup)
@@ -277,14 +287,24 @@ def pimsyn_energy(space: DesignSpace, X: np.ndarray, alpha: float = PIMSYN_ALPHA
     ``alpha`` defaults to :data:`PIMSYN_ALPHA`.
     """
     X = np.atleast_2d(X)
+    return duplication_energy(space.dup_values(X)[:, space.conv], *energy_terms(space), alpha)
+
+
+def energy_terms(space: DesignSpace) -> tuple[np.ndarray, np.ndarray]:
+    """(C,) output pixels and values moved per copy and step (``K^2*C_in + C_out``) of
+    each conv layer: the per-layer constants of :func:`duplication_energy`."""
     wl = space.workload
     li = wl.layer_of_w[space.conv]
-    if len(li) < 2:
-        return np.zeros(len(X))
-    dup = space.dup_values(X)[:, space.conv].astype(float)
-    steps = wl.out_pixels[li] / dup
-    access = dup * (wl.load_values[li] + wl.cout[li])
-    return steps.std(1, ddof=1) + alpha * access.std(1, ddof=1)
+    return wl.out_pixels[li].astype(float), (wl.load_values[li] + wl.cout[li]).astype(float)
+
+
+def duplication_energy(dup: np.ndarray, pixels: np.ndarray, access: np.ndarray,
+                       alpha: float = PIMSYN_ALPHA) -> np.ndarray:
+    """:func:`pimsyn_energy` of conv copies ``dup`` (..., C) with the constants of
+    :func:`energy_terms`; shape (...)."""
+    if dup.shape[-1] < 2:
+        return np.zeros(dup.shape[:-1])
+    return (pixels / dup).std(-1, ddof=1) + alpha * (dup * access).std(-1, ddof=1)
 
 
 def feasible(f: np.ndarray) -> np.ndarray:

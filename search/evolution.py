@@ -38,7 +38,6 @@ from collections.abc import Callable
 import numpy as np
 
 from space import DesignSpace, repair
-from space.divisors import divisor_at
 
 GENE_BASE = 1000
 
@@ -89,19 +88,12 @@ def layer_gene_columns(space: DesignSpace) -> list[np.ndarray]:
 
 def macro_limits(space: DesignSpace, X: np.ndarray, dup: np.ndarray | None = None) -> np.ndarray:
     """(N, L) largest macro count of each layer, ``dup * row_groups`` (for the rows' crossbar size)."""
-    X = _as_rows(X)
-    dup = space.dup_values(X) if dup is None else dup
-    xbar = space.globals_of(X)["xbar_size"]
-    rg = space.workload.row_groups[np.searchsorted(space.tech.tables.xbar_sizes, xbar)]
-    return dup * rg
+    return space.macro_limits(_as_rows(X), dup)
 
 
 def level_counts(space: DesignSpace, X: np.ndarray) -> np.ndarray:
     """(N, L, levels) macro count every level of every layer would give (non-decreasing in level)."""
-    X = _as_rows(X)
-    lv = space.options.macro_levels
-    limit = macro_limits(space, X)
-    return divisor_at(limit[..., None], np.arange(lv) / (lv - 1))
+    return space.level_table()[macro_limits(space, X)]
 
 
 def share_matrix(space: DesignSpace, X: np.ndarray) -> np.ndarray:

@@ -12,10 +12,9 @@ study continues to the same total). For each trial it records, before telling it
 - user attrs :data:`METRIC_ATTRS`: ``tops_per_watt``, ``throughput_ips``, ``area_mm2``,
   ``feasible`` and ``reason`` (the evaluator's reason name).
 
-Objectives (:data:`OBJECTIVES`): ``tops_per_watt`` and ``throughput`` (inferences/s) are
-maximised, ``area`` (mm^2) is minimised. Infeasible designs are told 0 for a maximised
-objective (the evaluator's value) and :data:`INFEASIBLE_AREA` for the area (Optuna
-refuses infinite values).
+Objectives are those of :mod:`search.objectives`; infeasible designs are told 0 for a
+maximised objective (the evaluator's value) and :data:`INFEASIBLE_MINIMISED` for a
+minimised one (Optuna refuses infinite values).
 """
 
 from __future__ import annotations
@@ -33,17 +32,10 @@ from optuna.trial import FrozenTrial, TrialState
 
 from costmodel.resolve import REASONS
 from onnx_frontend.errors import PimtuneError
+from search.objectives import INFEASIBLE_MINIMISED, OBJECTIVES, told_values
 from search.points import store_point
 from space import DesignSpace, repair
 
-#: objective name -> (Results attribute, Optuna direction).
-OBJECTIVES: dict[str, tuple[str, str]] = {
-    "tops_per_watt": ("tops_per_watt", "maximize"),
-    "throughput": ("throughput_ips", "maximize"),
-    "area": ("area_mm2", "minimize"),
-}
-#: Area told for an infeasible design (mm^2): worse than any real chip, finite for Optuna.
-INFEASIBLE_AREA = 1e9
 #: The user attrs every told trial carries.
 METRIC_ATTRS = ("tops_per_watt", "throughput_ips", "area_mm2", "feasible", "reason")
 CONSTRAINT_KEYS = ("crossbar_budget", "other")
@@ -259,15 +251,7 @@ def _loop(space, study, sampler_batch, n_trials, objectives, first_max, best, pr
 # --- helpers -------------------------------------------------------------------------------
 def _values(res, objectives: Sequence[str]) -> np.ndarray:
     """(N, K) values to tell."""
-    cols = []
-    for o in objectives:
-        v = np.nan_to_num(np.asarray(getattr(res, OBJECTIVES[o][0]), dtype=float), nan=0.0, posinf=0.0, neginf=0.0)
-        if o == "area":
-            v = np.where(res.feasible & np.isfinite(res.area_mm2), res.area_mm2, INFEASIBLE_AREA)
-        else:
-            v = np.where(res.feasible, v, 0.0)
-        cols.append(v)
-    return np.stack(cols, 1)
+    return np.stack([told_values(res, o) for o in objectives], 1)
 
 
 def _finite(x) -> float | None:
@@ -284,5 +268,5 @@ def _best_first(study: optuna.Study, objective: str) -> float | None:
     return None if t is None else objective_value(t, objective)
 
 
-__all__ = ["OBJECTIVES", "INFEASIBLE_AREA", "METRIC_ATTRS", "SearchStats", "run_search", "best_so_far",
+__all__ = ["OBJECTIVES", "INFEASIBLE_MINIMISED", "METRIC_ATTRS", "SearchStats", "run_search", "best_so_far",
            "best_trial", "directions_of", "check_objectives", "fail_stale_trials", "is_feasible"]

@@ -83,6 +83,9 @@ class DesignSpace:
         self.alloc_cols = np.array([[self.index.get(f"alloc_{j:02d}_{c}", -1) for c in COMPONENTS] for j in range(L)])
         self.low = np.array([c.low for c in columns])
         self.high = np.array([c.high for c in columns])
+        sizes = self.columns[self.index["xbar_size"]].choices          # row groups per size choice
+        self._row_groups = self.workload.row_groups[np.searchsorted(tech.tables.xbar_sizes, sizes)]
+        self._level_table: np.ndarray | None = None
 
     # --- construction ---------------------------------------------------------------
     @classmethod
@@ -267,13 +270,27 @@ class DesignSpace:
         left = (1 - g["rram_ratio"]) * self.power_w - len(self.dup_cols) * units
         return left, per_xbar, per_macro
 
+    def macro_limits(self, X: np.ndarray, dup: np.ndarray | None = None) -> np.ndarray:
+        """(N, L) largest macro count of each layer, ``dup * row_groups`` (for the rows'
+        crossbar size)."""
+        dup = self.dup_values(X) if dup is None else dup
+        xbar = X[:, self.index["xbar_size"]] - self.columns[self.index["xbar_size"]].low
+        return dup * self._row_groups[xbar]
+
     def macro_values(self, X: np.ndarray, dup: np.ndarray | None = None) -> np.ndarray:
         """(N, L) macro counts: the divisor of dup * row_groups chosen by each level."""
-        dup = self.dup_values(X) if dup is None else dup
-        g = self.globals_of(X)
-        rg = self.workload.row_groups[np.searchsorted(self.tech.tables.xbar_sizes, g["xbar_size"])]
-        level = X[:, self.macro_cols] / (self.options.macro_levels - 1)
-        return divisor_at(dup * rg, level)
+        return self.level_table()[self.macro_limits(X, dup), X[:, self.macro_cols]]
+
+    def level_table(self) -> np.ndarray:
+        """(M + 1, levels) int64: the macro count of every level (columns) for every
+        limit ``dup * row_groups`` up to the space's largest, M (rows; row 0 unused).
+        Built once per space (``divisor_at`` over the level grid), then looked up."""
+        if self._level_table is None:
+            lv = self.options.macro_levels
+            top = int((self.dup_max[None, :] * self._row_groups).max())
+            x = np.maximum(np.arange(top + 1), 1)
+            self._level_table = divisor_at(x[:, None], np.arange(lv) / (lv - 1))
+        return self._level_table
 
     def to_batch(self, X: np.ndarray) -> DesignBatch:
         """Designs of (repaired) rows; sharing that breaks the rules is dropped by repair."""

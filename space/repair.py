@@ -130,9 +130,8 @@ def fix_sharing(space: DesignSpace, X: np.ndarray) -> None:
         return
     n, L = len(X), len(cols)
     dup = space.dup_values(X)
-    macros = space.macro_values(X, dup)
-    rg = space.workload.row_groups[np.searchsorted(space.tech.tables.xbar_sizes, space.globals_of(X)["xbar_size"])]
-    limit = dup * rg
+    limit = space.macro_limits(X, dup)
+    macros = space.level_table()[limit, X[:, space.macro_cols]]
     rows = np.arange(n)
     sharer = np.zeros((n, L), dtype=bool)      # layer shares an earlier one
     shared = np.zeros((n, L), dtype=bool)      # layer's macros are shared by a later one

@@ -1,0 +1,178 @@
+"""The inner synthesis of outer points: SA filter over duplication, then EA over partitioning.
+
+For a batch of outer points (rram_ratio, cell_bits, xbar_size), as in PIMSYN's
+Algorithm 1 (BACKGROUND.md section 5):
+
+1. every point is tried at every DAC resolution of the space; a (point, DAC) pair whose
+   single copy of the weights does not fit (or that has no precise enough ADC) is
+   skipped with a reason;
+2. :func:`search.dup_filter.filter_duplication` anneals duplication vectors of all
+   remaining pairs at once and keeps ``effort.candidates`` per pair;
+3. for every (pair, candidate) an EA instance of ``effort.population`` designs searches
+   macro counts and sharing (and the allocation multipliers when the space searches
+   them) with the operators of :mod:`search.evolution`: all instances of the batch are
+   one (E, P, D) matrix, scored by ONE evaluator call per generation;
+4. each point's result is the best design over its pairs and candidates.
+
+The operators draw from one random source for the whole batch, so a point's result
+depends on the batch it ran in; :mod:`search.synthesis` forms batches deterministically.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from search.dup_filter import filter_duplication
+from search.effort import Effort
+from search.evolution import evolve, partition_columns
+from search.objectives import fitness, maximised
+from space import DesignSpace, repair
+from space.options import GLOBALS
+
+OUTER_PARAMS = ("rram_ratio", "cell_bits", "xbar_size")
+
+
+@dataclass
+class PointOutcome:
+    """What the inner synthesis found for one outer point.
+
+    Attributes:
+        params: the outer point, ``{rram_ratio, cell_bits, xbar_size}``.
+        value: the objective of the best design (its unit: TOPS/W, inferences/s or J*s),
+            None if no design was feasible.
+        reason: why there is no design (None when there is one).
+        row: (D,) the best design's encoded row, or None.
+        metrics: the best design's ``Results.metrics`` (JSON-ready), or None.
+        stats: evaluations, per-DAC best values, candidates, best value per generation,
+            the SA filter's best energy and the batch's wall time (s).
+    """
+
+    params: dict
+    value: float | None
+    reason: str | None
+    row: np.ndarray | None = None
+    metrics: dict | None = None
+    stats: dict = field(default_factory=dict)
+
+
+def point_rows(space: DesignSpace, points: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Base rows of every (point, DAC resolution) pair: (M, D) rows with one copy and one
+    macro per layer, no sharing, neutral allocation; (M,) point index and (M,) DAC bits."""
+    dac_col = space.columns[space.index["dac_bits"]]
+    base = np.where(space.low < 0, 0, space.low)
+    base[space.share_cols[space.share_cols >= 0]] = -1
+    rows, owner, dacs = [], [], []
+    for i, p in enumerate(points):
+        for dac in dac_col.choices:
+            row = base.copy()
+            for name in GLOBALS:
+                row[space.index[name]] = space.columns[space.index[name]].index(dac if name == "dac_bits" else p[name])
+            rows.append(row)
+            owner.append(i)
+            dacs.append(dac)
+    return np.array(rows, dtype=np.int64), np.array(owner), np.array(dacs)
+
+
+def unfit_reasons(space: DesignSpace, X: np.ndarray) -> list[str | None]:
+    """Per base row (M, D): None if one copy of the weights fits its globals, else why not."""
+    repaired = repair(space, X)
+    g = space.globals_of(X)
+    need = space.crossbar_sets(X).sum(1)
+    budget = space.crossbar_budget(X).astype(np.int64)
+    limit = space.crossbar_limit(X).astype(np.int64)
+    moved = (repaired[:, :len(GLOBALS)] != X[:, :len(GLOBALS)]).any(1)
+    out = []
+    for m in range(len(X)):
+        if need[m] > budget[m]:
+            out.append(f"the weights need {need[m]} crossbars, the crossbar share pays for {budget[m]}")
+        elif need[m] > limit[m]:
+            out.append(f"the weights need {need[m]} crossbars, the power left for their periphery "
+                       f"allows {max(limit[m], 0)}")
+        elif moved[m]:
+            out.append(f"no ADC is precise enough for {int(g['dac_bits'][m])}-bit DACs")
+        else:
+            out.append(None)
+    return out
+
+
+def search_points(space: DesignSpace, points: list[dict], effort: Effort, objective: str,
+                  rng: np.random.Generator) -> list[PointOutcome]:
+    """Run the inner synthesis of ``points`` together (see the module docstring)."""
+    start = time.perf_counter()
+    X, owner, dacs = point_rows(space, points)
+    reasons = unfit_reasons(space, X)
+    ok = np.array([r is None for r in reasons], dtype=bool)
+    outcomes = [PointOutcome(params=dict(p), value=None, reason=None) for p in points]
+    for i in range(len(points)):
+        mine = np.flatnonzero(owner == i)
+        if not ok[mine].any():
+            distinct = {reasons[m] for m in mine}
+            outcomes[i].reason = (distinct.pop() if len(distinct) == 1 else
+                                  "; ".join(f"{int(dacs[m])}-bit DAC: {reasons[m]}" for m in mine))
+    if not ok.any():
+        return outcomes
+    X, owner, dacs = X[ok], owner[ok], dacs[ok]
+
+    filt = filter_duplication(space, X, effort.sa_chains, effort.sa_steps, effort.candidates, rng,
+                              t0=effort.sa_t0, decay=effort.sa_decay,
+                              steps_per_temperature=effort.sa_steps_per_temperature)
+    pair, cand = np.nonzero(filt.found())
+    X0 = np.repeat(X[pair][:, None, :], effort.population, 1)               # (E, P, D)
+    X0[..., space.dup_cols[space.conv]] = filt.dup[pair, cand][:, None, :]
+    cols = _ea_columns(space)
+    fresh = space.random(X0.shape[0] * X0.shape[1], rng).reshape(X0.shape)
+    X0[..., cols] = fresh[..., cols]
+    evaluations = 0
+
+    def score(rows: np.ndarray) -> np.ndarray:
+        nonlocal evaluations
+        evaluations += len(rows)
+        return fitness(space.evaluate(rows), objective)
+
+    X_best, f_best, history = evolve(space, score, X0, effort.generations, rng,
+                                     population=effort.population, columns=cols)
+    sign = 1.0 if maximised(objective) else -1.0
+    point_of = owner[pair]
+    seconds = time.perf_counter() - start
+    best_rows = {}
+    for i in np.unique(point_of):
+        inst = np.flatnonzero(point_of == i)
+        k = inst[np.argmax(f_best[inst])]
+        if not np.isfinite(f_best[k]):
+            outcomes[i].reason = "no feasible design among the EA's populations"
+            continue
+        best_rows[i] = X_best[k]
+        per_gen = history["best_so_far"][:, inst].max(1)
+        per_dac = {int(d): _value(f_best[inst][dacs[pair[inst]] == d].max(), sign)
+                   for d in np.unique(dacs[pair[inst]])}
+        outcomes[i].value = float(sign * f_best[k])
+        outcomes[i].stats = {
+            "evaluations": int(len(inst) * effort.population * (effort.generations + 1)),
+            "candidates": int(len(np.unique(pair[inst] * 10_000 + cand[inst]))),
+            "best_by_dac_bits": per_dac,
+            "best_per_generation": [_value(v, sign) for v in per_gen],
+            "sa_best_energy": float(filt.energy[pair[inst], 0].min()),
+            "batch_seconds": round(seconds, 3),
+            "batch_points": len(points),
+            "batch_evaluations": evaluations,
+        }
+    if best_rows:
+        idx = sorted(best_rows)
+        res = space.evaluate(np.stack([best_rows[i] for i in idx]))
+        for n, i in enumerate(idx):
+            outcomes[i].row = best_rows[i]
+            outcomes[i].metrics = res.metrics(n)
+    return outcomes
+
+
+def _ea_columns(space: DesignSpace) -> np.ndarray:
+    """Columns the EA searches: macro levels, sharing, and the allocation multipliers."""
+    alloc = space.alloc_cols[space.alloc_cols >= 0]
+    return np.concatenate([partition_columns(space), alloc]).astype(np.int64)
+
+
+def _value(f: float, sign: float) -> float | None:
+    return float(sign * f) if np.isfinite(f) else None
