@@ -34,6 +34,7 @@ from costmodel.resolve import REASONS
 from onnx_frontend.errors import PimtuneError
 from search.objectives import INFEASIBLE_MINIMISED, OBJECTIVES, told_values
 from search.points import store_point
+from search.studies import fail_stale_trials
 from space import DesignSpace, repair
 
 #: The user attrs every told trial carries.
@@ -93,15 +94,6 @@ def check_objectives(objectives: Sequence[str]) -> tuple[str, ...]:
     return objectives
 
 
-def fail_stale_trials(study: optuna.Study) -> int:
-    """Mark trials left RUNNING (a killed run) as FAIL, so that they hold no generation or
-    constant-liar slot; returns how many. Only for a study no other worker runs on."""
-    stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    for t in stale:
-        study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-    return len(stale)
-
-
 def run_search(space: DesignSpace, study: optuna.Study, sampler_batch: int, n_trials: int,
                objectives: Sequence[str] = ("tops_per_watt",), progress: Progress | None = None) -> SearchStats:
     """Run ``study`` (whose sampler is already set) until it holds ``n_trials`` COMPLETE trials.
@@ -125,7 +117,7 @@ def run_search(space: DesignSpace, study: optuna.Study, sampler_batch: int, n_tr
     if sampler_batch < 1 or n_trials < 0:
         raise PimtuneError(f"batch must be >= 1 and trials >= 0, got {sampler_batch} and {n_trials}")
 
-    stale = fail_stale_trials(study)
+    stale = len(fail_stale_trials(study))
     first_max = want[0] == StudyDirection.MAXIMIZE
     best = _best_first(study, objectives[0])
     start = time.perf_counter()
@@ -269,4 +261,4 @@ def _best_first(study: optuna.Study, objective: str) -> float | None:
 
 
 __all__ = ["OBJECTIVES", "INFEASIBLE_MINIMISED", "METRIC_ATTRS", "SearchStats", "run_search", "best_so_far",
-           "best_trial", "directions_of", "check_objectives", "fail_stale_trials", "is_feasible"]
+           "best_trial", "directions_of", "check_objectives", "is_feasible"]

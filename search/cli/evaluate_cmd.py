@@ -86,7 +86,7 @@ def render(summary: dict, design_name: str) -> None:
 
 
 def headline_table(summary: dict, title: str) -> Table:
-    g, m = summary["globals"], summary["metrics"]
+    m = summary["metrics"]
     p = m["power_w"]
     table = Table(title=title, show_header=False)
     table.add_column("metric")

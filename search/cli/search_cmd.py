@@ -10,7 +10,6 @@ refused. Exit status: 0 when a feasible design was found, 1 when none was, 2 on 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import warnings
 
@@ -21,7 +20,6 @@ from rich.table import Table
 
 from costmodel import load_technology
 from costmodel.summary import design_summary
-from onnx_frontend.errors import PimtuneError
 from search.cli.common import (
     MODEL_HELP, add_json_arg, add_power_arg, add_tech_arg, console, jsonable, load_model_arg, positive_int,
 )
@@ -29,6 +27,7 @@ from search.cli.evaluate_cmd import globals_line, headline_table
 from search.flat_search import OBJECTIVES, check_objectives, directions_of, run_search
 from search.points import trial_point
 from search.sampler_factory import SAMPLERS, TPE_NOTE, make_sampler
+from search.studies import open_storage, open_study, tech_fingerprint
 from space import DesignSpace, SpaceOptions
 
 DESCRIPTION = """\
@@ -42,12 +41,8 @@ ending in .log, much faster for long runs): running the same command again conti
 to the same total --trials. Exit status: 0 if a feasible design was found,
 1 if none was, 2 on bad input."""
 
-#: Study user attribute holding what the study searches.
-STUDY_KEY = "pimtune"
 #: ``--trials`` above which a TPE search prints a note on its cost.
 TPE_SLOW_TRIALS = 5000
-#: ``--storage`` paths taken as Optuna journal files.
-JOURNAL_SUFFIXES = (".log", ".journal")
 
 
 def register(subparsers) -> None:
@@ -130,86 +125,12 @@ def run(args: argparse.Namespace) -> int:
     return 0 if report["best"] is not None else 1
 
 
-# --- storage and study ------------------------------------------------------------------
-def open_storage(url: str | None):
-    """The storage named by ``--storage`` (None: in memory): an RDB URL such as
-    ``sqlite:///pimtune.db``, or the path of an Optuna journal file ending in ``.log``
-    (about 10x faster than SQLite for many small trials). PimtuneError (one line) if it
-    cannot be opened."""
-    if url is None:
-        return optuna.storages.InMemoryStorage()
-    if "://" not in url:
-        if not url.endswith(JOURNAL_SUFFIXES):
-            raise PimtuneError(f"--storage {url}: neither a database URL nor a journal file (*.log); "
-                               f"use e.g. sqlite:///{url} or {url}.log")
-        from optuna.storages.journal import JournalFileBackend
-        try:
-            storage = optuna.storages.JournalStorage(JournalFileBackend(url))
-            optuna.get_all_study_names(storage)        # reads the file: a corrupt one fails here
-            return storage
-        except OSError as exc:
-            raise PimtuneError(f"--storage {url}: cannot open the journal file ({exc.strerror})") from None
-        except Exception as exc:
-            raise PimtuneError(f"--storage {url}: cannot read the journal file ({_one_line(exc)})") from None
-    logger = optuna.logging.get_logger("optuna")
-    level = logger.level
-    logger.setLevel(optuna.logging.CRITICAL)   # Optuna logs the same error with a traceback
-    try:
-        return optuna.storages.RDBStorage(url)
-    except Exception as exc:
-        raise PimtuneError(f"--storage {url}: cannot open the database ({_one_line(exc)})") from None
-    finally:
-        logger.setLevel(level)
-
-
-def _one_line(exc: Exception) -> str:
-    return " ".join(str(exc).split("\n")[0].split())[:200] or type(exc).__name__
-
-
 def study_identity(space: DesignSpace, sampler: str, objectives) -> dict:
     """What a study searches: stored in its user attrs and checked when it is resumed."""
-    tech_sha = hashlib.sha1(space.tech.model_dump_json().encode()).hexdigest()[:16]
-    return {"network": space.network.name, "power_w": space.power_w, "tech": space.tech.name,
-            "tech_sha1": tech_sha, "sharing": space.options.sharing, "macros": space.options.macro_mode,
-            "parameters": space.dims, "sampler": sampler, "objectives": list(objectives)}
-
-
-def open_study(storage, name: str, sampler, directions: list[str], identity: dict) -> optuna.Study:
-    """Create the study ``name`` or load it, refusing one that searches something else."""
-    try:
-        exists = name in optuna.get_all_study_names(storage)
-    except Exception as exc:
-        raise PimtuneError(f"cannot read the studies of the storage ({_one_line(exc)})") from None
-    if exists:
-        study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
-        check_study(study, directions, identity)
-    else:
-        study = optuna.create_study(study_name=name, storage=storage, sampler=sampler, directions=directions,
-                                    load_if_exists=True)
-    if STUDY_KEY not in study.user_attrs:
-        study.set_user_attr(STUDY_KEY, identity)
-    return study
-
-
-def check_study(study: optuna.Study, directions: list[str], identity: dict) -> None:
-    """PimtuneError (one line) if ``study`` is not a study of ``identity``."""
-    name = study.study_name
-    have = [d.name.lower() for d in study.directions]
-    if have != directions:
-        raise PimtuneError(f"study {name!r} has directions {','.join(have)}, this search needs "
-                           f"{','.join(directions)}; pick another --study-name")
-    stored = study.user_attrs.get(STUDY_KEY)
-    if stored is None:
-        if study.trials:
-            raise PimtuneError(f"study {name!r} was not made by `pimtune search`; pick another --study-name")
-        return
-    labels = {"network": "network", "power_w": "power budget (W)", "tech": "technology",
-              "tech_sha1": "technology file contents", "sharing": "sharing", "macros": "macro mode",
-              "parameters": "number of parameters", "sampler": "sampler", "objectives": "objectives"}
-    for key, label in labels.items():
-        if key in stored and stored[key] != identity[key]:
-            raise PimtuneError(f"study {name!r} searches {label} {stored[key]!r}, not {identity[key]!r}; "
-                               f"pick another --study-name")
+    return {"command": "search", "network": space.network.name, "power_w": space.power_w,
+            "tech": space.tech.name, "tech_sha1": tech_fingerprint(space.tech), "sharing": space.options.sharing,
+            "macros": space.options.macro_mode, "parameters": space.dims, "sampler": sampler,
+            "objectives": list(objectives)}
 
 
 # --- report --------------------------------------------------------------------------------
