@@ -12,6 +12,8 @@ Shapes are ``(C, H, W)`` of one inference (batch 1). A fully connected layer has
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from dataclasses import dataclass, field
 from math import prod
 from typing import Literal
@@ -167,6 +169,12 @@ class Network:
             "fc_layers": self.count("fc"),
             "params": self.params,
         }
+
+    def fingerprint(self) -> str:
+        """16 hex digits identifying the layer graph (shapes, kernels, connections), not
+        its name: a stored study checks it to refuse another network under the same name."""
+        text = repr((self.input_shape, tuple(dataclasses.replace(l, name="") for l in self.layers)))
+        return hashlib.sha1(text.encode()).hexdigest()[:16]
 
     def outputs(self) -> tuple[int, ...]:
         """Indices of layers no other layer consumes (the network outputs)."""
