@@ -28,7 +28,8 @@ JOURNAL_SUFFIXES = (".log", ".journal")
 LABELS = {"command": "command", "network": "network", "power_w": "power budget (W)", "tech": "technology",
           "tech_sha1": "technology file contents", "sharing": "sharing", "macros": "macro mode",
           "parameters": "number of parameters", "sampler": "sampler", "objectives": "objectives",
-          "objective": "objective", "outer": "outer sampler", "effort": "effort", "seed": "seed",
+          "objective": "objective", "outer": "outer sampler", "effort": "effort",
+          "effort_sha1": "effort settings", "seed": "seed",
           "network_sha1": "network structure"}
 
 

@@ -26,6 +26,7 @@ raises :class:`SynthesisInterrupted`; everything told before is kept.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import time
 from collections.abc import Callable
@@ -37,7 +38,7 @@ import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import FrozenTrial, TrialState
 
-from onnx_frontend.errors import PimtuneError
+from onnx_frontend.errors import Interrupted, PimtuneError
 from search.effort import Effort
 from search.inner_search import OUTER_PARAMS, PointOutcome, point_rows, search_points, unfit_reasons
 from search.objectives import OBJECTIVES, maximised
@@ -52,7 +53,7 @@ DEFAULT_OUTER_TRIALS = 36
 Progress = Callable[[int, int, float | None, float], None]
 
 
-class SynthesisInterrupted(PimtuneError):
+class SynthesisInterrupted(Interrupted):
     """Ctrl-C during a synthesis; the study keeps every finished outer point."""
 
 
@@ -99,7 +100,8 @@ def identity(space: DesignSpace, plan: SynthesisPlan) -> dict:
     return {"command": "synth", "network": space.network.name, "network_sha1": space.network.fingerprint(),
             "power_w": space.power_w, "tech": space.tech.name, "tech_sha1": tech_fingerprint(space.tech),
             "sharing": space.options.sharing, "macros": space.options.macro_mode,
-            "objective": plan.objective, "outer": plan.outer, "effort": plan.effort.model_dump(),
+            "objective": plan.objective, "outer": plan.outer, "effort": plan.effort.name,
+            "effort_sha1": hashlib.sha1(plan.effort.model_dump_json().encode()).hexdigest()[:16],
             "seed": plan.seed}
 
 

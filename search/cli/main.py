@@ -3,7 +3,8 @@
 Each command module exposes ``register(subparsers)``, which adds its parser and sets
 ``func`` (taking the parsed ``argparse.Namespace`` and returning an exit code).
 Bad input raises :class:`~onnx_frontend.errors.PimtuneError`; it is printed as one
-``pimtune: error: ...`` line on stderr with exit code 2, never as a traceback.
+``pimtune: error: ...`` line on stderr with exit code 2 (130 for an interrupted run),
+never as a traceback.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ import argparse
 import sys
 
 from onnx_frontend.errors import PimtuneError
-from search.cli import bench_cmd, compare_cmd, evaluate_cmd, inspect_cmd, search_cmd, validate_cmd, zoo_cmd
+from search.cli import (bench_cmd, compare_cmd, evaluate_cmd, inspect_cmd, search_cmd, synth_cmd, validate_cmd,
+                        zoo_cmd)
 
-COMMANDS = (zoo_cmd, inspect_cmd, evaluate_cmd, validate_cmd, bench_cmd, search_cmd, compare_cmd)
+COMMANDS = (zoo_cmd, inspect_cmd, evaluate_cmd, validate_cmd, bench_cmd, search_cmd, compare_cmd, synth_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except PimtuneError as exc:
         print(f"pimtune: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     except KeyboardInterrupt:
         print("pimtune: interrupted; finished work is kept", file=sys.stderr)
         return 130

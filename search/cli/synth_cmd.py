@@ -1,0 +1,131 @@
+"""``pimtune synth MODEL --power W``: the full two-level synthesis, stored and reported.
+
+Runs :func:`search.synthesis.synthesize` into an Optuna study (default: a SQLite file in
+``--out``), then writes the outputs of :mod:`search.synth_report` into ``--out``. Running
+the same command again resumes the study: finished outer points are kept, cut-off ones
+searched again. Exit status: 0 with a feasible design, 1 without, 2 on bad input, 130
+when interrupted (finished points are kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import warnings
+from pathlib import Path
+
+import optuna
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from costmodel import load_technology
+from search.cli.common import (MODEL_HELP, add_json_arg, add_power_arg, add_tech_arg, console, jsonable,
+                               load_model_arg, positive_int, si)
+from search.cli.search_cmd import add_space_args, space_options
+from search.effort import EFFORTS, effort_named
+from search.studies import open_storage
+from search.synth_report import write_outputs
+from search.synthesis import DEFAULT_OUTER_TRIALS, OUTER_SAMPLERS, SynthesisPlan, default_study_name, synthesize
+from space import DesignSpace
+
+DESCRIPTION = """\
+Synthesise the accelerator for MODEL under a power budget with PIMSYN's two-level flow:
+an outer Optuna study over (rram_ratio, cell bits, crossbar size) - by default PIMSYN's
+grid - and, per outer point, an SA filter over weight duplication at every DAC resolution
+followed by an EA over macro partitioning and sharing, scored by the vectorised cost
+model. The study is stored (default: OUT/study.db); rerunning the same command resumes
+it. Writes design.json, report.md, pareto.png, energy.png, convergence.png and
+pimcomp.json to OUT. Exit status: 0 if a feasible design was found, 1 if none was, 2 on
+bad input, 130 when interrupted."""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("synth", help="synthesise the best accelerator for a network and power budget",
+                              description=DESCRIPTION)
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    add_power_arg(p)
+    add_tech_arg(p)
+    add_space_args(p)
+    p.add_argument("--objective", choices=("tops_per_watt", "throughput", "edp"), default="tops_per_watt",
+                   help="what the best design maximises (TOPS/W, inferences/s) or minimises (EDP, J*s); "
+                        "default tops_per_watt")
+    p.add_argument("--effort", choices=tuple(EFFORTS), default="default",
+                   help="search effort per outer point: quick, default (PIMSYN's: 10 SA candidates x 3 DAC "
+                        "resolutions x EA 40 x 200) or thorough")
+    p.add_argument("--outer", choices=OUTER_SAMPLERS, default="grid",
+                   help="outer sampler: PIMSYN's grid (default), or Optuna's tpe / random over a finer rram_ratio")
+    p.add_argument("--trials", type=positive_int, default=DEFAULT_OUTER_TRIALS, metavar="N",
+                   help=f"outer trials of --outer tpe/random (default {DEFAULT_OUTER_TRIALS}; the grid runs all its points)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1, metavar="N",
+                   help="worker processes running outer points in parallel (default: the CPU count)")
+    p.add_argument("--out", metavar="DIR", help="output directory (default: synth-MODEL-POWERW)")
+    p.add_argument("--storage", metavar="URL",
+                   help="Optuna storage: an RDB URL or a journal file *.log (default: sqlite:///OUT/study.db)")
+    p.add_argument("--study-name", metavar="NAME", help="study name (default: MODEL-POWERW-synth-OBJECTIVE)")
+    add_json_arg(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    network = load_model_arg(args.model)
+    tech = load_technology(args.tech)
+    space = DesignSpace.for_network(network, tech, args.power, space_options(args))
+    plan = SynthesisPlan(objective=args.objective, outer=args.outer, effort=effort_named(args.effort),
+                         trials=args.trials, seed=args.seed, jobs=args.jobs)
+    plan.check()
+    out = Path(args.out or f"synth-{network.name}-{args.power:g}W")
+    out.mkdir(parents=True, exist_ok=True)
+    url = args.storage or f"sqlite:///{out / 'study.db'}"
+    storage = open_storage(url)
+    name = args.study_name or default_study_name(space, plan)
+
+    err = console(stderr=True)
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("best {task.fields[best]}"), TimeElapsedColumn(), TextColumn("left"),
+                  TimeRemainingColumn(), console=err, disable=args.json) as bar:
+        task = bar.add_task(f"synth {network.name} at {args.power:g} W", total=None, best="-")
+
+        def progress(done, total, best, seconds):
+            bar.update(task, completed=done, total=total, best="-" if best is None else f"{best:.4g}")
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
+            study, stats = synthesize(space, plan, storage, name, progress)
+    summary = write_outputs(out, space, study, plan, url)
+    summary["search"] = {"searched_now": stats.searched, "retried": stats.retried, "skipped_now": stats.skipped,
+                         "seconds": stats.seconds, "evaluations_now": stats.evaluations}
+    if args.json:
+        print(json.dumps(jsonable(summary), indent=2))
+    else:
+        render(summary, out)
+    return 0 if summary["best"] is not None else 1
+
+
+def render(summary: dict, out: Path) -> None:
+    con = console()
+    s = summary["search"]
+    con.print(f"searched {s['searched_now']} outer points now ({s['evaluations_now']:,} designs scored, "
+              f"{s['retried']} cut-off retried) in {s['seconds']:.1f} s; study {summary['study']!r}")
+    best = summary["best"]
+    if best is None:
+        con.print("[bold red]no feasible design[/]: see the reasons in " + summary["files"]["report"])
+        return
+    table = Table(title=f"best design of {summary['network']} at {summary['power_w']:g} W")
+    for col in ("design", "TOPS/W", "throughput", "latency", "energy", "area", "vs synthesised TOPS/W"):
+        table.add_column(col, justify="right" if col != "design" else "left")
+    rows = [("synthesised", best)] + list(summary["references"].items())
+    for name, m in rows:
+        if "tops_per_watt" not in m:
+            table.add_row(name, "-", "-", "-", "-", "-", m["reason"])
+            continue
+        vs = f"{best['tops_per_watt'] / m['tops_per_watt']:.2f}x" if m["feasible"] and m["tops_per_watt"] else "-"
+        table.add_row(name, f"{m['tops_per_watt']:.4f}", f"{m['throughput_ips']:.4g} inf/s", si(m["latency_s"], "s"),
+                      si(m["energy_j"]["total"], "J"), f"{m['area_mm2']['total']:.1f} mm^2", vs)
+    con.print(table)
+    p = best["params"]
+    con.print(f"outer point: rram_ratio {p['rram_ratio']:g}, {p['cell_bits']}-bit cells, "
+              f"{p['xbar_size']}x{p['xbar_size']} crossbars (trial {best['trial']})")
+    con.print("wrote " + ", ".join(Path(v).name for v in summary["files"].values()) + f" to {out}/")

@@ -1,0 +1,291 @@
+"""What ``pimtune synth`` writes to its output directory, from a finished study.
+
+- ``design.json``: the best design (the ``pimtune-design/1`` form; ``pimtune evaluate
+  MODEL --design design.json`` re-scores it);
+- ``report.md``: headline metrics, the comparison against the ``isaac``, ``heuristic``
+  and ``no-dup`` reference designs at the same budget, the globals, one row per layer
+  (duplication, crossbars, macros, sharing partner, ADCs and other units of its macro
+  set, blocks, busy share of the pipeline period), energy / peak power / area breakdowns,
+  every outer trial and the search statistics;
+- ``pareto.png``: every outer point's best design, TOPS/W against throughput, with the
+  Pareto front; ``energy.png``: the best design's energy per inference by component;
+  ``convergence.png``: the best outer point's EA, best value per generation;
+- ``pimcomp.json``: crossbar and macro geometry in the layout of PIMCOMP-NN's
+  ``config.json`` (``chip_config`` / ``core_config`` / ``matrix_config``), plus per-layer
+  mapping, for downstream compilers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+from tabulate import tabulate
+
+from costmodel.design import COMPONENTS, DesignBatch, DesignError
+from costmodel.evaluator import Results, evaluate
+from costmodel.reference_designs import reference_design
+from costmodel.summary import design_summary
+from search.objectives import maximised
+from search.synthesis import SynthesisPlan, best_trial
+from space import DesignSpace
+
+REFERENCES = ("isaac", "heuristic", "no-dup")
+PIMCOMP_FORMAT = "pimtune-pimcomp/1"
+
+
+def best_design(space: DesignSpace, trial: FrozenTrial) -> tuple[DesignBatch, Results]:
+    """The design stored on ``trial`` and its evaluation."""
+    batch = DesignBatch.from_dicts([trial.user_attrs["design"]], space.network, source=f"trial {trial.number}")
+    return batch, evaluate(space.network, space.tech, batch, space.power_w)
+
+
+def reference_metrics(space: DesignSpace) -> dict[str, dict]:
+    """Metrics of each reference design at the space's budget, or ``{"reason": ...}``."""
+    out = {}
+    for name in REFERENCES:
+        try:
+            batch = reference_design(name, space.network, space.tech, space.power_w)
+        except DesignError as exc:
+            out[name] = {"reason": str(exc)}
+            continue
+        out[name] = evaluate(space.network, space.tech, batch, space.power_w).metrics(0)
+    return out
+
+
+def write_outputs(out: Path, space: DesignSpace, study: optuna.Study, plan: SynthesisPlan,
+                  storage_label: str) -> dict:
+    """Write every output file of a finished synthesis into ``out``; returns the JSON
+    summary (best metrics, references, paths). PimtuneError-free: a study without a
+    feasible design writes ``report.md`` with the outer points' reasons only."""
+    out.mkdir(parents=True, exist_ok=True)
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+    best = best_trial(study, plan.objective)
+    summary = {"study": study.study_name, "storage": storage_label, "network": space.network.name,
+               "power_w": space.power_w, "objective": plan.objective, "best": None, "files": {}}
+    refs = reference_metrics(space)
+    summary["references"] = refs
+    if best is None:
+        text = _markdown(space, study, plan, storage_label, trials, None, None, refs)
+        (out / "report.md").write_text(text)
+        summary["files"]["report"] = str(out / "report.md")
+        return summary
+    batch, res = best_design(space, best)
+    table = design_summary(space.network, res, 0, batch)
+    files = {"design": out / "design.json", "report": out / "report.md", "pareto": out / "pareto.png",
+             "energy": out / "energy.png", "convergence": out / "convergence.png", "pimcomp": out / "pimcomp.json"}
+    files["design"].write_text(json.dumps(best.user_attrs["design"], indent=2) + "\n")
+    files["pimcomp"].write_text(json.dumps(pimcomp_export(space, batch, res, table), indent=2) + "\n")
+    files["report"].write_text(_markdown(space, study, plan, storage_label, trials, best, table, refs))
+    plot_pareto(files["pareto"], trials, best, space)
+    plot_energy(files["energy"], table)
+    plot_convergence(files["convergence"], best, plan)
+    summary["best"] = {"trial": best.number, "params": best.params, "value": best.value, **res.metrics(0)}
+    summary["files"] = {k: str(v) for k, v in files.items()}
+    return summary
+
+
+# --- pimcomp.json -------------------------------------------------------------------------
+def pimcomp_export(space: DesignSpace, batch: DesignBatch, res: Results, table: dict) -> dict:
+    """Crossbar and macro geometry of design 0 (see the module docstring). A macro is a
+    PIMCOMP core; ``xbar_array_count`` is the most crossbars any macro holds."""
+    r = res.resolved
+    g = table["globals"]
+    wl = r.workload
+    layers = []
+    per_macro = 0
+    adc = COMPONENTS.index("adc")
+    host = r.host[0]                                       # (La,) weighted position of each layer's set
+    for j, w in enumerate(space.network.weighted_layers):
+        l = int(wl.layer_of_w[j])
+        k = int(host[l])
+        macros = int(r.set_macros[0, k])
+        set_xbars = int(r.crossbars[0][host == k].sum())
+        per_macro = max(per_macro, math.ceil(set_xbars / max(macros, 1)))
+        layers.append({"name": w.name, "kind": w.kind, "duplication": int(batch.dup[0, j]),
+                       "crossbars": int(r.crossbars[0, l]),
+                       "macro_set": space.network.layers[int(wl.layer_of_w[k])].name,
+                       "set_macros": macros, "set_crossbars": set_xbars, "set_adcs": int(r.counts[0, k, adc])})
+    macros_total = int(g["macros"])
+    width = int(g["mesh_width"])
+    return {
+        "format": PIMCOMP_FORMAT,
+        "network": space.network.name,
+        "chip_config": {
+            "core_cnt": macros_total,
+            "core_config": {"matrix_config": {
+                "xbar_array_count": per_macro,
+                "xbar_size": [g["xbar_size"], g["xbar_size"]],
+                "cell_precision": g["cell_bits"],
+                "dac_resolution": g["dac_bits"],
+                "dac_count": g["xbar_size"],
+                "adc_resolution": g["adc_bits"],
+            }},
+            "network_config": {"bus_topology": "mesh", "layout": [width, math.ceil(macros_total / max(width, 1))]},
+        },
+        "layers": layers,
+    }
+
+
+# --- plots --------------------------------------------------------------------------------
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_pareto(path: Path, trials: list[FrozenTrial], best: FrozenTrial, space: DesignSpace) -> None:
+    """Outer points' best designs: TOPS/W (y) against inferences/s (x), front highlighted."""
+    plt = _pyplot()
+    pts = [(t.user_attrs["metrics"]["throughput_ips"], t.user_attrs["metrics"]["tops_per_watt"], t)
+           for t in trials if t.state == TrialState.COMPLETE and "metrics" in t.user_attrs]
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    if pts:
+        x = np.array([p[0] for p in pts])
+        y = np.array([p[1] for p in pts])
+        cell = np.array([p[2].params["cell_bits"] for p in pts])
+        for c in np.unique(cell):
+            m = cell == c
+            ax.scatter(x[m], y[m], s=28, alpha=0.8, label=f"{c}-bit cells")
+        order = np.argsort(-x)
+        front, top = [], -np.inf
+        for i in order:
+            if y[i] > top:
+                front.append(i)
+                top = y[i]
+        ax.plot(x[front], y[front], "k--", lw=1, label="Pareto front")
+        bm = best.user_attrs["metrics"]
+        ax.scatter([bm["throughput_ips"]], [bm["tops_per_watt"]], s=140, facecolors="none", edgecolors="red",
+                   lw=2, label=f"best (trial {best.number})")
+        ax.legend(fontsize=8)
+    ax.set_xlabel("throughput (inferences/s)")
+    ax.set_ylabel("power efficiency (TOPS/W)")
+    ax.set_title(f"{space.network.name} at {space.power_w:g} W: best design of each outer point")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_energy(path: Path, table: dict) -> None:
+    """The best design's energy per inference by component, static and dynamic (uJ)."""
+    plt = _pyplot()
+    rows = [r for r in table["energy"] if r["total_j"] > 0]
+    names = [r["component"] for r in rows]
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    dyn = np.array([r["dynamic_j"] for r in rows]) * 1e6
+    sta = np.array([r["static_j"] for r in rows]) * 1e6
+    ax.barh(names, dyn, label="dynamic")
+    ax.barh(names, sta, left=dyn, label="static")
+    ax.set_xlabel("energy per inference (uJ)")
+    ax.set_title("energy breakdown of the best design")
+    ax.invert_yaxis()
+    ax.legend()
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_convergence(path: Path, best: FrozenTrial, plan: SynthesisPlan) -> None:
+    """Best value so far per EA generation of the best outer point."""
+    plt = _pyplot()
+    trace = [np.nan if v is None else v for v in best.user_attrs.get("stats", {}).get("best_per_generation", [])]
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    ax.plot(np.arange(len(trace)), trace)
+    ax.set_xlabel("EA generation")
+    ax.set_ylabel(plan.objective)
+    ax.set_title(f"EA convergence at the best outer point (trial {best.number})")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# --- report.md ----------------------------------------------------------------------------
+def _md(rows: list[list], headers: list[str]) -> str:
+    return tabulate(rows, headers=headers, tablefmt="github", floatfmt=".4g")
+
+
+def _metric_row(name: str, m: dict) -> list:
+    if "tops_per_watt" not in m:
+        return [name, "-", "-", "-", "-", "-", "-", m["reason"]]
+    values = (m["tops_per_watt"], m["throughput_ips"], m["latency_s"] * 1e3, m["energy_j"]["total"] * 1e3,
+              m["area_mm2"]["total"], m["power_w"]["average"])
+    return [name, *(f"{v:.4g}" for v in values), "feasible" if m["feasible"] else m["reason"]]
+
+
+def _markdown(space, study, plan, storage_label, trials, best, table, refs) -> str:
+    e = plan.effort
+    lines = [f"# Synthesis of {space.network.name} at {space.power_w:g} W", "",
+             f"Technology `{space.tech.name}`; objective `{plan.objective}`; outer sampler `{plan.outer}`; "
+             f"effort `{e.name}` (SA {e.sa_chains} chains x {e.sa_steps} steps keeping {e.candidates} candidates "
+             f"per DAC resolution; EA population {e.population} x {e.generations} generations); seed {plan.seed}; "
+             f"macros {space.options.macro_mode}; sharing {'on' if space.options.sharing else 'off'}.",
+             f"Study `{study.study_name}` in `{storage_label}`.", ""]
+    if best is None:
+        lines += ["**No outer point has a feasible design.** Reasons:", ""]
+        lines += [_md([[t.number, _params(t), t.user_attrs.get("reason", "")] for t in trials],
+                      ["trial", "point", "reason"]), ""]
+        return "\n".join(lines) + "\n"
+    m = best.user_attrs["metrics"]
+    g = table["globals"]
+    lines += ["## Best design", "",
+              f"Trial {best.number}: rram_ratio {g['rram_ratio']:g}, {g['cell_bits']}-bit cells, "
+              f"{g['xbar_size']}x{g['xbar_size']} crossbars, {g['dac_bits']}-bit DACs, {g['adc_bits']}-bit ADCs; "
+              f"{g['crossbars_used']} of {g['crossbar_budget']} crossbars, {g['macros']} macros in "
+              f"{g['macro_sets']} sets on a {g['mesh_width']}-wide mesh. Bottleneck layer: "
+              f"`{table['bottleneck']['name']}` ({table['bottleneck']['busy_share_pct']:.0f} % of the period).", "",
+              "## Against the reference designs (same budget)", ""]
+    head = ["design", "TOPS/W", "inferences/s", "latency ms", "energy mJ", "area mm^2", "avg power W", "status"]
+    rows = [_metric_row("synthesised", m) + ["1.00x", "1.00x"]]
+    rows += [_metric_row(k, v) + _vs(m, v) for k, v in refs.items()]
+    lines += [_md(rows, head + ["synth / ref TOPS/W", "synth / ref throughput"]), "",
+              "## Layers", ""]
+    layer_rows = [[r["name"], r["kind"], r["dup"], r["crossbars"], r["set_macros"], r["shares_with"], r["set_adcs"],
+                   r["set_vector_units"], r["steps"], f"{r['busy_share_pct']:.1f}"] for r in table["layers"]]
+    lines += [_md(layer_rows, ["layer", "kind", "dup", "crossbars", "macros (set)", "shares with", "ADCs (set)",
+                               "ALUs (set)", "blocks", "busy % of period"]), "",
+              "## Energy per inference", "",
+              _md([[r["component"], r["static_j"] * 1e6, r["dynamic_j"] * 1e6, r["total_j"] * 1e6,
+                    f"{r['share_pct']:.1f}"] for r in table["energy"]],
+                  ["component", "static uJ", "dynamic uJ", "total uJ", "share %"]), "",
+              "## Peak power", "",
+              _md([[r["component"], r["peak_w"], f"{r['share_pct']:.1f}"] for r in table["peak_power"]],
+                  ["component", "peak W", "share %"]), "",
+              "## Area", "",
+              _md([[r["component"], r["area_mm2"], f"{r['share_pct']:.1f}"] for r in table["area"]],
+                  ["component", "mm^2", "share %"]), "",
+              "## Outer points", ""]
+    done = sorted((t for t in trials if t.state == TrialState.COMPLETE), key=lambda t: t.value,
+                  reverse=maximised(plan.objective))
+    outer_rows = []
+    for t in done + [t for t in trials if t.state != TrialState.COMPLETE]:
+        s = t.user_attrs.get("stats", {})
+        by_dac = ", ".join(f"{d}b: {v:.4g}" for d, v in s.get("best_by_dac_bits", {}).items() if v is not None)
+        outer_rows.append([t.number, _params(t), "-" if t.value is None else f"{t.value:.4g}",
+                           by_dac or t.user_attrs.get("reason", ""), s.get("evaluations", 0)])
+    lines += [_md(outer_rows, ["trial", "rram_ratio / cell bits / xbar", plan.objective, "best by DAC bits or reason",
+                               "evaluations"]), ""]
+    evals = sum(t.user_attrs.get("stats", {}).get("evaluations", 0) for t in trials)
+    lines += ["## Search", "",
+              f"{len(trials)} outer points, {sum(t.state == TrialState.COMPLETE for t in trials)} with a feasible "
+              f"design; {evals:,} designs scored by the EA in total. Plots: `pareto.png`, `energy.png`, "
+              f"`convergence.png`.", ""]
+    return "\n".join(lines) + "\n"
+
+
+def _vs(m: dict, ref: dict) -> list:
+    if "tops_per_watt" not in ref or not ref["feasible"]:
+        return ["-", "-"]
+    return [f"{m['tops_per_watt'] / ref['tops_per_watt']:.2f}x", f"{m['throughput_ips'] / ref['throughput_ips']:.2f}x"]
+
+
+def _params(t: FrozenTrial) -> str:
+    p = t.params
+    return f"{p.get('rram_ratio', 0):g} / {p.get('cell_bits')} / {p.get('xbar_size')}"
