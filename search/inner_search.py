@@ -7,7 +7,9 @@ Algorithm 1 (BACKGROUND.md section 5):
    single copy of the weights does not fit (or that has no precise enough ADC) is
    skipped with a reason;
 2. :func:`search.dup_filter.filter_duplication` anneals duplication vectors of all
-   remaining pairs at once and keeps ``effort.candidates`` per pair;
+   remaining pairs at once and keeps ``effort.candidates`` per pair; the last candidate
+   is the H_out x W_out heuristic's vector (the published baseline) unless the filter
+   kept it anyway, so the synthesis never does worse than the baseline's duplication;
 3. for every (pair, candidate) an EA instance of ``effort.population`` designs searches
    macro counts and sharing (and the allocation multipliers when the space searches
    them) with the operators of :mod:`search.evolution`: all instances of the batch are
@@ -25,7 +27,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from search.dup_filter import filter_duplication
+from costmodel.reference_designs import heuristic_dup
+from onnx_frontend.errors import PimtuneError
+from search.annealing import conv_copies, duplication_energy, energy_terms
+from search.dup_filter import FilterResult, filter_duplication
 from search.effort import Effort
 from search.evolution import evolve, partition_columns
 from search.objectives import fitness, maximised
@@ -33,6 +38,8 @@ from space import DesignSpace, repair
 from space.options import GLOBALS
 
 OUTER_PARAMS = ("rram_ratio", "cell_bits", "xbar_size")
+#: Where duplication candidates come from (``search_points(duplication=...)``).
+DUPLICATION_SOURCES = ("sa", "heuristic", "none")
 
 
 @dataclass
@@ -99,8 +106,13 @@ def unfit_reasons(space: DesignSpace, X: np.ndarray) -> list[str | None]:
 
 
 def search_points(space: DesignSpace, points: list[dict], effort: Effort, objective: str,
-                  rng: np.random.Generator) -> list[PointOutcome]:
-    """Run the inner synthesis of ``points`` together (see the module docstring)."""
+                  rng: np.random.Generator, duplication: str = "sa") -> list[PointOutcome]:
+    """Run the inner synthesis of ``points`` together (see the module docstring).
+
+    ``duplication`` chooses the candidates of step 2: ``sa`` (the SA filter), or one
+    candidate per pair for the ablations: ``heuristic`` (copies proportional to
+    H_out x W_out filling the crossbar limit, the published baseline) or ``none`` (one
+    copy of every layer)."""
     start = time.perf_counter()
     X, owner, dacs = point_rows(space, points)
     reasons = unfit_reasons(space, X)
@@ -116,9 +128,7 @@ def search_points(space: DesignSpace, points: list[dict], effort: Effort, object
         return outcomes
     X, owner, dacs = X[ok], owner[ok], dacs[ok]
 
-    filt = filter_duplication(space, X, effort.sa_chains, effort.sa_steps, effort.candidates, rng,
-                              t0=effort.sa_t0, decay=effort.sa_decay,
-                              steps_per_temperature=effort.sa_steps_per_temperature)
+    filt = duplication_candidates(space, X, effort, rng, duplication)
     pair, cand = np.nonzero(filt.found())
     X0 = np.repeat(X[pair][:, None, :], effort.population, 1)               # (E, P, D)
     X0[..., space.dup_cols[space.conv]] = filt.dup[pair, cand][:, None, :]
@@ -154,6 +164,7 @@ def search_points(space: DesignSpace, points: list[dict], effort: Effort, object
             "candidates": int(len(np.unique(pair[inst] * 10_000 + cand[inst]))),
             "best_by_dac_bits": per_dac,
             "best_per_generation": [_value(v, sign) for v in per_gen],
+            "duplication": duplication,
             "sa_best_energy": float(filt.energy[pair[inst], 0].min()),
             "batch_seconds": round(seconds, 3),
             "batch_points": len(points),
@@ -166,6 +177,28 @@ def search_points(space: DesignSpace, points: list[dict], effort: Effort, object
             outcomes[i].row = best_rows[i]
             outcomes[i].metrics = res.metrics(n)
     return outcomes
+
+
+def duplication_candidates(space: DesignSpace, X: np.ndarray, effort: Effort, rng: np.random.Generator,
+                           duplication: str) -> FilterResult:
+    """Duplication candidates of the pairs ``X`` (E, D) (see :func:`search_points`)."""
+    if duplication not in DUPLICATION_SOURCES:
+        raise PimtuneError(f"unknown duplication source {duplication!r}; choose from {', '.join(DUPLICATION_SOURCES)}")
+    dup, sets, limit = conv_copies(space, X)
+    g = space.globals_of(X)
+    fc = space.crossbar_sets(X)[:, ~space.conv].sum(1)
+    heuristic = heuristic_dup(space.network, space.tech, g["xbar_size"], g["cell_bits"], limit + fc)
+    heuristic = np.minimum(heuristic[:, space.conv], space.dup_max[space.conv])
+    if duplication == "sa":
+        res = filter_duplication(space, X, effort.sa_chains, effort.sa_steps, effort.candidates, rng,
+                                 t0=effort.sa_t0, decay=effort.sa_decay,
+                                 steps_per_temperature=effort.sa_steps_per_temperature)
+        missing = ~(res.dup == heuristic[:, None, :]).all(-1).any(1)          # (E,) heuristic not kept
+        res.dup[missing, -1] = heuristic[missing]
+        res.energy[missing, -1] = duplication_energy(heuristic[missing], *energy_terms(space))
+        return res
+    dup = heuristic if duplication == "heuristic" else np.ones_like(dup)
+    return FilterResult(dup=dup[:, None, :], energy=np.zeros((len(X), 1)), best_energy=np.zeros((1, len(X))))
 
 
 def _ea_columns(space: DesignSpace) -> np.ndarray:

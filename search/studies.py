@@ -29,7 +29,7 @@ LABELS = {"command": "command", "network": "network", "power_w": "power budget (
           "tech_sha1": "technology file contents", "sharing": "sharing", "macros": "macro mode",
           "parameters": "number of parameters", "sampler": "sampler", "objectives": "objectives",
           "objective": "objective", "outer": "outer sampler", "effort": "effort",
-          "effort_sha1": "effort settings", "seed": "seed",
+          "effort_sha1": "effort settings", "seed": "seed", "duplication": "duplication source",
           "network_sha1": "network structure"}
 
 

@@ -40,7 +40,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from onnx_frontend.errors import Interrupted, PimtuneError
 from search.effort import Effort
-from search.inner_search import OUTER_PARAMS, PointOutcome, point_rows, search_points, unfit_reasons
+from search.inner_search import DUPLICATION_SOURCES, OUTER_PARAMS, PointOutcome, point_rows, search_points, unfit_reasons
 from search.objectives import OBJECTIVES, maximised
 from search.studies import fail_stale_trials, open_study, tech_fingerprint
 from space import DesignSpace
@@ -67,6 +67,7 @@ class SynthesisPlan:
     trials: int = DEFAULT_OUTER_TRIALS
     seed: int = 0
     jobs: int = 1
+    duplication: str = "sa"
 
     def check(self) -> None:
         if self.objective not in OBJECTIVES or self.objective == "area":
@@ -75,6 +76,9 @@ class SynthesisPlan:
             raise PimtuneError(f"unknown outer sampler {self.outer!r}; choose from {', '.join(OUTER_SAMPLERS)}")
         if self.effort is None:
             raise PimtuneError("a synthesis needs an effort (search.effort.EFFORTS)")
+        if self.duplication not in DUPLICATION_SOURCES:
+            raise PimtuneError(f"unknown duplication source {self.duplication!r}; choose from "
+                               f"{', '.join(DUPLICATION_SOURCES)}")
         if self.trials < 1 or self.jobs < 1:
             raise PimtuneError(f"outer trials and jobs must be >= 1, got {self.trials} and {self.jobs}")
 
@@ -102,7 +106,7 @@ def identity(space: DesignSpace, plan: SynthesisPlan) -> dict:
             "sharing": space.options.sharing, "macros": space.options.macro_mode,
             "objective": plan.objective, "outer": plan.outer, "effort": plan.effort.name,
             "effort_sha1": hashlib.sha1(plan.effort.model_dump_json().encode()).hexdigest()[:16],
-            "seed": plan.seed}
+            "seed": plan.seed, "duplication": plan.duplication}
 
 
 def outer_distributions(space: DesignSpace, plan: SynthesisPlan) -> dict:
@@ -262,8 +266,12 @@ def _init_worker(network, tech, power_w, options) -> None:
     _WORKER_SPACE = DesignSpace.for_network(network, tech, power_w, options)
 
 
-def _run_in_worker(points: list[dict], effort: Effort, objective: str, seed_words: list[int]) -> list[PointOutcome]:
-    return search_points(_WORKER_SPACE, points, effort, objective, _rng(seed_words))
+def _run_in_worker(points: list[dict], plan: SynthesisPlan, seed_words: list[int]) -> list[PointOutcome]:
+    return _search(_WORKER_SPACE, points, plan, seed_words)
+
+
+def _search(space: DesignSpace, points: list[dict], plan: SynthesisPlan, seed_words: list[int]) -> list[PointOutcome]:
+    return search_points(space, points, plan.effort, plan.objective, _rng(seed_words), plan.duplication)
 
 
 def _rng(seed_words: list[int]) -> np.random.Generator:
@@ -287,10 +295,10 @@ def _execute(space, study, plan, dists, batches, told) -> None:
                 points, trials, seed_words = job
                 asked.extend(t for t in trials if t is not None)
                 if pool is None:
-                    outcomes = search_points(space, points, plan.effort, plan.objective, _rng(seed_words))
+                    outcomes = _search(space, points, plan, seed_words)
                     _finish(points, trials, outcomes, told, asked)
                 else:
-                    fut = pool.submit(_run_in_worker, points, plan.effort, plan.objective, seed_words)
+                    fut = pool.submit(_run_in_worker, points, plan, seed_words)
                     in_flight[fut] = [points, trials]
             if not in_flight:
                 break

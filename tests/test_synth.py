@@ -18,7 +18,7 @@ import pytest
 from costmodel.design import load_design
 from costmodel.evaluator import evaluate
 from search import effort as effort_module
-from search import synthesis
+from search import inner_search, synthesis
 from search.annealing import duplication_energy, energy_terms
 from search.cli.main import main
 from search.dup_filter import filter_duplication
@@ -288,3 +288,83 @@ def test_synth_survives_a_real_kill(tmp_path):
     whole = optuna.load_study(study_name="k", storage=f"sqlite:///{tmp_path / 'r.db'}")
     assert outcomes(resumed) == outcomes(whole)
     assert [t for t in resumed.trials if t.state == FAIL]
+
+
+# --- duplication sources and the ablations ----------------------------------------------------
+def test_duplication_sources(space):
+    X, owner, dacs = point_rows(space, [{"rram_ratio": 0.3, "cell_bits": 2, "xbar_size": 256}])
+    X = X[[r is None for r in unfit_reasons(space, X)]]
+    rng = np.random.default_rng(0)
+    heur = inner_search.duplication_candidates(space, X, TINY, rng, "heuristic").dup[:, 0]
+    none = inner_search.duplication_candidates(space, X, TINY, rng, "none").dup[:, 0]
+    sa = inner_search.duplication_candidates(space, X, TINY, rng, "sa")
+    assert (none == 1).all()
+    assert ((sa.dup == heur[:, None, :]).all(-1).any(1)).all()          # the baseline is always a candidate
+    pixels = space.workload.out_pixels[space.workload.layer_of_w[space.conv]]
+    big, small = np.argmax(pixels), np.argmin(pixels)
+    assert (heur[:, big] >= heur[:, small]).all()                        # proportional to H_out x W_out
+    p = [{"rram_ratio": 0.3, "cell_bits": 2, "xbar_size": 256}]
+    row = search_points(space, p, TINY, "tops_per_watt", rng, duplication="none")[0].row
+    assert (space.dup_values(row[None, :]) == 1).all()
+    with pytest.raises(synthesis.PimtuneError, match="duplication source"):
+        SynthesisPlan(effort=TINY, duplication="magic").check()
+
+
+ABLATION = """
+networks: [alexnet-cifar]
+power_w: 20
+effort: {name: tiny, sa_chains: 2, sa_steps: 30, candidates: 2, population: 6, generations: 3,
+         rram_ratios: [0.3]}
+isaac_power_w: {alexnet-cifar: 65.8}
+"""
+
+
+def test_ablations_run_and_resume(tmp_path, zoo_net):
+    from search.ablations import COMPARISONS, load_ablation_file, ratio_rows, run_ablations
+
+    path = tmp_path / "a.yaml"
+    path.write_text(ABLATION)
+    spec = load_ablation_file(path)
+    storage = open_storage(f"sqlite:///{tmp_path / 'a.db'}")
+    results = run_ablations(spec, zoo_net, storage)
+    rows = ratio_rows(results)
+    assert [r["comparison"] for r in rows] == list(COMPARISONS)
+    by = {r["comparison"]: r for r in rows}
+    assert by["dup vs no dup"]["tops_per_watt_ratio"] > 1.5                 # duplication matters
+    full = results["alexnet-cifar"]["full"].tops_per_watt
+    assert by["sharing vs none"]["full_tops_per_watt"] == pytest.approx(full)
+    assert results["alexnet-cifar"]["isaac"].tops_per_watt > 0
+    names = optuna.get_all_study_names(storage)
+    assert len(names) == 6
+    n_trials = {n: len(optuna.load_study(study_name=n, storage=storage).trials) for n in names}
+    again = run_ablations(spec, zoo_net, storage)                            # resumes: nothing new
+    assert ratio_rows(again) == rows
+    assert {n: len(optuna.load_study(study_name=n, storage=storage).trials) for n in names} == n_trials
+
+
+@pytest.mark.parametrize("text,match", [
+    ("power_w: 20\n", "networks"),
+    ("networks: [alexnet]\npower_w: -3\n", "power_w"),
+    ("networks: [alexnet]\npower_w: 20\nbogus: 1\n", "bogus"),
+    ("networks: [alexnet]\npower_w: 20\nisaac_power_w: {vgg16: 300}\n", "isaac_power_w.vgg16"),
+    ("networks: [alexnet\n", "not valid YAML"),
+    ("networks: [alexnet]\npower_w: 20\neffort: {name: x, sa_chains: 0, sa_steps: 1, candidates: 1, population: 2, "
+     "generations: 1, rram_ratios: [0.2]}\n", "effort"),
+])
+def test_ablation_file_errors_name_the_key(tmp_path, text, match):
+    from search.ablations import load_ablation_file
+
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(synthesis.PimtuneError, match=match) as err:
+        load_ablation_file(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_shipped_ablation_file_is_valid():
+    from pathlib import Path
+
+    from search.ablations import load_ablation_file
+
+    spec = load_ablation_file(Path(__file__).parent.parent / "studies" / "ablations.yaml")
+    assert spec.networks == ["alexnet", "vgg13", "vgg16", "msra-a", "resnet18"]

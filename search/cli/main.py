@@ -13,10 +13,12 @@ import argparse
 import sys
 
 from onnx_frontend.errors import PimtuneError
-from search.cli import (bench_cmd, compare_cmd, evaluate_cmd, inspect_cmd, search_cmd, synth_cmd, validate_cmd,
+from search.cli import (ablate_cmd, bench_cmd, compare_cmd, evaluate_cmd, inspect_cmd, search_cmd, synth_cmd, validate_cmd,
                         zoo_cmd)
+from search.cli import sweep_cmd
 
-COMMANDS = (zoo_cmd, inspect_cmd, evaluate_cmd, validate_cmd, bench_cmd, search_cmd, compare_cmd, synth_cmd)
+COMMANDS = (zoo_cmd, inspect_cmd, evaluate_cmd, validate_cmd, bench_cmd, search_cmd, compare_cmd, synth_cmd, ablate_cmd)
+COMMANDS += (sweep_cmd,)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,188 @@
+"""PIMSYN's ablations reproduced in pimtune's model, driven by ``studies/ablations.yaml``.
+
+For every network of the file, full syntheses (:func:`search.synthesis.synthesize`) of
+these variants, at the file's power budget:
+
+- ``full``: the complete flow (SA-selected duplication, specialised macros, sharing);
+- ``heuristic_dup``: duplication proportional to H_out x W_out instead of the SA filter;
+- ``no_dup``: one copy of every layer;
+- ``identical_macros``: every macro alike;
+- ``no_sharing``: no inter-layer macro sharing;
+
+and, at ``isaac_power_w`` (a budget at which ISAAC's organisation holds the network), the
+full flow against the ``isaac`` reference design. Every synthesis is a study in one
+storage (default: SQLite in the output directory), so an interrupted run resumes. The
+result is one row per network of ratios ``full / variant`` of power efficiency (TOPS/W)
+and throughput (inferences/s), beside the paper's figures.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from tabulate import tabulate
+
+from costmodel.evaluator import evaluate
+from costmodel.reference_designs import reference_design
+from costmodel.technology import load_technology
+from onnx_frontend.errors import PimtuneError
+from search.effort import Effort, effort_named
+from search.synthesis import SynthesisPlan, best_trial, synthesize
+from space import DesignSpace, SpaceOptions
+
+#: variant -> (space options, duplication source); every ratio is full / variant.
+VARIANTS: dict[str, tuple[SpaceOptions, str]] = {
+    "full": (SpaceOptions(), "sa"),
+    "heuristic_dup": (SpaceOptions(), "heuristic"),
+    "no_dup": (SpaceOptions(), "none"),
+    "identical_macros": (SpaceOptions(macro_mode="identical"), "sa"),
+    "no_sharing": (SpaceOptions(sharing=False), "sa"),
+}
+#: comparison -> (variant, what the PIMSYN paper reports for full / variant).
+COMPARISONS: dict[str, tuple[str, str]] = {
+    "SA dup vs heuristic": ("heuristic_dup", "+19 % TOPS/W, +27 % throughput"),
+    "dup vs no dup": ("no_dup", "tens of times"),
+    "specialised vs identical": ("identical_macros", "+13 % TOPS/W, +31 % throughput"),
+    "sharing vs none": ("no_sharing", "+8 % TOPS/W, +15 % throughput"),
+    "synthesised vs isaac": ("isaac", "1.4-5.8x TOPS/W, 2.3-6.45x throughput"),
+}
+
+
+class AblationFile(BaseModel):
+    """``studies/ablations.yaml``: networks (zoo names or ONNX paths), the power budget (W)
+    of the ablations, the technology, the effort (a preset name or inline Effort fields),
+    seed, worker processes, the per-network budget of the ISAAC comparison (W; default
+    ``power_w``) and its effort (default: ``effort``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    networks: list[str] = Field(min_length=1)
+    power_w: float = Field(gt=0)
+    tech: str = "reram"
+    effort: str | Effort = "default"
+    isaac_power_w: dict[str, float] = Field(default_factory=dict)
+    isaac_effort: str | Effort | None = None
+    seed: int = 0
+    jobs: int = Field(default=1, ge=1)
+
+
+def load_ablation_file(path: str | Path) -> AblationFile:
+    """The validated file; PimtuneError naming the file, key and rule otherwise."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise PimtuneError(f"{path}: cannot read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise PimtuneError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    try:
+        spec = AblationFile.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        raise PimtuneError(f"{path}: {key}: {err['msg']}") from None
+    for name in spec.isaac_power_w:
+        if name not in spec.networks:
+            raise PimtuneError(f"{path}: isaac_power_w.{name}: not one of the networks {spec.networks}")
+    return spec
+
+
+def _effort(value: str | Effort) -> Effort:
+    return value if isinstance(value, Effort) else effort_named(value)
+
+
+@dataclass
+class Cell:
+    """One synthesis of the ablations: best TOPS/W and inferences/s, or why none."""
+
+    tops_per_watt: float | None
+    throughput_ips: float | None
+    reason: str | None = None
+
+
+def run_ablations(spec: AblationFile, load_network, storage, progress=None) -> dict[str, dict[str, Cell]]:
+    """``{network: {variant or "isaac_full" / "isaac": Cell}}``; ``load_network(name)``
+    maps a name to a Network; ``progress(network, variant)`` is called before each one."""
+    tech = load_technology(spec.tech)
+    out: dict[str, dict[str, Cell]] = {}
+    for name in spec.networks:
+        network = load_network(name)
+        row = out.setdefault(name, {})
+        for variant, (options, duplication) in VARIANTS.items():
+            if progress:
+                progress(name, variant)
+            row[variant] = _synth(network, tech, spec.power_w, options, duplication, _effort(spec.effort), spec,
+                                  storage, f"ablation-{network.name}-{spec.power_w:g}W-{variant}")
+        power = spec.isaac_power_w.get(name, spec.power_w)
+        if progress:
+            progress(name, f"isaac at {power:g} W")
+        effort = _effort(spec.isaac_effort or spec.effort)
+        row["isaac_full"] = _synth(network, tech, power, SpaceOptions(), "sa", effort, spec, storage,
+                                   f"ablation-{network.name}-{power:g}W-full-{effort.name}")
+        try:
+            batch = reference_design("isaac", network, tech, power)
+            m = evaluate(network, tech, batch, power).metrics(0)
+            row["isaac"] = Cell(m["tops_per_watt"], m["throughput_ips"])
+        except PimtuneError as exc:
+            row["isaac"] = Cell(None, None, str(exc))
+    return out
+
+
+def _synth(network, tech, power, options, duplication, effort, spec, storage, study_name) -> Cell:
+    space = DesignSpace.for_network(network, tech, power, options)
+    plan = SynthesisPlan(effort=effort, seed=spec.seed, jobs=spec.jobs, duplication=duplication)
+    study, _ = synthesize(space, plan, storage, study_name)
+    best = best_trial(study, plan.objective)
+    if best is None:
+        return Cell(None, None, "no feasible design")
+    m = best.user_attrs["metrics"]
+    return Cell(m["tops_per_watt"], m["throughput_ips"])
+
+
+def ratio_rows(results: dict[str, dict[str, Cell]]) -> list[dict]:
+    """One row per (network, comparison): full / variant of TOPS/W and throughput."""
+    rows = []
+    for name, cells in results.items():
+        for label, (variant, paper) in COMPARISONS.items():
+            full = cells["isaac_full"] if variant == "isaac" else cells["full"]
+            other = cells[variant]
+            eff = thr = None
+            if full.tops_per_watt and other.tops_per_watt:
+                eff = full.tops_per_watt / other.tops_per_watt
+                thr = full.throughput_ips / other.throughput_ips
+            rows.append({"network": name, "comparison": label, "full_tops_per_watt": full.tops_per_watt,
+                         "variant_tops_per_watt": other.tops_per_watt, "tops_per_watt_ratio": eff,
+                         "throughput_ratio": thr, "paper": paper, "note": other.reason or full.reason or ""})
+    return rows
+
+
+def markdown(rows: list[dict]) -> str:
+    table = [[r["network"], r["comparison"], _fmt(r["full_tops_per_watt"]), _fmt(r["variant_tops_per_watt"]),
+              ratio_text(r["tops_per_watt_ratio"]), ratio_text(r["throughput_ratio"]), r["paper"], r["note"]] for r in rows]
+    return tabulate(table, headers=["network", "comparison", "full TOPS/W", "variant TOPS/W", "TOPS/W ratio",
+                                    "throughput ratio", "paper", "note"], tablefmt="github")
+
+
+def write_tables(out: Path, rows: list[dict]) -> tuple[Path, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    md, csv_path = out / "ablations.md", out / "ablations.csv"
+    md.write_text(markdown(rows) + "\n")
+    with open(csv_path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    return md, csv_path
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:.4f}"
+
+
+def ratio_text(v) -> str:
+    return "-" if v is None else f"{v:.2f}x"
+
+

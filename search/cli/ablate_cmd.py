@@ -1,0 +1,63 @@
+"""``pimtune ablate [FILE]``: PIMSYN's ablations in our model (see :mod:`search.ablations`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import optuna
+from rich.table import Table
+
+from search.ablations import load_ablation_file, ratio_rows, ratio_text, run_ablations, write_tables
+from search.cli.common import add_json_arg, console, jsonable, load_model_arg
+from search.studies import open_storage
+
+DESCRIPTION = """\
+Run PIMSYN's ablations in pimtune's cost model: for each network of FILE, full syntheses
+of the complete flow and of its variants (heuristic or no duplication, identical macros,
+no sharing) at the same budget, and the full flow against ISAAC at a budget that holds
+ISAAC's organisation. Prints and writes ablations.md / ablations.csv (ratios full /
+variant of TOPS/W and throughput beside the paper's figures). Every synthesis is stored
+(default: OUT/ablations.db), so rerunning resumes."""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("ablate", help="reproduce PIMSYN's ablations in pimtune's model",
+                              description=DESCRIPTION)
+    p.add_argument("file", nargs="?", default="studies/ablations.yaml", metavar="FILE",
+                   help="ablation file (default studies/ablations.yaml)")
+    p.add_argument("--out", metavar="DIR", default="ablations", help="output directory (default ./ablations)")
+    p.add_argument("--storage", metavar="URL", help="Optuna storage (default sqlite:///OUT/ablations.db)")
+    add_json_arg(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    spec = load_ablation_file(args.file)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    storage = open_storage(args.storage or f"sqlite:///{out / 'ablations.db'}")
+    err = console(stderr=True)
+
+    def progress(network, variant):
+        if not args.json:
+            err.print(f"[dim]{network}: {variant}[/]")
+
+    results = run_ablations(spec, load_model_arg, storage, progress)
+    rows = ratio_rows(results)
+    md, csv_path = write_tables(out, rows)
+    if args.json:
+        print(json.dumps(jsonable({"rows": rows, "files": [str(md), str(csv_path)]}), indent=2))
+        return 0
+    table = Table(title=f"ablations at {spec.power_w:g} W (ratios: full flow / variant)")
+    for col in ("network", "comparison", "TOPS/W ratio", "throughput ratio", "paper", "note"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["network"], r["comparison"], ratio_text(r["tops_per_watt_ratio"]), ratio_text(r["throughput_ratio"]),
+                      r["paper"], r["note"])
+    console().print(table)
+    console().print(f"wrote {md} and {csv_path}")
+    return 0
+

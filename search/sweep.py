@@ -1,0 +1,199 @@
+"""Cells of a sweep and running one cell: the part of ``pimtune sweep`` that Ray does not know.
+
+A *cell* is one synthesis of a sweep file (:mod:`search.sweep_spec`): one network, power
+budget, technology, space options and seed. It writes its outer-level study into the
+sweep's Optuna storage under :attr:`Cell.study_name`, a name derived from the cell alone,
+so that every rerun finds it again. The storage is the only record of progress:
+
+- *done*: :func:`run_cell` returned, i.e. :func:`search.synthesis.synthesize` found no
+  unfinished outer point, and then set the study's user attribute :data:`DONE_KEY`;
+- *partial*: the study exists without that mark (a run was cut off); running the cell
+  again fails the trials left RUNNING and searches their points again;
+- *new*: no study of that name yet.
+
+A lost database connection during a cell is retried (:data:`RETRY_DELAYS_S`); the
+synthesis then resumes from what the storage holds, so finished trials are never lost.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import optuna
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
+
+from costmodel import load_technology
+from costmodel.technology import Technology
+from onnx_frontend.errors import PimtuneError
+from onnx_frontend.network import Network
+from search.cli.common import load_model_arg
+from search.effort import effort_named
+from search.studies import one_line, open_storage
+from search.sweep_spec import SweepError, SweepSpec
+from search.synthesis import SynthesisPlan, best_trial, synthesize
+from space import DesignSpace, SpaceOptions
+
+#: Study user attribute marking a finished cell (a dict, see :func:`run_cell`).
+DONE_KEY = "pimtune_sweep"
+#: Seconds to wait before each retry of a cell whose database connection was lost.
+RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 15.0)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One synthesis of a sweep. ``network`` and ``tech`` are zoo / bundled names or
+    absolute file paths; ``power_w`` in W."""
+
+    sweep: str
+    network: str
+    power_w: float
+    tech: str
+    macros: str
+    sharing: bool
+    seed: int
+    objective: str
+    outer: str
+    outer_trials: int
+    effort: str
+
+    @property
+    def study_name(self) -> str:
+        """``SWEEP/NETWORK-POWERW-TECH-MACROS[-noshare]-OBJECTIVE-OUTER-EFFORT-sSEED``."""
+        outer = self.outer if self.outer == "grid" else f"{self.outer}{self.outer_trials}"
+        share = "" if self.sharing else "-noshare"
+        return (f"{self.sweep}/{short(self.network)}-{self.power_w:g}W-{short(self.tech)}-{self.macros}{share}-"
+                f"{self.objective}-{outer}-{self.effort}-s{self.seed}")
+
+    def plan(self) -> SynthesisPlan:
+        """The synthesis plan of this cell (one worker process: a cell gets one CPU)."""
+        return SynthesisPlan(objective=self.objective, outer=self.outer, effort=effort_named(self.effort),
+                             trials=self.outer_trials, seed=self.seed, jobs=1)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def short(entry: str) -> str:
+    """A network or technology entry as it reads in names: a name, or a file's stem."""
+    return entry.rsplit("/", 1)[-1].rsplit(".", 1)[0] if "/" in entry else entry
+
+
+def cells_of(spec: SweepSpec) -> list[Cell]:
+    """Every cell of the sweep, networks outermost, seeds innermost."""
+    cells = [Cell(spec.name, n, float(p), t, o.macros, o.sharing, s, spec.objective, spec.outer,
+                  spec.outer_trials, spec.effort)
+             for n in spec.networks for p in spec.power_budgets_w for t in spec.techs for o in spec.options
+             for s in spec.seeds]
+    names = [c.study_name for c in cells]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise SweepError(f"two cells would share the study {dup!r}: give the network or technology files "
+                         f"distinct names")
+    return cells
+
+
+def storage_label(url: str) -> str:
+    """A storage URL as it may be printed: the password hidden."""
+    if "://" not in url:
+        return url
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sa_exc.ArgumentError:
+        return url
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The networks and technologies of a sweep, loaded once by the driver and shipped to
+    the workers (so worker nodes need none of the files)."""
+
+    networks: dict[str, Network]
+    techs: dict[str, Technology]
+
+
+def load_inputs(cells: list[Cell]) -> Inputs:
+    """Load every network and technology the cells name (PimtuneError on a bad one)."""
+    networks = {c.network: None for c in cells}
+    techs = {c.tech: None for c in cells}
+    return Inputs({n: load_model_arg(n) for n in networks}, {t: load_technology(t) for t in techs})
+
+
+# --- the state of the cells, from the storage ---------------------------------------------------
+def cell_states(storage, cells: list[Cell]) -> dict[str, str]:
+    """``done`` / ``partial`` / ``new`` by study name (see the module docstring)."""
+    try:
+        studies = {s.study_name: s for s in storage.get_all_studies()}
+    except Exception as exc:
+        raise PimtuneError(f"cannot read the studies of the storage ({one_line(exc)})") from None
+    states = {}
+    for c in cells:
+        s = studies.get(c.study_name)
+        states[c.study_name] = "new" if s is None else ("done" if s.user_attrs.get(DONE_KEY) else "partial")
+    return states
+
+
+# --- one cell ------------------------------------------------------------------------------------
+def run_cell(cell: Cell, inputs: Inputs, storage_url: str, node: str | None = None,
+             sleep: Callable[[float], None] = time.sleep) -> dict:
+    """Run the cell's synthesis to the end in ``storage_url`` and mark it done.
+
+    Returns ``{"study", "best" (objective value or None), "seconds" (this call, s),
+    "searched" (outer points searched now), "retried" (cut-off points retried),
+    "attempts" (connections used), "node"}``. A lost database connection is retried after
+    each of :data:`RETRY_DELAYS_S`; any other error is raised (PimtuneError: one line).
+    """
+    start = time.perf_counter()
+    space = DesignSpace.for_network(inputs.networks[cell.network], inputs.techs[cell.tech], cell.power_w,
+                                    SpaceOptions(macro_mode=cell.macros, sharing=cell.sharing))
+    plan = cell.plan()
+    searched = retried = attempt = 0
+    while True:
+        attempt += 1
+        try:
+            storage = open_storage(storage_url)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
+                study, stats = synthesize(space, plan, storage, cell.study_name)
+            searched += stats.searched
+            retried += stats.retried
+            best = best_trial(study, cell.objective)
+            result = {"study": cell.study_name, "best": None if best is None else float(best.value),
+                      "seconds": time.perf_counter() - start, "searched": searched, "retried": retried,
+                      "attempts": attempt, "node": node or socket.gethostname()}
+            study.set_user_attr(DONE_KEY, result)
+            return result
+        except Exception as exc:
+            if attempt > len(RETRY_DELAYS_S) or not connection_lost(exc):
+                raise
+            sleep(RETRY_DELAYS_S[attempt - 1])
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """True if ``exc`` (or an exception it was raised from) is a lost or refused database
+    connection, which a retry may cure."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError)):
+            return True
+        if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def run_in_process(cells: list[Cell], inputs: Inputs, storage_url: str,
+                   report: Callable[[Cell, dict], None] | None = None) -> list[dict]:
+    """Run ``cells`` one after the other in this process (the reference the Ray runner is
+    measured against); returns :func:`run_cell`'s results in order."""
+    results = []
+    for cell in cells:
+        results.append(run_cell(cell, inputs, storage_url))
+        if report:
+            report(cell, results[-1])
+    return results

@@ -1,0 +1,145 @@
+"""Running the cells of a sweep as Ray Tune trials, on a local Ray or an existing cluster.
+
+Every cell is one trial of a :class:`ray.tune.Tuner` over ``{"cell": grid_search(cells)}``
+with one CPU per trial and at most ``max_concurrent`` trials at a time; each trial runs
+:func:`search.sweep.run_cell` against the shared Optuna storage. Ray Tune's own
+experiment state goes to a temporary folder and is thrown away: the Optuna storage is the
+record of what is done (:func:`search.sweep.cell_states`). A trial whose worker dies (a
+node lost) is run again up to :data:`MAX_FAILURES` times; a cell that raises
+PimtuneError (bad input) is reported and not retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable
+
+import ray
+from ray import tune
+from ray._private import state
+
+from onnx_frontend.errors import PimtuneError
+from search.studies import one_line
+from search.sweep import Cell, Inputs, run_cell
+
+#: Times Ray Tune reruns a cell whose trial failed for a reason other than bad input.
+MAX_FAILURES = 2
+#: Seconds to wait for the trials of a killed driver to be stopped before starting.
+ORPHAN_WAIT_S = 60.0
+
+#: report(cell, result or None, error or None, seconds since the sweep started)
+Report = Callable[[Cell, dict | None, str | None, float], None]
+
+
+def cell_trial(config: dict, inputs: Inputs, storage_url: str) -> dict:
+    """The Ray Tune trainable: one cell, returning :func:`run_cell`'s result as the
+    trial's final metrics (``error`` holds the one-line message of bad input)."""
+    cell = Cell(**config["cell"])
+    node = ray.get_runtime_context().get_node_id()[:12]
+    try:
+        return {**run_cell(cell, inputs, storage_url, node=node), "error": None}
+    except PimtuneError as exc:
+        return {"study": cell.study_name, "error": str(exc)}
+
+
+def connect(address: str | None) -> None:
+    """``ray.init`` on the cluster at ``address`` (or ``RAY_ADDRESS``), else a new local
+    Ray on this machine without dashboard; PimtuneError (one line) when unreachable."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")       # with verbose=0: no experiment banner
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    try:
+        if address:
+            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+        else:
+            ray.init(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+    except Exception as exc:
+        where = f"the Ray cluster at {address}" if address else "a local Ray"
+        raise PimtuneError(f"cannot start or reach {where} ({one_line(exc)}); check --address / RAY_ADDRESS "
+                           f"or start one with `ray start --head`") from None
+
+
+def shutdown() -> None:
+    """Disconnect from Ray (and stop the local Ray that :func:`connect` started)."""
+    ray.shutdown()
+
+
+def wait_for_orphans(timeout_s: float = ORPHAN_WAIT_S) -> int:
+    """Wait until no actor of a finished job (a killed earlier driver) is alive, so that
+    no trial of an interrupted sweep still writes while this one resumes; returns how
+    many there were."""
+    deadline = time.monotonic() + timeout_s
+    first = None
+    while True:
+        dead_jobs = {j["JobID"] for j in state.jobs() if j.get("IsDead")}
+        alive = [a for a in state.actors(actor_state_name="ALIVE").values() if a["JobID"] in dead_jobs]
+        first = len(alive) if first is None else first
+        if not alive:
+            return first
+        if time.monotonic() > deadline:
+            raise PimtuneError(f"{len(alive)} trials of an earlier, interrupted sweep are still running on the "
+                               f"cluster after {timeout_s:.0f} s; stop them (`ray stop` on their nodes) and rerun")
+        time.sleep(0.2)
+
+
+def run_on_ray(cells: list[Cell], inputs: Inputs, storage_url: str, max_concurrent: int | None = None,
+               report: Report | None = None) -> list[dict]:
+    """Run ``cells`` as Ray Tune trials on the connected Ray (see :func:`connect`) and
+    return one dict per cell: its :func:`run_cell` result, or ``{"study", "error"}``."""
+    if max_concurrent is None:
+        max_concurrent = max(int(ray.cluster_resources().get("CPU", 1)), 1)
+    start = time.monotonic()
+    callback = _Progress(report, start) if report else None
+    trainable = tune.with_resources(tune.with_parameters(cell_trial, inputs=inputs, storage_url=storage_url),
+                                    {"cpu": 1})
+    with tempfile.TemporaryDirectory(prefix="pimtune-sweep-") as tmp:
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"cell": tune.grid_search([c.as_dict() for c in cells])},
+            tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent, reuse_actors=True,
+                                        trial_name_creator=_trial_name, trial_dirname_creator=_trial_name),
+            run_config=tune.RunConfig(name="sweep", storage_path=tmp, verbose=0,
+                                      failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
+                                      callbacks=[callback] if callback else None),
+        )
+        grid = tuner.fit()
+    by_study = {}
+    for r in grid:
+        study = Cell(**r.config["cell"]).study_name
+        by_study[study] = dict(r.metrics or {}) if r.error is None else {"study": study, "error": one_line(r.error)}
+    return [by_study.get(c.study_name, {"study": c.study_name, "error": "not run (interrupted)"}) for c in cells]
+
+
+def _trial_name(trial) -> str:
+    cell = Cell(**trial.config["cell"])
+    return f"{trial.trial_id}-{cell.study_name.split('/', 1)[-1]}"
+
+
+class _Progress(tune.Callback):
+    """Calls ``report`` in the driver when a trial finishes or errs. Tune pickles its
+    callbacks for ``Tuner.restore``, which a sweep never uses: ``report`` is not pickled."""
+
+    def __init__(self, report: Report, start: float):
+        self.report = report
+        self.start = start
+
+    def __getstate__(self) -> dict:
+        return {"start": self.start}
+
+    def __setstate__(self, state: dict) -> None:
+        self.report = lambda *args: None
+        self.start = state["start"]
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        result = trial.last_result or {}
+        cell = Cell(**trial.config["cell"])
+        self.report(cell, None if result.get("error") else result, result.get("error"), time.monotonic() - self.start)
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        cell = Cell(**trial.config["cell"])
+        error = trial.get_error()
+        error = one_line(error.__cause__ or error) if error else "failed"
+        self.report(cell, None, error, time.monotonic() - self.start)

@@ -1,0 +1,143 @@
+"""Sweep files (``studies/*.yaml``): which syntheses a ``pimtune sweep`` runs.
+
+A sweep is the product networks x power budgets x technologies x space options x seeds;
+every element is one synthesis (a *cell*, :mod:`search.sweep`). Example::
+
+    name: pimsyn-benchmarks          # prefix of every cell's study name
+    networks: [alexnet, vgg16]       # zoo names or .onnx paths (relative to this file)
+    power_budgets_w: [20, 49]
+    techs: [reram]                   # bundled names or YAML paths (relative to this file)
+    options: [{macros: specialised, sharing: true}]
+    objective: tops_per_watt         # tops_per_watt | throughput | edp
+    outer: grid                      # grid | tpe | random
+    outer_trials: 36                 # outer points of tpe / random
+    effort: default                  # quick | default | thorough
+    seeds: [0]
+    storage: sqlite:///pimsyn-benchmarks.db   # relative to the current directory
+
+:func:`load_sweep` validates a file and refuses a bad one in one line that names the
+file, the key and the allowed values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from costmodel.technology import TECH_DIR
+from onnx_frontend.errors import PimtuneError
+from onnx_frontend.zoo import NETWORKS
+from search.effort import EFFORTS
+from search.synthesis import DEFAULT_OUTER_TRIALS, OUTER_SAMPLERS
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class SweepError(PimtuneError):
+    """A sweep file that cannot be read or does not validate."""
+
+
+class CellOptions(BaseModel):
+    """Space options of a cell: macro mode and whether layers may share macros."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    macros: Literal["specialised", "identical"] = "specialised"
+    sharing: bool = True
+
+
+class SweepSpec(BaseModel):
+    """A validated sweep file; ``networks`` and ``techs`` hold zoo / bundled names or
+    absolute paths (relative ones are resolved against the file's folder on load)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=NAME_PATTERN)
+    networks: list[str] = Field(min_length=1)
+    power_budgets_w: list[float] = Field(min_length=1)
+    techs: list[str] = Field(default=["reram"], min_length=1)
+    options: list[CellOptions] = Field(default=[CellOptions()], min_length=1)
+    objective: Literal["tops_per_watt", "throughput", "edp"] = "tops_per_watt"
+    outer: Literal[OUTER_SAMPLERS] = "grid"
+    outer_trials: int = Field(default=DEFAULT_OUTER_TRIALS, ge=1)
+    effort: Literal[tuple(EFFORTS)] = "default"
+    seeds: list[int] = Field(default=[0], min_length=1)
+    storage: str = "sqlite:///pimtune-sweep.db"
+
+    @field_validator("power_budgets_w")
+    @classmethod
+    def _positive(cls, values: list[float]) -> list[float]:
+        bad = [v for v in values if not v > 0]
+        if bad:
+            raise ValueError(f"power budgets must be positive numbers of W, got {bad[0]!r}")
+        return values
+
+    @field_validator("networks", "power_budgets_w", "techs", "options", "seeds")
+    @classmethod
+    def _distinct(cls, values: list) -> list:
+        if len(set(values)) != len(values):
+            raise ValueError("has repeated entries; list each value once")
+        return values
+
+
+def load_sweep(path: str | Path) -> SweepSpec:
+    """Read and validate the sweep file ``path`` (see the module docstring).
+
+    Raises:
+        SweepError: one line naming the file, the key, the problem and the allowed values.
+    """
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise SweepError(f"{path}: cannot read the sweep file ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}:" if mark else ""
+        raise SweepError(f"{path}:{where} not valid YAML ({getattr(exc, 'problem', exc)}); fix the syntax") from None
+    if not isinstance(data, dict):
+        raise SweepError(f"{path}: expected a mapping with keys {', '.join(SweepSpec.model_fields)}, "
+                         f"got {type(data).__name__}")
+    try:
+        spec = SweepSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SweepError(f"{path}: {_describe(exc.errors()[0])}") from None
+    networks = [_resolve(path, "networks", i, n, NETWORKS, ".onnx") for i, n in enumerate(spec.networks)]
+    bundled = sorted(p.stem for p in TECH_DIR.glob("*.yaml"))
+    techs = [_resolve(path, "techs", i, t, bundled, (".yaml", ".yml")) for i, t in enumerate(spec.techs)]
+    return spec.model_copy(update={"networks": networks, "techs": techs})
+
+
+def _describe(error: dict) -> str:
+    """One validation error as ``key 'a.b[0]': problem; allowed values``."""
+    key = ""
+    for part in error["loc"]:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    if error["type"] == "extra_forbidden":
+        fields = SweepSpec.model_fields if len(error["loc"]) == 1 else CellOptions.model_fields
+        return f"unknown key {key!r}; allowed keys: {', '.join(fields)}"
+    if error["type"] == "missing":
+        return f"key {key!r} is missing; add it"
+    value = error.get("input")
+    msg = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "literal_error":
+        return f"key {key!r}: {value!r} is not allowed; choose from {error['ctx']['expected'].replace(chr(39), '')}"
+    if error["type"] == "string_pattern_mismatch":
+        return f"key {key!r}: {value!r} is not a valid name; use letters, digits, '_', '.' and '-'"
+    return f"key {key!r}: {msg} (got {value!r})"
+
+
+def _resolve(path: Path, key: str, index: int, value: str, names, suffixes) -> str:
+    """A zoo / bundled name as it is, or an existing file as an absolute path."""
+    if value in names:
+        return value
+    candidate = Path(value) if Path(value).is_absolute() else path.parent / value
+    if candidate.suffix in (suffixes if isinstance(suffixes, tuple) else (suffixes,)) and candidate.is_file():
+        return str(candidate.resolve())
+    allowed = ", ".join(names)
+    raise SweepError(f"{path}: key '{key}[{index}]': {value!r} is neither a file (relative to the sweep file's "
+                     f"folder) nor one of: {allowed}")
+
