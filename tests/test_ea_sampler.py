@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import optuna
@@ -455,7 +454,6 @@ def test_sampler_under_ray_tune(space, tmp_path):
     from ray import tune
     from ray.tune.search.optuna import OptunaSearch
 
-    start = time.time()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         def trainable(config):
@@ -480,4 +478,3 @@ def test_sampler_under_ray_tune(space, tmp_path):
     study = search._ot_study
     children = study._storage.get_study_system_attrs(study._study_id)["EvolutionarySampler:children:0"]
     np.testing.assert_array_equal(space.encode([t.params for t in trials[:4]]), np.asarray(children))
-    assert time.time() - start < 60
