@@ -454,7 +454,7 @@ def test_sampler_under_ray_tune(space, tmp_path):
     from ray import tune
     from ray.tune.search.optuna import OptunaSearch
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         def trainable(config):
             X = repair(space, space.encode(config))

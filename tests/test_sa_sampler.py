@@ -372,12 +372,11 @@ def test_ray_tune(space, tmp_path):
     from ray.tune.search.optuna import OptunaSearch
 
     def trainable(config):
-        import numpy as np  # noqa: F401  (runs in a Ray worker)
         X = repair(space, space.encode(config))
         r = space.evaluate(X)
         return {"tops_per_watt": float(r.tops_per_watt[0]) if r.feasible[0] else 0.0}
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         search = OptunaSearch(space=space.to_optuna(), sampler=SimulatedAnnealingSampler(space, seed=0),
                               metric="tops_per_watt", mode="max")

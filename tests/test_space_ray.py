@@ -20,7 +20,7 @@ def test_to_tune_param_space_runs_in_ray_tune(tmp_path):
         r = space.evaluate(X)
         return {"tops_per_watt": float(r.tops_per_watt[0]), "feasible": bool(r.feasible[0])}
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         tuner = tune.Tuner(
             trainable,
