@@ -39,7 +39,7 @@ from space.options import GLOBALS
 
 OUTER_PARAMS = ("rram_ratio", "cell_bits", "xbar_size")
 #: Where duplication candidates come from (``search_points(duplication=...)``).
-DUPLICATION_SOURCES = ("sa", "heuristic", "none")
+DUPLICATION_SOURCES = ("sa", "sa_only", "heuristic", "none")
 
 
 @dataclass
@@ -109,8 +109,9 @@ def search_points(space: DesignSpace, points: list[dict], effort: Effort, object
                   rng: np.random.Generator, duplication: str = "sa") -> list[PointOutcome]:
     """Run the inner synthesis of ``points`` together (see the module docstring).
 
-    ``duplication`` chooses the candidates of step 2: ``sa`` (the SA filter), or one
-    candidate per pair for the ablations: ``heuristic`` (copies proportional to
+    ``duplication`` chooses the candidates of step 2: ``sa`` (the SA filter's, with the
+    heuristic's vector as the last one), ``sa_only`` (the SA filter's alone, as PIMSYN),
+    or one candidate per pair for the ablations: ``heuristic`` (copies proportional to
     H_out x W_out filling the crossbar limit, the published baseline) or ``none`` (one
     copy of every layer)."""
     start = time.perf_counter()
@@ -189,10 +190,12 @@ def duplication_candidates(space: DesignSpace, X: np.ndarray, effort: Effort, rn
     fc = space.crossbar_sets(X)[:, ~space.conv].sum(1)
     heuristic = heuristic_dup(space.network, space.tech, g["xbar_size"], g["cell_bits"], limit + fc)
     heuristic = np.minimum(heuristic[:, space.conv], space.dup_max[space.conv])
-    if duplication == "sa":
+    if duplication in ("sa", "sa_only"):
         res = filter_duplication(space, X, effort.sa_chains, effort.sa_steps, effort.candidates, rng,
                                  t0=effort.sa_t0, decay=effort.sa_decay,
                                  steps_per_temperature=effort.sa_steps_per_temperature)
+        if duplication == "sa_only":
+            return res
         missing = ~(res.dup == heuristic[:, None, :]).all(-1).any(1)          # (E,) heuristic not kept
         res.dup[missing, -1] = heuristic[missing]
         res.energy[missing, -1] = duplication_energy(heuristic[missing], *energy_terms(space))

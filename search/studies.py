@@ -57,11 +57,23 @@ def open_storage(url: str | None):
     level = logger.level
     logger.setLevel(optuna.logging.CRITICAL)   # Optuna logs the same error with a traceback
     try:
-        return optuna.storages.RDBStorage(url)
+        # pool_pre_ping: a pooled connection the server dropped is replaced, not used
+        return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
     except Exception as exc:
-        raise PimtuneError(f"--storage {url}: cannot open the database ({one_line(exc)})") from None
+        raise PimtuneError(f"--storage {storage_label(url)}: cannot open the database ({one_line(exc)})") from None
     finally:
         logger.setLevel(level)
+
+
+def storage_label(url: str) -> str:
+    """A storage URL as it may be printed: its password hidden."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
 
 
 def one_line(exc: Exception) -> str:

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import optuna
+from optuna.trial import TrialState
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import make_url
 
 from costmodel import load_technology
 from costmodel.technology import Technology
@@ -97,16 +97,6 @@ def cells_of(spec: SweepSpec) -> list[Cell]:
     return cells
 
 
-def storage_label(url: str) -> str:
-    """A storage URL as it may be printed: the password hidden."""
-    if "://" not in url:
-        return url
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except sa_exc.ArgumentError:
-        return url
-
-
 @dataclass(frozen=True)
 class Inputs:
     """The networks and technologies of a sweep, loaded once by the driver and shipped to
@@ -156,6 +146,7 @@ def run_cell(cell: Cell, inputs: Inputs, storage_url: str, node: str | None = No
         attempt += 1
         try:
             storage = open_storage(storage_url)
+            fail_waiting_trials(storage, cell.study_name)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
                 study, stats = synthesize(space, plan, storage, cell.study_name)
@@ -171,6 +162,20 @@ def run_cell(cell: Cell, inputs: Inputs, storage_url: str, node: str | None = No
             if attempt > len(RETRY_DELAYS_S) or not connection_lost(exc):
                 raise
             sleep(RETRY_DELAYS_S[attempt - 1])
+
+
+def fail_waiting_trials(storage, study_name: str) -> int:
+    """Mark FAIL the trials a cut-off run enqueued but never asked (the synthesis enqueues
+    a point and asks for it at once, so a WAITING trial at the start is stale and would
+    hand its point to the next ask); returns how many. Only while no one runs the study."""
+    try:
+        study_id = storage.get_study_id_from_name(study_name)
+    except KeyError:
+        return 0
+    waiting = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,))
+    for t in waiting:
+        storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+    return len(waiting)
 
 
 def connection_lost(exc: BaseException) -> bool:

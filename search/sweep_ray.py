@@ -22,7 +22,7 @@ from ray import tune
 from ray._private import state
 
 from onnx_frontend.errors import PimtuneError
-from search.studies import one_line
+from search.studies import one_line, open_storage
 from search.sweep import Cell, Inputs, run_cell
 
 #: Times Ray Tune reruns a cell whose trial failed for a reason other than bad input.
@@ -89,6 +89,7 @@ def run_on_ray(cells: list[Cell], inputs: Inputs, storage_url: str, max_concurre
                report: Report | None = None) -> list[dict]:
     """Run ``cells`` as Ray Tune trials on the connected Ray (see :func:`connect`) and
     return one dict per cell: its :func:`run_cell` result, or ``{"study", "error"}``."""
+    open_storage(storage_url)      # creates a new database's tables once, before the trials race to
     if max_concurrent is None:
         max_concurrent = max(int(ray.cluster_resources().get("CPU", 1)), 1)
     start = time.monotonic()

@@ -124,7 +124,8 @@ def _describe(error: dict) -> str:
     value = error.get("input")
     msg = error["msg"].removeprefix("Value error, ")
     if error["type"] == "literal_error":
-        return f"key {key!r}: {value!r} is not allowed; choose from {error['ctx']['expected'].replace(chr(39), '')}"
+        allowed = error["ctx"]["expected"].replace("'", "").replace(" or ", ", ")
+        return f"key {key!r}: {value!r} is not allowed; choose from {allowed}"
     if error["type"] == "string_pattern_mismatch":
         return f"key {key!r}: {value!r} is not a valid name; use letters, digits, '_', '.' and '-'"
     return f"key {key!r}: {msg} (got {value!r})"

@@ -17,8 +17,8 @@ DESCRIPTION = """\
 Run PIMSYN's ablations in pimtune's cost model: for each network of FILE, full syntheses
 of the complete flow and of its variants (heuristic or no duplication, identical macros,
 no sharing) at the same budget, and the full flow against ISAAC at a budget that holds
-ISAAC's organisation. Prints and writes ablations.md / ablations.csv (ratios full /
-variant of TOPS/W and throughput beside the paper's figures). Every synthesis is stored
+ISAAC's organisation. Prints and writes ablations.md / ablations.csv (ratios of TOPS/W and
+throughput between the two designs of each comparison, beside the paper's figures). Every synthesis is stored
 (default: OUT/ablations.db), so rerunning resumes."""
 
 
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(jsonable({"rows": rows, "files": [str(md), str(csv_path)]}), indent=2))
         return 0
-    table = Table(title=f"ablations at {spec.power_w:g} W (ratios: full flow / variant)")
+    table = Table(title=f"ablations at {spec.power_w:g} W (ratios a / b, see ablations.md)")
     for col in ("network", "comparison", "TOPS/W ratio", "throughput ratio", "paper", "note"):
         table.add_column(col)
     for r in rows:

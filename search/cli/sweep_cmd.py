@@ -17,8 +17,8 @@ from rich.table import Table
 
 from onnx_frontend.errors import PimtuneError
 from search.cli.common import console, positive_int
-from search.studies import open_storage
-from search.sweep import Cell, cell_states, cells_of, load_inputs, storage_label
+from search.studies import open_storage, storage_label
+from search.sweep import Cell, cell_states, cells_of, load_inputs
 from search.sweep_spec import load_sweep
 from search.sweep_summary import COLUMNS, cell_text, summary_rows, write_summary
 
