@@ -17,13 +17,17 @@ import tempfile
 import time
 from collections.abc import Callable
 
-import ray
-from ray import tune
-from ray._private import state
+# Before Ray is imported: no usage reporting, and with verbose=0 no experiment banner.
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 
-from onnx_frontend.errors import PimtuneError
-from search.studies import one_line, open_storage
-from search.sweep import Cell, Inputs, run_cell
+import ray  # noqa: E402
+from ray import tune  # noqa: E402
+from ray._private import state  # noqa: E402
+
+from onnx_frontend.errors import PimtuneError  # noqa: E402
+from search.studies import one_line, open_storage  # noqa: E402
+from search.sweep import Cell, Inputs, run_cell  # noqa: E402
 
 #: Times Ray Tune reruns a cell whose trial failed for a reason other than bad input.
 MAX_FAILURES = 2
@@ -48,8 +52,6 @@ def cell_trial(config: dict, inputs: Inputs, storage_url: str) -> dict:
 def connect(address: str | None) -> None:
     """``ray.init`` on the cluster at ``address`` (or ``RAY_ADDRESS``), else a new local
     Ray on this machine without dashboard; PimtuneError (one line) when unreachable."""
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")       # with verbose=0: no experiment banner
     address = address or os.environ.get("RAY_ADDRESS") or None
     try:
         if address:
@@ -110,8 +112,15 @@ def run_on_ray(cells: list[Cell], inputs: Inputs, storage_url: str, max_concurre
     by_study = {}
     for r in grid:
         study = Cell(**r.config["cell"]).study_name
-        by_study[study] = dict(r.metrics or {}) if r.error is None else {"study": study, "error": one_line(r.error)}
+        by_study[study] = dict(r.metrics or {}) if r.error is None else {"study": study, "error": last_line(r.error)}
     return [by_study.get(c.study_name, {"study": c.study_name, "error": "not run (interrupted)"}) for c in cells]
+
+
+def last_line(exc: BaseException) -> str:
+    """The last line of an error's text: for a trial's error, the exception its cell raised
+    (the lines before are Ray's traceback)."""
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return " ".join(lines[-1].split())[:200] if lines else type(exc).__name__
 
 
 def _trial_name(trial) -> str:
@@ -142,5 +151,4 @@ class _Progress(tune.Callback):
     def on_trial_error(self, iteration, trials, trial, **info):
         cell = Cell(**trial.config["cell"])
         error = trial.get_error()
-        error = one_line(error.__cause__ or error) if error else "failed"
-        self.report(cell, None, error, time.monotonic() - self.start)
+        self.report(cell, None, last_line(error) if error else "failed", time.monotonic() - self.start)

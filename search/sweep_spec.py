@@ -105,7 +105,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
         spec = SweepSpec.model_validate(data)
     except ValidationError as exc:
         raise SweepError(f"{path}: {_describe(exc.errors()[0])}") from None
-    networks = [_resolve(path, "networks", i, n, NETWORKS, ".onnx") for i, n in enumerate(spec.networks)]
+    networks = [_resolve(path, "networks", i, n, NETWORKS, (".onnx",)) for i, n in enumerate(spec.networks)]
     bundled = sorted(p.stem for p in TECH_DIR.glob("*.yaml"))
     techs = [_resolve(path, "techs", i, t, bundled, (".yaml", ".yml")) for i, t in enumerate(spec.techs)]
     return spec.model_copy(update={"networks": networks, "techs": techs})
@@ -131,12 +131,12 @@ def _describe(error: dict) -> str:
     return f"key {key!r}: {msg} (got {value!r})"
 
 
-def _resolve(path: Path, key: str, index: int, value: str, names, suffixes) -> str:
+def _resolve(path: Path, key: str, index: int, value: str, names, suffixes: tuple[str, ...]) -> str:
     """A zoo / bundled name as it is, or an existing file as an absolute path."""
     if value in names:
         return value
     candidate = Path(value) if Path(value).is_absolute() else path.parent / value
-    if candidate.suffix in (suffixes if isinstance(suffixes, tuple) else (suffixes,)) and candidate.is_file():
+    if candidate.suffix in suffixes and candidate.is_file():
         return str(candidate.resolve())
     allowed = ", ".join(names)
     raise SweepError(f"{path}: key '{key}[{index}]': {value!r} is neither a file (relative to the sweep file's "

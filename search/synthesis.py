@@ -214,8 +214,8 @@ def _grid_batches(space, study, plan, dists, stats):
         if any(r is None for r in mine):
             fits.append(i)
         elif point_key(p) not in done:
-            trial = _ask_point(study, p, dists)
-            _tell(space, study, trial, PointOutcome(params=p, value=None, reason=_join_reasons(mine)))
+            study.add_trial(optuna.trial.create_trial(params=p, distributions=dists, state=TrialState.PRUNED,
+                                                      user_attrs={"reason": _join_reasons(mine)}))
             stats.skipped += 1
     size = plan.effort.points_per_batch
     batches = []

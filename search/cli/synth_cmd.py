@@ -111,7 +111,8 @@ def render(summary: dict, out: Path) -> None:
               f"{s['retried']} cut-off retried) in {s['seconds']:.1f} s; study {summary['study']!r}")
     best = summary["best"]
     if best is None:
-        con.print("[bold red]no feasible design[/]: see the reasons in " + summary["files"]["report"])
+        con.print(f"[bold red]no feasible design at {summary['power_w']:g} W[/]: raise --power (every outer "
+                  f"point's reason is in {summary['files']['report']})")
         return
     table = Table(title=f"best design of {summary['network']} at {summary['power_w']:g} W")
     for col in ("design", "TOPS/W", "throughput", "latency", "energy", "area", "vs synthesised TOPS/W"):
