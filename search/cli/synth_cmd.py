@@ -24,6 +24,7 @@ from search.cli.common import (MODEL_HELP, add_json_arg, add_power_arg, add_tech
                                load_model_arg, positive_int, si)
 from search.cli.search_cmd import add_space_args, space_options
 from search.effort import EFFORTS, effort_named
+from search.objectives import OBJECTIVES, maximised
 from search.studies import open_storage
 from search.synth_report import write_outputs
 from search.synthesis import DEFAULT_OUTER_TRIALS, OUTER_SAMPLERS, SynthesisPlan, default_study_name, synthesize
@@ -114,17 +115,22 @@ def render(summary: dict, out: Path) -> None:
         con.print(f"[bold red]no feasible design at {summary['power_w']:g} W[/]: raise --power (every outer "
                   f"point's reason is in {summary['files']['report']})")
         return
+    objective = summary["objective"]
+    attr = OBJECTIVES[objective][0]
     table = Table(title=f"best design of {summary['network']} at {summary['power_w']:g} W")
-    for col in ("design", "TOPS/W", "throughput", "latency", "energy", "area", "vs synthesised TOPS/W"):
+    for col in ("design", "TOPS/W", "throughput", "latency", "energy", "EDP", "area", f"gain in {objective}"):
         table.add_column(col, justify="right" if col != "design" else "left")
     rows = [("synthesised", best)] + list(summary["references"].items())
     for name, m in rows:
         if "tops_per_watt" not in m:
-            table.add_row(name, "-", "-", "-", "-", "-", m["reason"])
+            table.add_row(name, "-", "-", "-", "-", "-", "-", m["reason"])
             continue
-        vs = f"{best['tops_per_watt'] / m['tops_per_watt']:.2f}x" if m["feasible"] and m["tops_per_watt"] else "-"
+        gain = "-"
+        if m["feasible"] and m[attr]:
+            gain = f"{(best[attr] / m[attr]) ** (1 if maximised(objective) else -1):.2f}x"
         table.add_row(name, f"{m['tops_per_watt']:.4f}", f"{m['throughput_ips']:.4g} inf/s", si(m["latency_s"], "s"),
-                      si(m["energy_j"]["total"], "J"), f"{m['area_mm2']['total']:.1f} mm^2", vs)
+                      si(m["energy_j"]["total"], "J"), f"{m['edp_js']:.3g} J*s", f"{m['area_mm2']['total']:.1f} mm^2",
+                      gain)
     con.print(table)
     p = best["params"]
     con.print(f"outer point: rram_ratio {p['rram_ratio']:g}, {p['cell_bits']}-bit cells, "
