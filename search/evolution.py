@@ -191,21 +191,26 @@ def _mutate_macros(space, X, rows, rng, allowed) -> None:
         return
     Xr = X[rows]
     R = len(rows)
-    table = level_counts(space, Xr)                                          # (R, L, lv)
-    cur = np.take_along_axis(table, Xr[:, space.macro_cols][..., None], -1)
-    first = np.ones(table.shape, dtype=bool)                                 # one level per distinct count
-    first[..., 1:] = table[..., 1:] != table[..., :-1]
+    limit = macro_limits(space, Xr)                                          # (R, L)
+    table = space.level_table()
+    cur = table[limit, Xr[:, space.macro_cols]]                              # (R, L) current counts
     share = share_matrix(space, Xr)
-    limit = macro_limits(space, Xr)
     pair_limit = np.full(limit.shape, np.iinfo(np.int64).max)
     rr, jj = np.nonzero(share >= 0)
     q = share[rr, jj]
     pair_limit[rr, jj] = limit[rr, q]
     pair_limit[rr, q] = limit[rr, jj]
-    cand = first & (table != cur) & (table <= pair_limit[..., None])
-    j = _pick(cand.any(-1) & allowed[space.macro_cols], rng)
+    # another count exists: 1 (level 0) when the count is above 1, else the smallest above 1
+    split = space.smallest_split()[limit]
+    other = (cur > 1) | ((split < np.iinfo(np.int64).max) & (split <= pair_limit))
+    j = _pick(other & allowed[space.macro_cols], rng)
     ok = j >= 0
-    level = _pick(cand[np.arange(R), np.maximum(j, 0)], rng)
+    r, jc = np.arange(R), np.maximum(j, 0)
+    counts = table[limit[r, jc]]                                             # (R, lv) the chosen layer's
+    first = np.ones(counts.shape, dtype=bool)                                # one level per distinct count
+    first[:, 1:] = counts[:, 1:] != counts[:, :-1]
+    cand = first & (counts != cur[r, jc, None]) & (counts <= pair_limit[r, jc, None])
+    level = _pick(cand, rng)
     X[rows[ok], space.macro_cols[j[ok]]] = level[ok]
 
 

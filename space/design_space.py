@@ -86,6 +86,7 @@ class DesignSpace:
         sizes = self.columns[self.index["xbar_size"]].choices          # row groups per size choice
         self._row_groups = self.workload.row_groups[np.searchsorted(tech.tables.xbar_sizes, sizes)]
         self._level_table: np.ndarray | None = None
+        self._smallest_split: np.ndarray | None = None
 
     # --- construction ---------------------------------------------------------------
     @classmethod
@@ -291,6 +292,14 @@ class DesignSpace:
             x = np.maximum(np.arange(top + 1), 1)
             self._level_table = divisor_at(x[:, None], np.arange(lv) / (lv - 1))
         return self._level_table
+
+    def smallest_split(self) -> np.ndarray:
+        """(M + 1,) int64: per limit, the smallest macro count above 1 that a level gives
+        (int64 max when every level gives 1); from :meth:`level_table`."""
+        if self._smallest_split is None:
+            t = self.level_table()
+            self._smallest_split = np.where(t > 1, t, np.iinfo(np.int64).max).min(1)
+        return self._smallest_split
 
     def to_batch(self, X: np.ndarray) -> DesignBatch:
         """Designs of (repaired) rows; sharing that breaks the rules is dropped by repair."""
