@@ -19,8 +19,9 @@ import numpy as np
 
 from costmodel.design import COMPONENTS, DesignBatch, DesignError
 from costmodel.opgraph import ITERATED, OP_CHAIN
-from costmodel.placement import hops_to_range
-from costmodel.scatter import scatter_sum, set_sums
+from costmodel.placement import farthest_hops, mesh_ranges
+from costmodel.reduce import row_any
+from costmodel.scatter import Sharing, scatter_sum, set_sums
 from costmodel.technology import Technology, adc_bits_required
 from costmodel.workload import Workload, build_workload
 from onnx_frontend.network import Network
@@ -68,6 +69,7 @@ class Resolved:
     steps: np.ndarray             # (N, La)
     host: np.ndarray              # (N, La) macro set of each layer
     share: np.ndarray             # (N, L) sharing partner per weighted layer (-1: none)
+    sharing: Sharing              # the same as flat indices of the sharing pairs
     set_macros: np.ndarray        # (N, L) macros per set (0: not a set)
     set_offset: np.ndarray        # (N, L) first mesh position of each set
     mesh_width: np.ndarray        # (N,)
@@ -95,9 +97,11 @@ class Resolved:
         return self._energy_cache[kind]
 
     def energy_per_inference(self, kind: str) -> np.ndarray:
-        """(N, La) dynamic energy (nJ) of all occurrences of ``kind`` in one inference."""
+        """(N, La) dynamic energy (nJ) of all occurrences of ``kind`` in one inference
+        (the occurrence energies are not cached: the evaluator needs only these)."""
         reps = self.steps * (self.iterations[:, None] if kind in ITERATED else 1)
-        return self.energy(kind) * reps
+        once = self._energy_cache[kind] if kind in self._energy_cache else _occurrence_energy(self, kind)
+        return once * reps
 
 
 def _occurrence_energy(r: Resolved, kind: str) -> np.ndarray:
@@ -158,17 +162,16 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
     xbars_w = dup_w * (rg * cg * slices[:, None])
     limit = dup_w * rg
     n_budget = np.floor(P * batch.rram_ratio / tb.xbar_peak[si, ci] + 1e-9)
-    bad = (dup_w < 1).any(1) | (dup_w[:, wl.is_fc[wl.layer_of_w]] != 1).any(1)
-    bad |= (mac_w < 1).any(1) | (mac_w > limit).any(1)
-    bad |= _bad_sharing(share, mac_w, limit)
+    broken = (dup_w < 1) | (mac_w < 1) | (mac_w > limit) | ((dup_w != 1) & wl.is_fc[wl.layer_of_w])
+    bad = row_any(broken | _bad_sharing(share, mac_w, limit))
     share = np.where(bad[:, None], -1, share)
+    sharing = Sharing.of(share)
     host_w = np.where(share >= 0, share, np.arange(L))
     set_macros = mac_w * (share < 0)                                     # own macros of unshared layers
-    pair = share >= 0
-    set_macros[rows_n.repeat(L, 1)[pair], share[pair]] = np.maximum(
-        mac_w[rows_n.repeat(L, 1)[pair], share[pair]], mac_w[pair])
+    set_macros.ravel()[sharing.partner] = np.maximum(mac_w.ravel()[sharing.partner], mac_w.ravel()[sharing.layer])
     host = host_w[:, wl.anchor_w]                                       # (N, La)
-    m_layer = set_macros[rows_n, host].astype(F)                        # (N, La)
+    at_host = rows_n * L + host                                         # (N, La) flat index into (N, L) arrays
+    m_layer = set_macros.astype(F).take(at_host)                        # (N, La)
     m_total = set_macros.sum(1)
 
     dup_f = dup_w.astype(F)
@@ -186,11 +189,11 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
         "load_words": dup * F(A / bus) * wl.load_values.astype(F),
         "store_words": dup * F(A / bus) * wl.store_values.astype(F),
         "crossbars": crossbars,
-        "adc_conv": expand(dup_f * (slices[:, None] * wl.cols_read[si])),
-        "dac_conv": expand(dup_f * (slices[:, None] * wl.rows_total[si])),
+        "adc_conv": expand(dup_f * (slices[:, None] * wl.cols_read[si]).astype(F)),
+        "dac_conv": expand(dup_f * (slices[:, None] * wl.rows_total[si]).astype(F)),
     }
     work["shift_add"] = work["adc_conv"] * inv_width
-    work["addition"] = expand(dup_f * wl.add_values[si]) * inv_width
+    work["addition"] = expand(dup_f * wl.add_values[si].astype(F)) * inv_width
     act_values = dup * (wl.store_values * inv_width).astype(F)
     work["activation"] = act_values * (wl.act_kind == 1)
     work["sigmoid"] = act_values * (wl.act_kind == 2)
@@ -199,23 +202,25 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
     new_flits = dup * (wl.new_values * A / flit).astype(F)
     out_flits = dup * (wl.cout * A / flit * wl.weighted).astype(F)
 
+    # --- NoC: placement on the mesh, input transfers and merges (before the larger arrays
+    # below are allocated, so that they reuse its temporaries' memory) ------------------------
+    offset = (np.cumsum(set_macros, 1) - set_macros).astype(F)
+    mesh_w = np.ceil(np.sqrt(np.maximum(m_total, 1))).astype(F)
+    hops_in, in_flits, set_hops = _noc_hops(wl, offset, set_macros, mesh_w, host, new_flits)
+
     t_unit = {c: getattr(vu, c).latency_ns for c in COMPONENTS[1:]}
-    per_inference = np.empty((len(COMPONENTS), n, La), dtype=F)          # unit-ns of work
-    sB = steps * B[:, None].astype(F)
-    per_inference[C["adc"]] = sB * work["adc_conv"] * t_adc[:, None].astype(F)
-    per_inference[C["shift_add"]] = sB * work["shift_add"] * F(t_unit["shift_add"])
-    for comp in COMPONENTS[2:]:
-        per_inference[C[comp]] = steps * work[comp] * F(t_unit[comp])
-    demand = set_sums(per_inference, wl.anchor_group, share).transpose(1, 2, 0)   # (N, L, C)
+    demand = _set_demand(wl, work, steps, B, t_adc, t_unit, sharing).transpose(1, 2, 0)   # (N, L, C)
 
     # --- scratchpads --------------------------------------------------------------------
     buffer_bits = wl.buffer_bits.astype(F) + expand(dup_f * (wl.cout[wl.layer_of_w] * A))
-    set_bits = set_sums(buffer_bits[None], wl.anchor_group, share)[0]
+    set_bits = set_sums(buffer_bits[None], wl.anchor_group, sharing)[0]
     per_macro_kib = set_bits / (8 * 1024) / np.maximum(set_macros, 1)
-    spad_index = np.searchsorted(tb.spad_capacity_kib, per_macro_kib, side="left") * (set_macros > 0)
+    # the smallest size that holds it (searchsorted, side left): the count of sizes that do not
+    fits = sum(per_macro_kib <= cap for cap in tb.spad_capacity_kib)
+    spad_index = (len(tb.spad_capacity_kib) - fits) * (set_macros > 0)
     if batch.macro_mode == "identical":
         spad_index = np.broadcast_to(spad_index.max(1, keepdims=True), spad_index.shape).copy()
-    too_big = (spad_index >= len(tb.spad_capacity_kib)).any(1)
+    too_big = row_any(spad_index >= len(tb.spad_capacity_kib))
     spad_index = np.minimum(spad_index, len(tb.spad_capacity_kib) - 1)
 
     # --- fixed power (W) -----------------------------------------------------------------
@@ -242,44 +247,33 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
         weighted_demand = demand if batch.alloc_weights is None else demand * batch.alloc_weights.astype(F)
         counts, starved = _allocate(weighted_demand, active, unit_peak, left, set_macros, batch.macro_mode)
         short = np.zeros(n, dtype=bool)
-    unit_totals = counts.sum(1)                                         # (N, C)
+    unit_totals = (counts.transpose(2, 0, 1) @ np.ones(L, dtype=counts.dtype)).T    # (N, C), exact: whole units
 
     # --- durations (ns) per occurrence -----------------------------------------------------
-    cnt = counts.transpose(2, 0, 1)[:, rows_n, host].astype(F)           # (C, N, La)
-    sidx = spad_index[rows_n, host]
+    per_set_counts = counts.transpose(2, 0, 1).reshape(len(COMPONENTS), n * L)
+
+    def units(comp: str) -> np.ndarray:
+        """(N, La) units of ``comp`` in each layer's set."""
+        return per_set_counts[C[comp]].take(at_host).astype(F, copy=False)
+
+    sidx = spad_index.take(at_host)
     dur = np.empty((len(OP_CHAIN), n, La), dtype=F)
     dur[K["load"]] = work["load_words"] * tb.spad_read_latency[sidx].astype(F) / m_layer
     dur[K["store"]] = work["store_words"] * tb.spad_write_latency[sidx].astype(F) / m_layer
     dur[K["mvm"]] = (t_dac + t_xbar)[:, None].astype(F) * is_w
-    _per_unit(dur[K["adc"]], work["adc_conv"] * t_adc[:, None].astype(F), cnt[C["adc"]])
+    _per_unit(dur[K["adc"]], work["adc_conv"] * t_adc[:, None].astype(F), units("adc"))
     for kind, comps in VECTOR_KINDS.items():
-        dur[K[kind]] = 0
-        for comp in comps:
-            dur[K[kind]] += _per_unit(None, work[comp] * F(t_unit[comp]), cnt[C[comp]])
+        used = [comp for comp in comps if comp in wl.components_used]
+        if not used:
+            dur[K[kind]] = 0
+        for i, comp in enumerate(used):
+            per_occurrence = work[comp] * F(t_unit[comp])
+            if i == 0:
+                _per_unit(dur[K[kind]], per_occurrence, units(comp))
+            else:
+                dur[K[kind]] += _per_unit(None, per_occurrence, units(comp))
 
-    # --- NoC: placement on the mesh, input transfers and merges ----------------------------
-    offset = (np.cumsum(set_macros, 1) - set_macros).astype(F)
-    mesh_w = np.ceil(np.sqrt(np.maximum(m_total, 1))).astype(F)
-    lo = offset[rows_n, host]
-    hi = lo + m_layer - 1
-    # only edges between different weighted layers' groups can cross sets
-    cross = np.flatnonzero((wl.edge_producer < 0) |
-                           (wl.anchor_w[wl.edge_layer] != wl.anchor_w[np.maximum(wl.edge_producer, 0)]))
-    e_layer, e_prod = wl.edge_layer[cross], wl.edge_producer[cross]
-    p_host = host[:, np.maximum(e_prod, 0)]
-    remote = (e_prod < 0) | (p_host != host[:, e_layer])
-    src = offset[rows_n, p_host] * (e_prod >= 0)
-    h = hops_to_range(src, lo[:, e_layer], hi[:, e_layer], mesh_w[:, None]) * remote
-    flits = new_flits[:, e_layer] / wl.edge_fanin[cross].astype(F) * remote
-    hops_in = np.zeros((n, La), dtype=F)
-    in_flits = np.zeros((n, La), dtype=F)
-    for j, l in enumerate(e_layer):
-        hops_in[:, l] = np.maximum(hops_in[:, l], h[:, j])
-        in_flits[:, l] += flits[:, j]
-    # merges happen in weighted layers only
-    cols = wl.layer_of_w
-    set_hops = np.zeros((n, La), dtype=F)
-    set_hops[:, cols] = hops_to_range(lo[:, cols], lo[:, cols], hi[:, cols], mesh_w[:, None])
+    # --- NoC durations -------------------------------------------------------------------------
     merge_flits = out_flits * (m_layer - 1) / m_layer
     hop_ns = F(tech.noc.hop_latency_ns)
     dur[K["noc_in"]] = (hops_in + in_flits / m_layer) * hop_ns * (in_flits > 0)
@@ -342,7 +336,7 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
         n=n, workload=wl, tech=tech, reason=reason, iterations=B, slices=slices,
         adc_bits=tb.adc_bits[need], xbar_size=batch.xbar_size, xbar_latency_ns=t_xbar, n_xbar_budget=n_budget,
         crossbars=crossbars, dup=dup, steps=steps, host=host, share=share, set_macros=set_macros,
-        set_offset=offset, mesh_width=mesh_w, spad_index=spad_index, counts=counts,
+        sharing=sharing, set_offset=offset, mesh_width=mesh_w, spad_index=spad_index, counts=counts,
         demand_ns=demand, durations=dur, work=work, coefficients=coefficients,
         static_w=static_w, peak_w=peak_w, area_mm2=area, dynamic_nj={}, power_w=P,
     )
@@ -350,12 +344,66 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
     return r
 
 
+def _set_demand(wl: Workload, work, steps, B, t_adc, t_unit, sharing: Sharing) -> np.ndarray:
+    """(C, N, L) unit-ns of work per inference of each component in each macro set
+    (kind-major; B-fold for adc and shift_add)."""
+    n, La = steps.shape
+    per_inference = np.empty((len(COMPONENTS), n, La), dtype=F)
+    sB = steps * B[:, None].astype(F)
+    per_inference[C["adc"]] = sB * work["adc_conv"] * t_adc[:, None].astype(F)
+    per_inference[C["shift_add"]] = sB * work["shift_add"] * F(t_unit["shift_add"])
+    for comp in COMPONENTS[2:]:
+        per_inference[C[comp]] = steps * work[comp] * F(t_unit[comp]) if comp in wl.components_used else 0
+    return set_sums(per_inference, wl.anchor_group, sharing)
+
+
+def _noc_hops(wl: Workload, offset, set_macros, mesh_w, host, new_flits):
+    """``(hops_in, in_flits, set_hops)``, each (N, La): the hops and flits of a layer's
+    input transfers from other sets (MODEL.md section 5) and, for weighted layers, the
+    hops from its set's gather macro to the set's farthest macro. Per-edge arrays are
+    edge-major (X, N)."""
+    n, L = set_macros.shape
+    La = host.shape[1]
+    # mesh ranges of the sets, and set L: position 0, where the network input enters
+    ends = np.zeros((2, n, L + 1), dtype=F)
+    ends[0, :, :L] = offset
+    ends[1, :, :L] = np.maximum(offset + set_macros.astype(F) - 1, offset)
+    ranges = mesh_ranges(ends, mesh_w[:, None])                        # (4, N, L + 1)
+    last_col = (mesh_w - 1).astype(np.int32)
+    # each layer's slot in (N, L + 1) arrays, layer-major; row La (edge producer -1): the network input
+    slot = np.empty((La + 1, n), dtype=np.intp)
+    slot[:La] = host.T + np.arange(0, n * (L + 1), L + 1)
+    slot[La] = np.arange(L, n * (L + 1), L + 1)
+    x = wl.cross_edges
+    to_set, from_set = slot[wl.edge_layer[x]], slot[wl.edge_producer[x]]     # (X, N)
+    remote = from_set != to_set
+    flat = ranges.reshape(4, -1)
+    h = farthest_hops([flat[k].take(from_set) for k in range(2)], [flat[k].take(to_set) for k in range(4)],
+                      last_col) * remote
+    flits = new_flits.T[wl.edge_layer[x]] / wl.edge_fanin[x, None].astype(F) * remote
+    # per layer: the farthest and the sum over its cross edges (most layers have one)
+    layer_hops, layer_flits = h[wl.cross_starts], flits[wl.cross_starts]
+    for e, j in wl.cross_more:
+        np.maximum(layer_hops[j], h[e], out=layer_hops[j])
+        layer_flits[j] += flits[e]
+    hops_in = np.zeros((n, La), dtype=F)
+    in_flits = np.zeros((n, La), dtype=F)
+    hops_in[:, wl.cross_layers] = layer_hops.T
+    in_flits[:, wl.cross_layers] = layer_flits.T
+    # merges happen in weighted layers only
+    set_hops = np.zeros((n, La), dtype=F)
+    set_hops[:, wl.layer_of_w] = farthest_hops(ranges[:2], ranges, last_col[:, None]).take(slot[wl.layer_of_w].T)
+    return hops_in, in_flits, set_hops
+
+
 def _dynamic_energy(r: Resolved, demand, unit_totals, adc_dyn, vu) -> dict[str, np.ndarray]:
-    """(N,) dynamic energy per inference by component, nJ."""
-    total = {kind: r.energy_per_inference(kind).sum(1, dtype=float)
+    """(N,) dynamic energy per inference by component, nJ (layer sums in float64, as
+    BLAS products: numpy sums a short last axis slowly)."""
+    ones = np.ones(r.steps.shape[1])
+    total = {kind: r.energy_per_inference(kind).astype(float) @ ones
              for kind in ("mvm", "load", "store", "noc_in", "merge")}
-    xbar = (r.steps * r.work["crossbars"]).sum(1, dtype=float) * r.iterations * r.coefficients["xbar_nj"]
-    d = demand.sum(1)                                                    # (N, C) unit-ns
+    xbar = ((r.steps * r.work["crossbars"]).astype(float) @ ones) * r.iterations * r.coefficients["xbar_nj"]
+    d = (demand.transpose(2, 0, 1) @ np.ones(demand.shape[1], dtype=F)).T   # (N, C) unit-ns
     return {
         "crossbar": xbar,
         "dac": total["mvm"] - xbar,
@@ -367,12 +415,9 @@ def _dynamic_energy(r: Resolved, demand, unit_totals, adc_dyn, vu) -> dict[str, 
 
 
 def _per_unit(out, work_ns: np.ndarray, units: np.ndarray) -> np.ndarray:
-    """``work_ns / units`` where units > 0, else 0 (into ``out`` if given)."""
-    if out is None:
-        out = np.zeros_like(work_ns)
-    else:
-        out[...] = 0
-    return np.divide(work_ns, units, out=out, where=units > 0)
+    """``work_ns / units`` where units > 0, else 0 (into ``out`` if given); ``work_ns`` is
+    finite, so dividing by infinity gives the zeros (faster than a masked division)."""
+    return np.divide(work_ns, np.where(units > 0, units, F(np.inf)), out=out)
 
 
 def _allocate(demand, active, unit_peak, left, set_macros, mode):
@@ -394,24 +439,27 @@ def _allocate(demand, active, unit_peak, left, set_macros, mode):
     spare = left - reserve
     with np.errstate(over="ignore"):
         T = (unit_peak[:, None, :] * demand).sum((1, 2)) / np.maximum(spare, F(1e-30))
-    return np.ceil(demand / T[:, None, None] - F(1e-6)), spare <= 0
+    counts = demand / T[:, None, None]
+    counts -= F(1e-6)
+    return np.ceil(counts, out=counts), spare <= 0
 
 
 def _bad_sharing(share: np.ndarray, macros: np.ndarray, limit: np.ndarray) -> np.ndarray:
-    """Designs whose sharing breaks the rules (MODEL.md section 1)."""
+    """(N, L) bool: where sharing breaks the rules (MODEL.md section 1); a design with any
+    is invalid."""
     n, L = share.shape
     sharing = share >= 0
     if not sharing.any():
-        return (share < -1).any(1)
-    bad = (share >= np.arange(L)).any(1) | (share < -1).any(1)
+        return share < -1
+    bad = (share >= np.arange(L)) | (share < -1)
     target = np.clip(share, 0, L - 1)
     rows = np.arange(n)[:, None]
-    bad |= (sharing & (share[rows, target] >= 0)).any(1)
+    at_target = rows * L + target                                       # flat index into (N, L)
     flat = (rows * (L + 1) + np.where(sharing, target, L)).ravel()
     used = np.bincount(flat, minlength=n * (L + 1)).reshape(n, L + 1)
-    bad |= (used[:, :L] > 1).any(1)
-    pair = np.maximum(macros, macros[rows, target])
-    bad |= (sharing & ((pair > limit) | (pair > limit[rows, target]))).any(1)
+    bad |= used[:, :L] > 1
+    pair = np.maximum(macros, macros.take(at_target))
+    bad |= sharing & ((share.take(at_target) >= 0) | (pair > limit) | (pair > limit.take(at_target)))
     return bad
 
 

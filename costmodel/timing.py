@@ -18,8 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from costmodel.design import COMPONENTS
 from costmodel.opgraph import OP_CHAIN
 from costmodel.resolve import Resolved
+from costmodel.reduce import row_max
 from costmodel.scatter import set_sums
 from costmodel.workload import Workload, needed_producer_step
 
@@ -44,67 +46,66 @@ def pipeline_timing(r: Resolved) -> Timing:
     B = r.iterations[:, None].astype(F)
     steps = r.steps
     unit, act = d[K["unit"]], d[K["activation"]]
-    shared = np.stack([                                                  # (R, N, La) per step
-        d[K["load"]] + d[K["store"]],
-        B * d[K["adc"]],
-        B * d[K["shift_add"]],
-        d[K["addition"]],
-        unit * (wl.unit_kind == 1),
-        unit * (wl.unit_kind == 2),
-        act * (wl.act_kind == 1),
-        act * (wl.act_kind == 2),
-    ])
+    shared = np.empty((8, *steps.shape), dtype=F)                        # (R, N, La) per step
+    np.add(d[K["load"]], d[K["store"]], out=shared[0])
+    np.multiply(B, d[K["adc"]], out=shared[1])
+    np.multiply(B, d[K["shift_add"]], out=shared[2])
+    shared[3] = d[K["addition"]]
+    np.multiply(unit, wl.unit_kind == 1, out=shared[4])
+    np.multiply(unit, wl.unit_kind == 2, out=shared[5])
+    np.multiply(act, wl.act_kind == 1, out=shared[6])
+    np.multiply(act, wl.act_kind == 2, out=shared[7])
     private = np.maximum(B * d[K["mvm"]], np.maximum(d[K["noc_in"]], d[K["merge"]]))
     own = np.maximum(private, shared.max(0))
     fill = d.sum(0) + (B - 1) * np.maximum(d[K["mvm"]], np.maximum(d[K["adc"]], d[K["shift_add"]]))
 
     edges = _edges(wl, r)
     start, finish, _, fed = _schedule(wl, r, edges, own, own, fill, np.zeros_like(own))
-    work = steps * shared                                               # (R, N, La)
     step_own, delay = own.copy(), np.zeros_like(own)
     n_idx, b_idx = np.nonzero(r.share >= 0)
     if len(n_idx):
         lb = wl.layer_of_w[b_idx]
         la = wl.layer_of_w[r.share[n_idx, b_idx]]
-        loaded_b, wait, loaded_a = _partner_load(wl, r, start, finish, work, shared, n_idx, b_idx,
+        loaded_b, wait, loaded_a = _partner_load(wl, r, start, finish, shared, n_idx, b_idx,
                                                  _backlogged(start, finish, fed, n_idx, la))
         step_own[n_idx, lb] = np.maximum(private[n_idx, lb], loaded_b)
         step_own[n_idx, la] = np.maximum(step_own[n_idx, la], loaded_a)
         delay[n_idx, lb] = wait
     start, finish, step, _ = _schedule(wl, r, edges, step_own, step_own, fill, delay)
 
-    interval = np.maximum((finish - start).max(1), _busiest_resource(wl, r, work, d, B))
+    interval = np.maximum(row_max(finish - start), _busiest_resource(wl, r, shared, d, B))
     return Timing(step_ns=step, busy_ns=steps * step_own, fill_ns=fill, start_ns=start, finish_ns=finish,
-                  interval_ns=interval.astype(float), latency_ns=finish.max(1).astype(float))
+                  interval_ns=interval.astype(float), latency_ns=row_max(finish).astype(float))
 
 
-def _busiest_resource(wl: Workload, r: Resolved, work, d, B) -> np.ndarray:
+def _busiest_resource(wl: Workload, r: Resolved, shared, d, B) -> np.ndarray:
     """(N,) the largest total busy time of one resource per inference: in a stream of
     inferences the pipeline cannot go faster than its busiest resource (a macro set's
     shared units, a layer's crossbars, a gather macro's NoC port)."""
     steps = r.steps
     # a set's units: its work per component over its unit count; its scratchpad: loads and stores
-    with np.errstate(divide="ignore", invalid="ignore"):
-        units = np.where(r.counts > 0, r.demand_ns / r.counts, 0).max((1, 2))
-    scratchpad = set_sums(work[:1], wl.anchor_group, r.share)[0].max(1)
+    counts, demand = r.counts.transpose(2, 0, 1), r.demand_ns.transpose(2, 0, 1)     # (C, N, L)
+    busy = np.zeros(counts.shape[1:], dtype=np.result_type(demand, counts))          # (N, L)
+    for dem, cnt, comp in zip(demand, counts, COMPONENTS):               # one component at a time
+        if comp not in wl.components_used:                              # no work anywhere
+            continue
+        np.maximum(busy, dem / np.where(cnt > 0, cnt, np.inf), out=busy)    # no units: 0
+    units = row_max(busy)
+    scratchpad = row_max(set_sums((steps * shared[0])[None], wl.anchor_group, r.sharing)[0])
     set_busy = np.maximum(units, scratchpad)
-    crossbars = (steps * B * d[K["mvm"]]).max(1)
+    crossbars = row_max(steps * B * d[K["mvm"]])
     # ports: merges of a set, and the transfers its gather macro sends to other sets
-    port_work = np.stack([steps * d[K["merge"]], steps * d[K["noc_in"]]])     # (2, N, La)
-    first_p = np.array([p[0] for p in wl.producers])
-    sender = np.where(first_p < 0, -1, wl.anchor_w[np.maximum(first_p, 0)])   # natural group of the sender
-    to_port = np.zeros((len(wl.producers), wl.n_weighted + 1), dtype=F)
-    to_port[np.arange(len(first_p)), np.where(sender < 0, wl.n_weighted, sender)] = 1
-    merges = set_sums(port_work[:1], wl.anchor_group, r.share)[0]
-    sends = port_work[1] @ to_port                                           # (N, L + 1)
-    sends_sets = set_sums(sends[None, :, :-1], np.eye(wl.n_weighted, dtype=F), r.share)[0]
-    ports = np.maximum((merges + sends_sets).max(1), sends[:, -1])
+    merges = set_sums((steps * d[K["merge"]])[None], wl.anchor_group, r.sharing)[0]
+    sends = (steps * d[K["noc_in"]]) @ wl.port_group                         # (N, L + 1) by sending group
+    sends_sets = r.sharing.merge(sends[None, :, :-1].copy())[0]
+    ports = np.maximum(row_max(merges + sends_sets), sends[:, -1])
     return np.maximum(np.maximum(set_busy, crossbars), ports).astype(float)
 
 
 def _edges(wl: Workload, r: Resolved):
-    """Per producer edge (N, E): the producer step the consumer's first step needs, and the
-    consumer's steps that need the producer's last step (both independent of time)."""
+    """Per producer edge, edge-major (E, N): the producer step the consumer's first step
+    needs, and the consumer's steps that need the producer's last step (both independent
+    of time)."""
     l, p = wl.edge_layer, np.maximum(wl.edge_producer, 0)
     dup_l, dup_p = r.dup[:, l], r.dup[:, p]
     steps_l, steps_p = r.steps[:, l], r.steps[:, p]
@@ -117,8 +118,8 @@ def _edges(wl: Workload, r: Resolved):
     y = np.clip(np.ceil((last_row_p - wl.row_offset[l]) / np.maximum(wl.row_stride[l], 1)), 0, wl.rows_out[l] - 1)
     first_tail = np.where(weighted_l, np.minimum(np.floor(y * width_l / dup_l), steps_l - 1), y)
     first_tail = np.where(wl.is_fc[l] | wl.is_fc[p], 0, first_tail)
-    tail = (steps_l - first_tail).astype(F)
-    return need_first.astype(F), tail
+    tail = steps_l - first_tail
+    return np.ascontiguousarray(need_first.T, dtype=F), np.ascontiguousarray(tail.T, dtype=F)
 
 
 def _schedule(wl: Workload, r: Resolved, edges, step_own, pace, fill, delay):
@@ -128,13 +129,19 @@ def _schedule(wl: Workload, r: Resolved, edges, step_own, pace, fill, delay):
     (all (N, La), ns)."""
     need_first, tail = edges
     n, La = step_own.shape
-    steps = r.steps
-    step = pace.copy()
     start = np.zeros((La, n), dtype=F)
     finish = np.zeros((La, n), dtype=F)
     fed = np.zeros((La, n), dtype=F)
-    step_t, fill_t, steps_t = step.T.copy(), fill.T, steps.T
-    own_t, delay_t = step_own.T, delay.T
+    # layer-major: the loop reads one layer of all designs at a time (step_t is updated: a copy)
+    step_t = pace.T.copy()
+    fill_t, own_t, delay_t = (np.ascontiguousarray(a.T) for a in (fill, step_own, delay))
+    steps_t = np.ascontiguousarray(r.steps.T)
+    last_step = steps_t - 1
+    # per edge (E, N), independent of the schedule: whether the consumer's first step needs the
+    # producer's last, and the consumer's time after the producer ends
+    producer = np.maximum(wl.edge_producer, 0)
+    needs_last = need_first >= last_step[producer]
+    after_end = (tail - 1) * own_t[wl.edge_layer]
     for e0, prods in zip(wl.first_edge, wl.producers):
         l = wl.edge_layer[e0]
         ready = np.zeros(n, dtype=F)
@@ -142,14 +149,13 @@ def _schedule(wl: Workload, r: Resolved, edges, step_own, pace, fill, delay):
         for e, p in enumerate(prods, start=e0):
             if p < 0:
                 continue
-            last = need_first[:, e]
-            at = start[p] + last * step_t[p] + fill_t[p]
-            ready = np.maximum(ready, np.where(last >= steps_t[p] - 1, finish[p], at))
-            done = np.maximum(done, finish[p] + (tail[:, e] - 1) * own_t[l])
+            at = start[p] + need_first[e] * step_t[p] + fill_t[p]
+            ready = np.maximum(ready, np.where(needs_last[e], finish[p], at))
+            done = np.maximum(done, finish[p] + after_end[e])
         ready += delay_t[l]
         start[l] = ready
         fed[l] = done
-        finish[l] = np.maximum(ready + (steps_t[l] - 1) * step_t[l], done) + fill_t[l]
+        finish[l] = np.maximum(ready + last_step[l] * step_t[l], done) + fill_t[l]
         # a consumer faster than its producers runs at their pace
         step_t[l] = np.maximum(step_t[l], (done - ready) / steps_t[l])
     return start.T, finish.T, step_t.T, fed.T
@@ -162,7 +168,7 @@ def _backlogged(start, finish, fed, n_idx, layers) -> np.ndarray:
     return fed[n_idx, layers] - s < F(0.9) * (f - s)
 
 
-def _partner_load(wl: Workload, r: Resolved, start, finish, work, shared, n_idx, b_idx, backlog):
+def _partner_load(wl: Workload, r: Resolved, start, finish, shared, n_idx, b_idx, backlog):
     """Step time and start wait of weighted layers that share an earlier layer's macros.
 
     ``(n_idx, b_idx)`` list the (design, weighted position) pairs that share. Returns
@@ -173,25 +179,28 @@ def _partner_load(wl: Workload, r: Resolved, start, finish, work, shared, n_idx,
     at most until the partner ends. Weightless layers run by the same set add little and
     are left out.
     """
+    La = start.shape[1]
     lb = wl.layer_of_w[b_idx]
     la = wl.layer_of_w[r.share[n_idx, b_idx]]
+    at_a, at_b = n_idx * La + la, n_idx * La + lb                       # flat indices into (N, La)
     s_a, f_a = start[n_idx, la], finish[n_idx, la]
     s_b, f_b = start[n_idx, lb], finish[n_idx, lb]
+    steps_a, steps_b = r.steps.take(at_a), r.steps.take(at_b)
+    per_step = shared.reshape(len(shared), -1)
+    w_a, w_b = per_step.take(at_a, axis=1), per_step.take(at_b, axis=1)  # (R, M)
+    work_a = steps_a * w_a
     span_a = np.maximum(f_a - s_a, F(1e-9))
-    work_a = work[:, n_idx, la]                                         # (R, M)
-    w_b = shared[:, n_idx, lb]
     util = np.minimum(work_a / span_a, F(1 - 1e-6))
     wait = (np.minimum(w_b / (1 - util) - w_b, np.maximum(f_a - s_b, 0))).max(0)
     wait *= (s_a <= s_b) & (s_b < f_a)
     overlap = np.clip(np.minimum(f_b + wait, f_a) - np.maximum(s_b + wait, s_a), 0, None)
-    loaded = (w_b + work_a * (overlap / span_a / r.steps[n_idx, lb])) * (w_b > 0)
+    loaded = (w_b + work_a * (overlap / span_a / steps_b)) * (w_b > 0)
     # a partner paced by its own producers leaves gaps the later layer fills: both slow down
     fair = ~backlog
     overlap_f = np.clip(np.minimum(f_b, f_a) - np.maximum(s_b, s_a), 0, None)
     span_b = np.maximum(f_b - s_b, F(1e-9))
-    loaded_fair = (w_b + work_a * (overlap_f / span_a / r.steps[n_idx, lb])) * (w_b > 0)
-    w_a = shared[:, n_idx, la]
-    loaded_a = (w_a + work[:, n_idx, lb] * (overlap_f / span_b / r.steps[n_idx, la])) * (w_a > 0)
+    loaded_fair = (w_b + work_a * (overlap_f / span_a / steps_b)) * (w_b > 0)
+    loaded_a = (w_a + steps_b * w_b * (overlap_f / span_b / steps_a)) * (w_a > 0)
     loaded = np.where(fair, loaded_fair, loaded)
     wait = np.where(fair, 0, wait)
     return loaded.max(0), wait, np.where(fair, loaded_a.max(0), 0)

@@ -53,6 +53,16 @@ class Workload:
             producer (-1: network input) and the consumer's number of inputs.
         first_edge: (La,) index of each layer's first edge.
         anchor_group: (La, L) float32 0/1, layer -> the weighted layer whose macros run it.
+        cross_edges: (X,) the edges that can cross macro sets (from the network input or
+            from a layer another weighted layer's group runs), in edge order.
+        cross_layers, cross_starts: (Lx,) the layers with such edges and the position in
+            ``cross_edges`` of each one's first.
+        cross_more: ``(position in cross_edges, index in cross_layers)`` of every further
+            cross edge of a layer.
+        port_group: (La, L + 1) float32 0/1, layer -> the natural group of its first
+            producer (the sender of its input), column L for the network input.
+        components_used: the peripheral components (``COMPONENTS``) with work in some
+            layer at some crossbar size.
     """
 
     weighted: np.ndarray
@@ -86,6 +96,12 @@ class Workload:
     edge_fanin: np.ndarray
     first_edge: np.ndarray
     anchor_group: np.ndarray
+    cross_edges: np.ndarray
+    cross_layers: np.ndarray
+    cross_starts: np.ndarray
+    cross_more: tuple[tuple[int, int], ...]
+    port_group: np.ndarray
+    components_used: frozenset[str]
     total_macs: int
 
     @property
@@ -208,6 +224,18 @@ def _build(network: Network, tech: Technology) -> Workload:
 
     row_layer = lambda l: not l.is_weighted  # noqa: E731
     act_bits = tech.precision.activation_bits
+    anchors = _anchors(network, widx)
+    edge_layer = np.array([l.index for l in layers for _ in l.producers], dtype=np.int64)
+    edge_producer = np.array([p for l in layers for p in l.producers], dtype=np.int64)
+    cross = np.flatnonzero((edge_producer < 0) | (np.take(anchors, edge_layer) != np.take(anchors, edge_producer)))
+    cross_layers, cross_starts, cross_index = np.unique(edge_layer[cross], return_index=True, return_inverse=True)
+    cross_more = tuple((e, int(j)) for e, j in enumerate(cross_index) if e != cross_starts[j])
+    sender = [anchors[l.producers[0]] if l.producers[0] >= 0 else w for l in layers]
+    unit_kind = per_layer(lambda l: {"pool": 1, "eltwise": 2}.get(l.kind, 0))
+    act = per_layer(act_kind)
+    used = {"adc": w > 0, "shift_add": w > 0, "addition": bool((geo[..., 4] > 0).any()),
+            "activation": bool((act == 1).any()), "sigmoid": bool((act == 2).any()),
+            "pool": bool((unit_kind == 1).any()), "eltwise": bool((unit_kind == 2).any())}
     return Workload(
         weighted=per_layer(lambda l: l.is_weighted, bool),
         is_fc=per_layer(lambda l: l.kind == "fc", bool),
@@ -224,8 +252,8 @@ def _build(network: Network, tech: Technology) -> Workload:
         new_values=per_layer(lambda l: input_values(l, l.stride)),
         store_values=per_layer(lambda l: l.out_shape[0] * (l.out_shape[2] if row_layer(l) else 1)),
         unit_elems=per_layer(unit_elems),
-        unit_kind=per_layer(lambda l: {"pool": 1, "eltwise": 2}.get(l.kind, 0)),
-        act_kind=per_layer(act_kind),
+        unit_kind=unit_kind,
+        act_kind=act,
         buffer_bits=per_layer(buffer_values) * act_bits,
         row_groups=geo[..., 0],
         col_groups=geo[..., 1],
@@ -235,10 +263,16 @@ def _build(network: Network, tech: Technology) -> Workload:
         producers=tuple(l.producers for l in layers),
         row_stride=per_layer(lambda l: _row_rule(l)[0]),
         row_offset=per_layer(lambda l: _row_rule(l)[1]),
-        edge_layer=np.array([l.index for l in layers for _ in l.producers], dtype=np.int64),
-        edge_producer=np.array([p for l in layers for p in l.producers], dtype=np.int64),
+        edge_layer=edge_layer,
+        edge_producer=edge_producer,
         edge_fanin=np.array([len(l.producers) for l in layers for _ in l.producers], dtype=np.int64),
-        anchor_group=np.eye(w, dtype=np.float32)[_anchors(network, widx)],
+        anchor_group=np.eye(w, dtype=np.float32)[anchors],
+        cross_edges=cross,
+        cross_layers=cross_layers,
+        cross_starts=cross_starts,
+        cross_more=cross_more,
+        port_group=np.eye(w + 1, dtype=np.float32)[sender],
+        components_used=frozenset(c for c, on in used.items() if on),
         first_edge=np.cumsum([0] + [len(l.producers) for l in layers[:-1]]).astype(np.int64),
         total_macs=network.macs,
     )
