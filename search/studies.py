@@ -7,7 +7,7 @@
   network, budget, technology, options, command) is refused, never overwritten. What a
   study searches is its *identity*, a dict kept in the study's user attribute
   :data:`STUDY_KEY` and compared key by key when the study is opened again.
-- :func:`fail_stale_trials`: trials a killed run left RUNNING become FAIL.
+- :func:`fail_stale_trials`: trials a killed run left RUNNING or WAITING become FAIL.
 """
 
 from __future__ import annotations
@@ -125,9 +125,10 @@ def check_study(study: optuna.Study, directions: list[str], identity: dict) -> N
 
 
 def fail_stale_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    """Mark trials left RUNNING (a killed run) as FAIL, so that they hold no generation or
-    constant-liar slot; returns them. Only for a study no other worker runs on."""
-    stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    """Mark trials a killed run left RUNNING, or WAITING (enqueued but not yet asked), as
+    FAIL, so that they hold no generation or constant-liar slot and no later ask picks up
+    a stale enqueued point; returns them. Only for a study no other worker runs on."""
+    stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING))
     for t in stale:
         study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
     return stale

@@ -232,9 +232,14 @@ def _join_reasons(reasons: list[str]) -> str:
 
 
 def _ask_point(study: optuna.Study, params: dict, dists: dict) -> optuna.trial.Trial:
-    """A new trial at exactly ``params`` (enqueued, then asked)."""
+    """A new trial at exactly ``params`` (enqueued, then asked: no other trial may be
+    WAITING, which :func:`~search.studies.fail_stale_trials` ensures at the start)."""
     study.enqueue_trial(params, skip_if_exists=False)
-    return study.ask(dists)
+    trial = study.ask(dists)
+    if point_key(trial.params) != point_key(params):
+        raise PimtuneError(f"study {study.study_name!r} handed out trial {trial.number} at {trial.params}, not "
+                           f"{params}: is another process running it? Stop it and rerun")
+    return trial
 
 
 def _tell(space: DesignSpace, study: optuna.Study, trial: optuna.trial.Trial, outcome: PointOutcome) -> None:

@@ -151,6 +151,10 @@ def test_resume_after_a_crash_gives_the_uninterrupted_study(space, monkeypatch, 
     running = [t for t in cut.trials if t.state == RUNNING]
     assert len(running) == TINY.points_per_batch
     before = outcomes(cut)
+    # a kill between enqueueing a point and asking for it leaves a WAITING trial behind
+    finished = next(t for t in cut.trials if t.state == COMPLETE)
+    cut.enqueue_trial(finished.params, skip_if_exists=False)
+    running.append(cut.trials[-1])
     resumed, stats = run(space, storage=storage)
     assert stats.retried == len(running)
     after = outcomes(resumed)
