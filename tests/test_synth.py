@@ -372,3 +372,28 @@ def test_shipped_ablation_file_is_valid():
 
     spec = load_ablation_file(Path(__file__).parent.parent / "studies" / "ablations.yaml")
     assert spec.networks == ["alexnet", "vgg13", "vgg16", "msra-a", "resnet18"]
+
+
+def test_synth_command_ctrl_c_exits_130_and_keeps_the_study(tmp_path, capsys, monkeypatch, tiny_effort):
+    real = synthesis.search_points
+    calls = {"n": 0}
+
+    def ctrl_c_on_second(*args, **kw):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+
+    monkeypatch.setattr(synthesis, "search_points", ctrl_c_on_second)
+    out = tmp_path / "o"
+    assert main(["synth", "alexnet-cifar", "--power", "20", "--effort", "quick", "--jobs", "1", "--out", str(out)]) == 130
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("pimtune: error: interrupted") and "resume" in err
+    monkeypatch.setattr(synthesis, "search_points", real)
+    study = optuna.load_study(study_name="alexnet-cifar-20W-synth-tops_per_watt", storage=f"sqlite:///{out / 'study.db'}")
+    kept = outcomes(study)
+    assert any(state == COMPLETE for state, _ in kept.values())
+    assert main(["synth", "alexnet-cifar", "--power", "20", "--effort", "quick", "--jobs", "1", "--out", str(out)]) == 0
+    resumed = outcomes(optuna.load_study(study_name="alexnet-cifar-20W-synth-tops_per_watt",
+                                         storage=f"sqlite:///{out / 'study.db'}"))
+    assert all(resumed[k] == v for k, v in kept.items()) and len(resumed) == 18
