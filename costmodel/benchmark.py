@@ -13,6 +13,7 @@ import os
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_info
 
 from costmodel.design import DesignBatch
 from costmodel.evaluator import evaluate
@@ -30,30 +31,9 @@ _ITERATED = np.array([k in ITERATED for k in OP_CHAIN])
 
 
 def thread_info() -> dict:
-    """BLAS/OpenMP thread settings: threadpoolctl's view when installed, else the
-    environment variables and the CPU count (``limited`` tells whether numpy's pools
-    were limited to one thread for the benchmark)."""
-    info = {"cpus": os.cpu_count(),
-            **{k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        info["threadpoolctl"] = False
-        return info
-    info["threadpoolctl"] = True
-    info["pools"] = [{"api": p.get("user_api"), "threads": p.get("num_threads")} for p in threadpool_info()]
-    return info
-
-
-def single_threaded():
-    """A context manager limiting numpy's thread pools to one thread (threadpoolctl), or a
-    no-op when threadpoolctl is not installed."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        from contextlib import nullcontext
-        return nullcontext()
-    return threadpool_limits(limits=1)
+    """CPU count and numpy's BLAS/OpenMP thread pools as threadpoolctl sees them."""
+    return {"cpus": os.cpu_count(),
+            "pools": [{"api": p.get("user_api"), "threads": p.get("num_threads")} for p in threadpool_info()]}
 
 
 def bench_evaluator(network: Network, tech: Technology | str, power_w: float, batch: int, repeats: int,

@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import optuna
-from optuna.trial import TrialState
 from sqlalchemy import exc as sa_exc
 
 from costmodel import load_technology
@@ -146,7 +145,6 @@ def run_cell(cell: Cell, inputs: Inputs, storage_url: str, node: str | None = No
         attempt += 1
         try:
             storage = open_storage(storage_url)
-            fail_waiting_trials(storage, cell.study_name)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
                 study, stats = synthesize(space, plan, storage, cell.study_name)
@@ -162,20 +160,6 @@ def run_cell(cell: Cell, inputs: Inputs, storage_url: str, node: str | None = No
             if attempt > len(RETRY_DELAYS_S) or not connection_lost(exc):
                 raise
             sleep(RETRY_DELAYS_S[attempt - 1])
-
-
-def fail_waiting_trials(storage, study_name: str) -> int:
-    """Mark FAIL the trials a cut-off run enqueued but never asked (the synthesis enqueues
-    a point and asks for it at once, so a WAITING trial at the start is stale and would
-    hand its point to the next ask); returns how many. Only while no one runs the study."""
-    try:
-        study_id = storage.get_study_id_from_name(study_name)
-    except KeyError:
-        return 0
-    waiting = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,))
-    for t in waiting:
-        storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-    return len(waiting)
 
 
 def connection_lost(exc: BaseException) -> bool:

@@ -57,7 +57,7 @@ def connect(address: str | None) -> None:
         if address:
             ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
         else:
-            ray.init(include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+            ray.init(address="local", include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
     except Exception as exc:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
         raise PimtuneError(f"cannot start or reach {where} ({one_line(exc)}); check --address / RAY_ADDRESS "
@@ -111,6 +111,8 @@ def run_on_ray(cells: list[Cell], inputs: Inputs, storage_url: str, max_concurre
         grid = tuner.fit()
     by_study = {}
     for r in grid:
+        if not r.config:                  # a trial an interrupt (Ctrl-C) stopped before it started
+            continue
         study = Cell(**r.config["cell"]).study_name
         by_study[study] = dict(r.metrics or {}) if r.error is None else {"study": study, "error": last_line(r.error)}
     return [by_study.get(c.study_name, {"study": c.study_name, "error": "not run (interrupted)"}) for c in cells]
@@ -139,9 +141,9 @@ class _Progress(tune.Callback):
     def __getstate__(self) -> dict:
         return {"start": self.start}
 
-    def __setstate__(self, state: dict) -> None:
+    def __setstate__(self, saved: dict) -> None:
         self.report = lambda *args: None
-        self.start = state["start"]
+        self.start = saved["start"]
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         result = trial.last_result or {}

@@ -37,6 +37,7 @@ import numpy as np
 import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import FrozenTrial, TrialState
+from threadpoolctl import threadpool_limits
 
 from onnx_frontend.errors import Interrupted, PimtuneError
 from search.effort import Effort
@@ -194,7 +195,8 @@ def run_synthesis(space: DesignSpace, study: optuna.Study, plan: SynthesisPlan,
         if progress:
             progress(len(finished_points(study)), total, best, time.perf_counter() - start)
 
-    _execute(space, study, plan, dists, batches, told)
+    with threadpool_limits(limits=1):       # batches are vectorised; BLAS threads only oversubscribe
+        _execute(space, study, plan, dists, batches, told)
     stats.seconds = time.perf_counter() - start
     return stats
 
@@ -268,6 +270,7 @@ _WORKER_SPACE: DesignSpace | None = None
 
 def _init_worker(network, tech, power_w, options) -> None:
     global _WORKER_SPACE
+    threadpool_limits(limits=1)              # one BLAS thread per worker process (for good)
     _WORKER_SPACE = DesignSpace.for_network(network, tech, power_w, options)
 
 

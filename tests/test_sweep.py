@@ -109,6 +109,21 @@ def test_resume_refuses_a_storage_without_the_sweep(tmp_path):
     assert res.stderr.startswith("pimtune: error: nothing to resume:") and res.stderr.count("\n") == 1
 
 
+def test_schema_mismatch_and_refused_connection_are_one_line(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "old.db"
+    open_storage(f"sqlite:///{db}")
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = 'v2.6.0.a'")
+    old = pimtune("sweep", str(QUICK), "--storage", f"sqlite:///{db}", cwd=tmp_path)
+    assert old.returncode == 2 and old.stderr.count("\n") == 1
+    assert "no longer compatible with the table schema" in old.stderr and "optuna storage upgrade" in old.stderr
+    refused = pimtune("sweep", str(QUICK), "--storage", "postgresql://u:secret@127.0.0.1:1/db", cwd=tmp_path)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "cannot open the database" in refused.stderr and "secret" not in refused.stderr
+
+
 def pimtune(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "search.cli.main", *args], cwd=cwd, capture_output=True,
                           text=True, timeout=timeout, env=_env())

@@ -9,7 +9,7 @@ import json
 from rich.table import Table
 
 from costmodel import load_technology
-from costmodel.benchmark import bench_evaluator, bench_reference, single_threaded, thread_info
+from costmodel.benchmark import bench_evaluator, bench_reference, thread_info
 from costmodel.fidelity import feasible_random_designs
 from onnx_frontend import load_network
 from onnx_frontend.errors import PimtuneError
@@ -23,10 +23,8 @@ DESCRIPTION = f"""\
 Time the vectorised evaluator (median over --repeats calls on --batch random designs, after
 one warm-up) and the exact reference scheduler (median over {REFERENCE_DESIGNS} random
 feasible designs; a design predicted to take more than {REFERENCE_LIMIT_S:g} s is skipped) on
-zoo networks. The figures are per process: numpy's elementwise work runs on one core, and
-when threadpoolctl is installed its BLAS/OpenMP pools are limited to one thread; otherwise
-run with OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 for a per-core figure (the thread
-settings are reported)."""
+zoo networks. The figures are per core: every pimtune command limits numpy's BLAS/OpenMP
+pools to one thread (the thread settings are reported)."""
 
 
 def register(subparsers) -> None:
@@ -50,11 +48,10 @@ def run(args: argparse.Namespace) -> int:
     tech = load_technology(args.tech)
     rows = []
     status = None if args.json else console(stderr=True)
-    with single_threaded():
-        for name in names:
-            if status is not None:
-                status.print(f"bench: {name} ...", style="dim")
-            rows.append(bench_network(name, tech, args.power, args.batch, args.repeats))
+    for name in names:
+        if status is not None:
+            status.print(f"bench: {name} ...", style="dim")
+        rows.append(bench_network(name, tech, args.power, args.batch, args.repeats))
     report = {"power_w": args.power, "batch": args.batch, "repeats": args.repeats,
               "threads": thread_info(), "networks": rows}
     if args.json:
@@ -102,9 +99,5 @@ def bench_table(report: dict) -> Table:
 
 
 def threads_line(info: dict) -> str:
-    if info.get("threadpoolctl"):
-        pools = ", ".join(f"{p['api']} {p['threads']}" for p in info.get("pools", [])) or "none"
-        return f"threads: numpy pools limited to 1 for the benchmark (pools: {pools}); {info['cpus']} CPUs"
-    env = ", ".join(f"{k}={v}" for k, v in info.items() if k.endswith("_THREADS") and v is not None)
-    return (f"threads: threadpoolctl not installed, BLAS pools not limited ({env or 'no *_NUM_THREADS set'}); "
-            f"{info['cpus']} CPUs")
+    pools = ", ".join(f"{p['api']} {p['threads']}" for p in info.get("pools", [])) or "none"
+    return f"threads: numpy pools limited to 1 (pools: {pools}); {info['cpus']} CPUs"

@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         con.print(f"[bold red]{len(missing)} of {len(cells)} cells not done[/]; run the same command again "
                   f"(or with --resume) to continue")
         return 1
-    con.print(f"all {len(cells)} cells done; `pimtune sweep {args.file} --summary` tabulates them")
+    con.print(f"all {len(cells)} cells done; the same command with --summary tabulates them")
     return 0
 
 
