@@ -170,7 +170,10 @@ def mutate(space: DesignSpace, X: np.ndarray, rng: np.random.Generator, *, p_mac
     forced = rng.choice(3, size=int(none.sum()), p=p / p.sum())
     ops[np.flatnonzero(none), forced] = True
     _mutate_macros(space, X, np.flatnonzero(ops[:, 0]), rng, allowed)
-    X = repair(space, X)                   # sharing decisions see the repaired counts
+    # sharing (and other) moves see repaired counts; rows with a macro move only need the
+    # final repair (repair is idempotent, so the result is the same)
+    later = ops[:, 1] | ops[:, 2]
+    X[later] = repair(space, X[later])
     _mutate_sharing(space, X, np.flatnonzero(ops[:, 1]), rng, allowed)
     _mutate_other(space, X, np.flatnonzero(ops[:, 2]), rng, others)
     return repair(space, X)
