@@ -24,6 +24,7 @@ from search import sweep_ray
 from search.studies import open_storage
 from search.sweep import DONE_KEY, RETRY_DELAYS_S, cell_states, cells_of, load_inputs, run_cell, run_in_process
 from search.sweep_spec import SweepSpec, load_sweep
+from search.inner_search import OUTER_PARAMS
 from search.synthesis import point_key
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,10 +43,11 @@ def tiny_spec(name: str = "tiny") -> SweepSpec:
 
 
 def trials_by_point(study: optuna.Study) -> dict[tuple, list]:
-    """Trials by outer point; a trial cut off before its point was set must have FAILed."""
+    """Trials by outer point; a trial cut off before its point was wholly set (the
+    parameters are written one by one) must have FAILed."""
     out: dict[tuple, list] = {}
     for t in study.get_trials(deepcopy=False):
-        if not t.params:
+        if not all(k in t.params for k in OUTER_PARAMS):
             assert t.state == TrialState.FAIL, t
             continue
         out.setdefault(point_key(t.params), []).append(t)
