@@ -24,8 +24,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from tabulate import tabulate
 
 from costmodel.evaluator import evaluate
@@ -34,6 +33,7 @@ from costmodel.technology import load_technology
 from onnx_frontend.errors import PimtuneError
 from search.effort import Effort, effort_named
 from search.synthesis import SynthesisPlan, best_trial, synthesize
+from search.yaml_files import load_yaml_model
 from space import DesignSpace, SpaceOptions
 
 #: variant -> (space options, duplication source).
@@ -78,18 +78,7 @@ class AblationFile(BaseModel):
 def load_ablation_file(path: str | Path) -> AblationFile:
     """The validated file; PimtuneError naming the file, key and rule otherwise."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise PimtuneError(f"{path}: cannot read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise PimtuneError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    try:
-        spec = AblationFile.model_validate(data if data is not None else {})
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise PimtuneError(f"{path}: {key}: {err['msg']}") from None
+    spec = load_yaml_model(path, AblationFile, PimtuneError, "ablation file")
     for name in spec.isaac_power_w:
         if name not in spec.networks:
             raise PimtuneError(f"{path}: isaac_power_w.{name}: not one of the networks {spec.networks}")

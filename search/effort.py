@@ -9,8 +9,6 @@ rram_ratio grid.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from onnx_frontend.errors import PimtuneError
@@ -44,10 +42,6 @@ class Effort(BaseModel):
     rram_ratios: tuple[float, ...]
     points_per_batch: int = Field(default=3, ge=1)
 
-    def evaluations_per_point(self, dac_resolutions: int) -> int:
-        """Designs the EA scores for one outer point at most (every candidate found)."""
-        return self.candidates * dac_resolutions * self.population * (self.generations + 1)
-
 
 #: PIMSYN's rram_ratio grid (its released code's values).
 PIMSYN_RRAM_RATIOS = (0.15, 0.2, 0.25, 0.3)
@@ -60,8 +54,6 @@ EFFORTS: dict[str, Effort] = {
     "thorough": Effort(name="thorough", sa_chains=20, sa_steps=3000, candidates=20, population=40,
                        generations=400, rram_ratios=(0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)),
 }
-
-EffortName = Literal["quick", "default", "thorough"]
 
 
 def effort_named(name: str) -> Effort:

@@ -24,14 +24,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from costmodel.technology import TECH_DIR
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.zoo import NETWORKS
 from search.effort import EFFORTS
 from search.synthesis import DEFAULT_OUTER_TRIALS, OUTER_SAMPLERS
+from search.yaml_files import load_yaml_model
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
@@ -90,45 +90,11 @@ def load_sweep(path: str | Path) -> SweepSpec:
         SweepError: one line naming the file, the key, the problem and the allowed values.
     """
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise SweepError(f"{path}: cannot read the sweep file ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}:" if mark else ""
-        raise SweepError(f"{path}:{where} not valid YAML ({getattr(exc, 'problem', exc)}); fix the syntax") from None
-    if not isinstance(data, dict):
-        raise SweepError(f"{path}: expected a mapping with keys {', '.join(SweepSpec.model_fields)}, "
-                         f"got {type(data).__name__}")
-    try:
-        spec = SweepSpec.model_validate(data)
-    except ValidationError as exc:
-        raise SweepError(f"{path}: {_describe(exc.errors()[0])}") from None
+    spec = load_yaml_model(path, SweepSpec, SweepError, "sweep file")
     networks = [_resolve(path, "networks", i, n, NETWORKS, (".onnx",)) for i, n in enumerate(spec.networks)]
     bundled = sorted(p.stem for p in TECH_DIR.glob("*.yaml"))
     techs = [_resolve(path, "techs", i, t, bundled, (".yaml", ".yml")) for i, t in enumerate(spec.techs)]
     return spec.model_copy(update={"networks": networks, "techs": techs})
-
-
-def _describe(error: dict) -> str:
-    """One validation error as ``key 'a.b[0]': problem; allowed values``."""
-    key = ""
-    for part in error["loc"]:
-        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
-    if error["type"] == "extra_forbidden":
-        fields = SweepSpec.model_fields if len(error["loc"]) == 1 else CellOptions.model_fields
-        return f"unknown key {key!r}; allowed keys: {', '.join(fields)}"
-    if error["type"] == "missing":
-        return f"key {key!r} is missing; add it"
-    value = error.get("input")
-    msg = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "literal_error":
-        allowed = error["ctx"]["expected"].replace("'", "").replace(" or ", ", ")
-        return f"key {key!r}: {value!r} is not allowed; choose from {allowed}"
-    if error["type"] == "string_pattern_mismatch":
-        return f"key {key!r}: {value!r} is not a valid name; use letters, digits, '_', '.' and '-'"
-    return f"key {key!r}: {msg} (got {value!r})"
 
 
 def _resolve(path: Path, key: str, index: int, value: str, names, suffixes: tuple[str, ...]) -> str:

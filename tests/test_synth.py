@@ -52,6 +52,20 @@ def outcomes(study) -> dict:
     return out
 
 
+def fail_on_call(monkeypatch, call: int, exc: BaseException) -> None:
+    """Make the ``call``-th inner search of this test raise ``exc`` (earlier ones run)."""
+    real = synthesis.search_points
+    calls = {"n": 0}
+
+    def failing(*args, **kw):
+        calls["n"] += 1
+        if calls["n"] == call:
+            raise exc
+        return real(*args, **kw)
+
+    monkeypatch.setattr(synthesis, "search_points", failing)
+
+
 # --- SA filter ---------------------------------------------------------------------------------
 def test_filter_keeps_distinct_budget_filling_candidates_best_first(space):
     X, owner, dacs = point_rows(space, [{"rram_ratio": 0.3, "cell_bits": 2, "xbar_size": 256},
@@ -133,17 +147,9 @@ def test_grid_study_covers_every_point_once(space):
 
 def test_resume_after_a_crash_gives_the_uninterrupted_study(space, monkeypatch, tmp_path):
     whole, _ = run(space)
-    calls = {"n": 0}
     real = synthesis.search_points
-
-    def crash_on_third(*args, **kw):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise SystemExit("killed")                  # like a kill: the batch's trials stay RUNNING
-        return real(*args, **kw)
-
     storage = open_storage(f"sqlite:///{tmp_path / 'crash.db'}")
-    monkeypatch.setattr(synthesis, "search_points", crash_on_third)
+    fail_on_call(monkeypatch, 3, SystemExit("killed"))     # like a kill: the batch's trials stay RUNNING
     with pytest.raises(SystemExit):
         run(space, storage=storage)
     monkeypatch.setattr(synthesis, "search_points", real)
@@ -170,16 +176,7 @@ def test_workers_give_the_same_study_as_one_process(space):
 
 
 def test_interrupt_keeps_finished_points_and_fails_the_rest(space, monkeypatch):
-    real = synthesis.search_points
-    calls = {"n": 0}
-
-    def ctrl_c_on_second(*args, **kw):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return real(*args, **kw)
-
-    monkeypatch.setattr(synthesis, "search_points", ctrl_c_on_second)
+    fail_on_call(monkeypatch, 2, KeyboardInterrupt())
     storage = optuna.storages.InMemoryStorage()
     with pytest.raises(SynthesisInterrupted, match="resume"):
         run(space, storage=storage)
@@ -353,7 +350,7 @@ def test_ablations_run_and_resume(tmp_path, zoo_net):
     ("networks: [alexnet]\npower_w: 20\nisaac_power_w: {vgg16: 300}\n", "isaac_power_w.vgg16"),
     ("networks: [alexnet\n", "not valid YAML"),
     ("networks: [alexnet]\npower_w: 20\neffort: {name: x, sa_chains: 0, sa_steps: 1, candidates: 1, population: 2, "
-     "generations: 1, rram_ratios: [0.2]}\n", "effort"),
+     "generations: 1, rram_ratios: [0.2]}\n", "'effort.sa_chains'"),
 ])
 def test_ablation_file_errors_name_the_key(tmp_path, text, match):
     from search.ablations import load_ablation_file
@@ -376,15 +373,7 @@ def test_shipped_ablation_file_is_valid():
 
 def test_synth_command_ctrl_c_exits_130_and_keeps_the_study(tmp_path, capsys, monkeypatch, tiny_effort):
     real = synthesis.search_points
-    calls = {"n": 0}
-
-    def ctrl_c_on_second(*args, **kw):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return real(*args, **kw)
-
-    monkeypatch.setattr(synthesis, "search_points", ctrl_c_on_second)
+    fail_on_call(monkeypatch, 2, KeyboardInterrupt())
     out = tmp_path / "o"
     assert main(["synth", "alexnet-cifar", "--power", "20", "--effort", "quick", "--jobs", "1", "--out", str(out)]) == 130
     err = capsys.readouterr().err.strip().splitlines()[-1]
