@@ -8,6 +8,7 @@ developer's machine and fail in CI (``CI`` set).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -22,7 +23,8 @@ from optuna.trial import TrialState
 
 from search import sweep_ray
 from search.studies import open_storage
-from search.sweep import DONE_KEY, RETRY_DELAYS_S, cell_states, cells_of, load_inputs, run_cell, run_in_process
+from search.sweep import (CELL_FIXED, DONE_KEY, RETRY_DELAYS_S, cell_states, cells_of, expected_cost, load_inputs,
+                          longest_first, run_cell, run_in_process)
 from search.sweep_spec import SweepSpec, load_sweep
 from search.inner_search import OUTER_PARAMS
 from search.synthesis import point_key
@@ -60,19 +62,49 @@ def outcome(study: optuna.Study) -> dict:
             for k, ts in trials_by_point(study).items()}
 
 
+# --- the order cells run in -----------------------------------------------------------------------
+def test_cells_run_longest_expected_first():
+    spec = load_sweep(QUICK)
+    cells = cells_of(spec)
+    inputs = load_inputs(cells)
+    order = longest_first(cells, inputs)
+    assert sorted(c.study_name for c in order) == sorted(c.study_name for c in cells)
+    costs = [expected_cost(c, inputs) for c in order]
+    assert costs == sorted(costs, reverse=True)
+    for network in spec.networks:                # a higher budget fits more of the grid's points
+        mine = [expected_cost(c, inputs) for c in cells if c.network == network and c.seed == 0]
+        assert mine == sorted(mine) and mine[0] < mine[-1]
+    first, last = order[0], order[-1]
+    assert (first.network, first.power_w, last.network, last.power_w) == ("vgg16-cifar", 40, "alexnet-cifar", 10)
+    assert [c.seed for c in order[:2]] == [0, 1]                # equal costs keep the sweep's order
+    tpe = dataclasses.replace(first, outer="tpe", outer_trials=18)
+    assert CELL_FIXED < expected_cost(tpe, inputs) < costs[0]   # 18 of the 36 points, all of which fit
+    assert expected_cost(dataclasses.replace(first, power_w=-1.0), inputs) == CELL_FIXED   # its trial says why
+
+
 # --- Ray against in-process, SQLite ----------------------------------------------------------------
 def test_ray_runs_give_the_in_process_results(tmp_path):
+    from ray._private import services
+    from ray._private.node import Node
+    from ray.tune.execution import class_cache
+
     cells = cells_of(tiny_spec())
     inputs = load_inputs(cells)
     local, remote = f"sqlite:///{tmp_path / 'local.db'}", f"sqlite:///{tmp_path / 'ray.db'}"
     run_in_process(cells, inputs, local)
     seen = []
+    ray_private = (Node.__init__, Node.start_api_server, services.get_node, dict(class_cache.DEFAULT_ENV_VARS))
     sweep_ray.connect(None)
     try:
+        import ray
+
+        # started lean: no dashboard API server, autoscaler monitor or log monitor
+        assert not {"dashboard", "monitor", "log_monitor"} & set(ray._private.worker._global_node.all_processes)
         results = sweep_ray.run_on_ray(cells, inputs, remote, max_concurrent=2,
                                        report=lambda cell, result, error, s: seen.append((cell, error)))
     finally:
         sweep_ray.shutdown()
+    assert (Node.__init__, Node.start_api_server, services.get_node, class_cache.DEFAULT_ENV_VARS) == ray_private
     assert [r["error"] for r in results] == [None, None]
     assert sorted(c.study_name for c, _ in seen) == sorted(c.study_name for c in cells)
     a, b = open_storage(local), open_storage(remote)
