@@ -172,17 +172,22 @@ def move_copies(dup: np.ndarray, sets: np.ndarray, limit: np.ndarray, dmax: np.n
     deficit = used + a * sj - limit                        # crossbars to give back
     donors = dmov[None, :] & (np.arange(len(dmov))[None, :] != j[:, None])
     order = np.argsort(rng.random(dup.shape), axis=1)
+    # the layers in each row's random order (columns by position), written back at the end
+    moved_o, sets_o = np.take_along_axis(moved, order, 1), np.take_along_axis(sets, order, 1)
+    donors_o = np.take_along_axis(donors, order, 1)
     # pass 1: random partial amounts in random order; pass 2: the fewest copies that fit
     for partial in (True, False):
         u = rng.random(dup.shape)
         for pos in range(dup.shape[1]):
-            k = order[:, pos]
-            need = np.where(donors[r, k] & (deficit > 0),
-                            np.minimum(moved[r, k] - 1, -(-deficit // sets[r, k])), 0)
+            if not (deficit > 0).any():              # nothing left to give back: every take is 0
+                break
+            need = np.where(donors_o[:, pos] & (deficit > 0),
+                            np.minimum(moved_o[:, pos] - 1, -(-deficit // sets_o[:, pos])), 0)
             take = np.floor(u[:, pos] * need).astype(np.int64) + (need > 0) if partial else need
             take = np.minimum(take, need)
-            moved[r, k] -= take
-            deficit -= take * sets[r, k]
+            moved_o[:, pos] -= take
+            deficit -= take * sets_o[:, pos]
+    np.put_along_axis(moved, order, moved_o, 1)
     return np.where(act[:, None], moved, dup)
 
 
@@ -192,14 +197,18 @@ def fill_copies(dup: np.ndarray, sets: np.ndarray, limit: np.ndarray, dmax: np.n
     new copies (K, C) (arguments as :func:`copy_room`)."""
     dup = dup.copy()
     free = np.maximum(limit - (dup * sets).sum(1), 0)
-    r = np.arange(len(dup))
     order = np.argsort(rng.random(dup.shape), axis=1)
+    # the layers in each row's random order (columns by position), written back at the end
+    dup_o, sets_o = np.take_along_axis(dup, order, 1), np.take_along_axis(sets, order, 1)
+    room_o = np.where(dmov[order], dmax[order] - dup_o, 0)
+    smallest = np.where(dmov[None, :], sets, np.iinfo(np.int64).max).min(1)    # (K,) cheapest copy
     for pos in range(dup.shape[1]):
-        k = order[:, pos]
-        add = np.where(dmov[k], np.minimum(dmax[k] - dup[r, k], free // sets[r, k]), 0)
-        add = np.maximum(add, 0)
-        dup[r, k] += add
-        free -= add * sets[r, k]
+        if not (free >= smallest).any():                # no copy fits anywhere: every add is 0
+            break
+        add = np.maximum(np.minimum(room_o[:, pos], free // sets_o[:, pos]), 0)
+        dup_o[:, pos] += add
+        free -= add * sets_o[:, pos]
+    np.put_along_axis(dup, order, dup_o, 1)
     return dup
 
 

@@ -27,6 +27,7 @@ take the same child (the trial order is read from the storage without a lock).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -80,6 +81,17 @@ class EvolutionarySampler(BaseGASampler):
 
     def reseed_rng(self) -> None:
         self._random_sampler.reseed_rng()
+
+    # --- pickling (Ray Tune ships the sampler to its workers) ---------------------------
+    def __getstate__(self) -> dict:
+        """The sampler's state without Optuna 5's generation lock, which cannot be pickled."""
+        state = self.__dict__.copy()
+        state.pop("_thread_lock", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._thread_lock = threading.Lock()
 
     # --- Optuna interface ---------------------------------------------------------------
     def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:

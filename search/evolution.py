@@ -37,7 +37,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from space import DesignSpace, repair
+from space import GLOBALS, DesignSpace, repair
+from space.repair import fit_macros, repair_partition
 
 GENE_BASE = 1000
 
@@ -70,6 +71,13 @@ def allowed_columns(space: DesignSpace, columns=None) -> np.ndarray:
     for c in arr.tolist():
         mask[space.index[c] if isinstance(c, str) else int(c)] = True
     return mask
+
+
+def _repairer(space: DesignSpace, allowed: np.ndarray) -> Callable[[DesignSpace, np.ndarray], np.ndarray]:
+    """The repair the operators need: operators get repaired rows, so when they may change
+    no global and no duplication column, :func:`space.repair.repair_partition` suffices."""
+    fixed = np.array([space.index[g] for g in GLOBALS] + [c for c in space.dup_cols if c >= 0], dtype=np.int64)
+    return repair if allowed[fixed].any() else repair_partition
 
 
 def partition_columns(space: DesignSpace) -> np.ndarray:
@@ -149,7 +157,7 @@ def from_genes(space: DesignSpace, X_template: np.ndarray, genes: np.ndarray, ba
 # --- operators ------------------------------------------------------------------------
 def mutate(space: DesignSpace, X: np.ndarray, rng: np.random.Generator, *, p_macro: float = 0.9,
            p_share: float = 0.3, p_other: float = 0.0, columns=None) -> np.ndarray:
-    """Mutated and repaired copies of rows ``X`` (N, D) -> (N, D).
+    """Mutated and repaired copies of repaired rows ``X`` (N, D) -> (N, D).
 
     Each row independently gets (a) a macro-count change with probability ``p_macro``,
     (b) a sharing toggle with ``p_share`` and (c) a change of one other column with
@@ -163,20 +171,26 @@ def mutate(space: DesignSpace, X: np.ndarray, rng: np.random.Generator, *, p_mac
     p = np.array([p_macro if allowed[space.macro_cols].any() else 0.0,
                   p_share if (space.share_cols >= 0).any() and allowed[space.share_cols[space.share_cols >= 0]].any() else 0.0,
                   p_other if len(others) else 0.0])
+    fix = _repairer(space, allowed)
     if n == 0 or p.sum() <= 0:
-        return repair(space, X)
+        return fix(space, X)
     ops = rng.random((n, 3)) < p
     none = ~ops.any(1)
     forced = rng.choice(3, size=int(none.sum()), p=p / p.sum())
     ops[np.flatnonzero(none), forced] = True
     _mutate_macros(space, X, np.flatnonzero(ops[:, 0]), rng, allowed)
-    # sharing (and other) moves see repaired counts; rows with a macro move only need the
-    # final repair (repair is idempotent, so the result is the same)
-    later = ops[:, 1] | ops[:, 2]
-    X[later] = repair(space, X[later])
     _mutate_sharing(space, X, np.flatnonzero(ops[:, 1]), rng, allowed)
     _mutate_other(space, X, np.flatnonzero(ops[:, 2]), rng, others)
-    return repair(space, X)
+    # (a) and (b) keep sharing legal (a count within the pair's limits, a new pair of free
+    # layers that fits them) and so does lowering macro levels (counts only shrink): rows
+    # moved by them alone need only the macros' power fitted (sharing does not change it)
+    other = ops[:, 2]
+    X[other] = fix(space, X[other])
+    moved = np.flatnonzero(ops[:, 0] & ~other)
+    Y = X[moved]
+    fit_macros(space, Y)
+    X[moved] = Y
+    return X
 
 
 def _other_columns(space: DesignSpace, allowed: np.ndarray) -> np.ndarray:
@@ -265,7 +279,7 @@ def _mutate_other(space, X, rows, rng, others) -> None:
 
 def crossover(space: DesignSpace, A: np.ndarray, B: np.ndarray, rng: np.random.Generator, *,
               columns=None) -> np.ndarray:
-    """Uniform crossover of rows ``A`` and ``B`` (N, D) -> repaired (N, D).
+    """Uniform crossover of repaired rows ``A`` and ``B`` (N, D) -> repaired (N, D).
 
     Each layer's gene (macro level, partner, allocation) comes from A or B with equal
     probability; globals and duplication come from A (so the child keeps A's crossbar
@@ -277,7 +291,7 @@ def crossover(space: DesignSpace, A: np.ndarray, B: np.ndarray, rng: np.random.G
     mask = np.zeros(A.shape, dtype=bool)
     for j, cols in enumerate(layer_gene_columns(space)):
         mask[:, cols] = swap[:, j : j + 1]
-    return repair(space, np.where(mask & allowed, B, A))
+    return _repairer(space, allowed)(space, np.where(mask & allowed, B, A))
 
 
 # --- selection and generations --------------------------------------------------------

@@ -13,7 +13,8 @@ Algorithm 1 (BACKGROUND.md section 5):
 3. for every (pair, candidate) an EA instance of ``effort.population`` designs searches
    macro counts and sharing (and the allocation multipliers when the space searches
    them) with the operators of :mod:`search.evolution`: all instances of the batch are
-   one (E, P, D) matrix, scored by ONE evaluator call per generation;
+   one (E, P, D) matrix, scored by ONE evaluator call per generation (rows the batch
+   scored before take their stored score, :class:`search.score_memo.ScoreMemo`);
 4. each point's result is the best design over its pairs and candidates.
 
 The operators draw from one random source for the whole batch, so a point's result
@@ -34,6 +35,7 @@ from search.dup_filter import FilterResult, filter_duplication
 from search.effort import Effort
 from search.evolution import evolve, partition_columns
 from search.objectives import fitness, maximised
+from search.score_memo import ScoreMemo
 from space import DesignSpace, repair
 from space.options import GLOBALS
 
@@ -53,8 +55,9 @@ class PointOutcome:
         reason: why there is no design (None when there is one).
         row: (D,) the best design's encoded row, or None.
         metrics: the best design's ``Results.metrics`` (JSON-ready), or None.
-        stats: evaluations, per-DAC best values, candidates, best value per generation,
-            the SA filter's best energy and the batch's wall time (s).
+        stats: evaluations (designs the EAs proposed), per-DAC best values, candidates,
+            best value per generation, the SA filter's best energy, the batch's wall time
+            (s) and its designs scored by the evaluator and taken from the memo.
     """
 
     params: dict
@@ -136,13 +139,7 @@ def search_points(space: DesignSpace, points: list[dict], effort: Effort, object
     cols = _ea_columns(space)
     fresh = space.random(X0.shape[0] * X0.shape[1], rng).reshape(X0.shape)
     X0[..., cols] = fresh[..., cols]
-    evaluations = 0
-
-    def score(rows: np.ndarray) -> np.ndarray:
-        nonlocal evaluations
-        evaluations += len(rows)
-        return fitness(space.evaluate(rows), objective)
-
+    score = ScoreMemo(lambda rows: fitness(space.evaluate(rows), objective), space.dims)
     X_best, f_best, history = evolve(space, score, X0, effort.generations, rng,
                                      population=effort.population, columns=cols)
     sign = 1.0 if maximised(objective) else -1.0
@@ -169,7 +166,8 @@ def search_points(space: DesignSpace, points: list[dict], effort: Effort, object
             "sa_best_energy": float(filt.energy[pair[inst], 0].min()),
             "batch_seconds": round(seconds, 3),
             "batch_points": len(points),
-            "batch_evaluations": evaluations,
+            "batch_evaluations": score.misses,
+            "batch_repeats": score.hits,
         }
     if best_rows:
         idx = sorted(best_rows)

@@ -24,6 +24,10 @@ no trial on invalid points:
 
 Macro counts are legal by construction (divisors, see ``space.divisors``). Repair is
 idempotent: ``repair(repair(X)) == repair(X)``.
+
+``repair_partition(space, X)`` is the same for rows whose globals and duplication are
+those of repaired rows (only macro levels, sharing or allocation changed, as in the EA
+over partitioning): steps 2-4 cannot change such rows, so it runs steps 1, 5 and 6 only.
 """
 
 from __future__ import annotations
@@ -40,6 +44,14 @@ def repair(space: DesignSpace, X: np.ndarray) -> np.ndarray:
     fit_weights(space, X)
     fit_adc(space, X)
     fit_budget(space, X)
+    fit_macros(space, X)
+    fix_sharing(space, X)
+    return X
+
+
+def repair_partition(space: DesignSpace, X: np.ndarray) -> np.ndarray:
+    """:func:`repair` of rows whose globals and duplication already passed it; a new array."""
+    X = np.clip(np.atleast_2d(np.asarray(X, dtype=np.int64)), space.low, space.high)
     fit_macros(space, X)
     fix_sharing(space, X)
     return X
@@ -110,37 +122,60 @@ def fit_budget(space: DesignSpace, X: np.ndarray) -> None:
 def fit_macros(space: DesignSpace, X: np.ndarray, shrink: float = 0.7) -> None:
     """Lower every macro level of rows whose macros' fixed power does not fit, in place."""
     cols = space.macro_cols
+    left, per_xbar, per_macro = space.fixed_power(X)
+    dup = space.dup_values(X)
+    used = (dup * space.crossbar_sets(X)).sum(1) * per_xbar       # only the levels change below
+    limit = space.macro_limits(X, dup)
+    table = space.level_table()
     rows = np.arange(len(X))
     for _ in range(64):
-        left, per_xbar, per_macro = space.fixed_power(X[rows])
-        dup = space.dup_values(X[rows])
-        used = (dup * space.crossbar_sets(X[rows])).sum(1) * per_xbar
-        macros = space.macro_values(X[rows], dup).sum(1)
-        over = (used + macros * per_macro > left) & (X[np.ix_(rows, cols)].max(1) > 0)
+        levels = X[np.ix_(rows, cols)]
+        macros = table[limit[rows], levels].sum(1)
+        over = (used[rows] + macros * per_macro[rows] > left[rows]) & (levels.max(1) > 0)
         if not over.any():
             return
         rows = rows[over]
-        X[np.ix_(rows, cols)] = np.floor(X[np.ix_(rows, cols)] * shrink).astype(np.int64)
+        X[np.ix_(rows, cols)] = np.floor(levels[over] * shrink).astype(np.int64)
 
 
 def fix_sharing(space: DesignSpace, X: np.ndarray) -> None:
-    """Drop illegal sharing in place, deciding layer by layer (vectorised over designs)."""
+    """Drop illegal sharing in place, deciding layer by layer (vectorised over designs).
+
+    A layer's sharing is legal on its own when its partner is earlier and the pair's macro
+    count fits both limits; rows where no two such layers use the same partner and no
+    partner shares itself keep exactly those (deciding layer by layer changes nothing
+    there); the others are decided layer by layer."""
     cols = space.share_cols
     if (cols < 0).all():
         return
     n, L = len(X), len(cols)
-    dup = space.dup_values(X)
-    limit = space.macro_limits(X, dup)
+    has = cols >= 0
+    share = np.full((n, L), -1, dtype=np.int64)
+    share[:, has] = X[:, cols[has]]
+    limit = space.macro_limits(X)
     macros = space.level_table()[limit, X[:, space.macro_cols]]
+    q = np.maximum(share, 0)
+    pair = np.maximum(macros, np.take_along_axis(macros, q, 1))
+    legal = (share >= 0) & (share < np.arange(L)) & (pair <= limit) & (pair <= np.take_along_axis(limit, q, 1))
+    partner_shares = legal & np.take_along_axis(legal, q, 1)
+    slot = np.arange(0, n * (L + 1), L + 1)[:, None] + np.where(legal, q, L)
+    users = np.bincount(slot.ravel(), minlength=n * (L + 1)).reshape(n, L + 1)
+    tangled = partner_shares.any(1) | (users[:, :L] > 1).any(1)
+    if tangled.any():
+        legal[tangled] = _decide_in_order(legal[tangled], q[tangled])
+    X[:, cols[has]] = np.where(legal, share, -1)[:, has]
+
+
+def _decide_in_order(legal: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """(n, L) bool: layer by layer, a legal sharing is kept where its partner neither
+    shares nor is shared by an earlier layer."""
+    n, L = legal.shape
     rows = np.arange(n)
     sharer = np.zeros((n, L), dtype=bool)      # layer shares an earlier one
     shared = np.zeros((n, L), dtype=bool)      # layer's macros are shared by a later one
     for j in range(1, L):
-        p = X[:, cols[j]]
-        q = np.maximum(p, 0)
-        pair = np.maximum(macros[:, j], macros[rows, q])
-        ok = (p >= 0) & (p < j) & ~sharer[rows, q] & ~shared[rows, q]
-        ok &= (pair <= limit[:, j]) & (pair <= limit[rows, q])
-        X[:, cols[j]] = np.where(ok, p, -1)
+        p = q[:, j]
+        ok = legal[:, j] & ~sharer[rows, p] & ~shared[rows, p]
         sharer[:, j] = ok
-        shared[rows[ok], q[ok]] = True
+        shared[rows[ok], p[ok]] = True
+    return sharer

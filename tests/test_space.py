@@ -22,6 +22,7 @@ from costmodel.technology import adc_bits_required, load_technology
 from onnx_frontend import load_network
 from onnx_frontend.zoo import build_model
 from space import GLOBALS, DesignSpace, SpaceError, SpaceOptions, repair
+from space.repair import repair_partition
 from space.divisors import divisor_at, smallest_prime_factor
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -612,3 +613,19 @@ def test_for_network_rejects_fixed_values_not_offered(fixed):
     with pytest.raises(SpaceError) as e:
         DesignSpace.for_network(network("alexnet-cifar"), "reram", 20.0, SpaceOptions(fixed=fixed))
     assert one_line(e.value)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=SEEDS, case=st.sampled_from(REPAIR_CASES), key=st.sampled_from(["default", "identical", "searched"]))
+def test_repair_partition_equals_repair_when_globals_and_duplication_are_repaired(seed, case, key):
+    """The EA's cheaper repair: rows whose globals and duplication passed repair, with
+    their macro levels, partners and allocation redrawn (some outside the box)."""
+    space = space_of(*case, key)
+    R = repair(space, box_rows(space, seed))
+    Y = box_rows(space, seed + 1)
+    fixed = np.array([space.index[g] for g in GLOBALS] + [c for c in space.dup_cols if c >= 0])
+    Y[:, fixed] = R[:, fixed]
+    got = repair_partition(space, Y)
+    assert np.array_equal(got, repair(space, Y))
+    assert np.array_equal(Y[:, fixed], R[:, fixed])                   # input untouched
+
