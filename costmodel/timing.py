@@ -22,6 +22,7 @@ from costmodel.design import COMPONENTS
 from costmodel.opgraph import OP_CHAIN
 from costmodel.resolve import Resolved
 from costmodel.reduce import row_max
+from costmodel.runs import Runs
 from costmodel.scatter import set_sums
 from costmodel.workload import Workload, needed_producer_step
 
@@ -104,11 +105,18 @@ def _busiest_resource(wl: Workload, r: Resolved, shared, d, B) -> np.ndarray:
 
 def _edges(wl: Workload, r: Resolved):
     """Per producer edge, edge-major (E, N): the producer step the consumer's first step
-    needs, and the consumer's steps that need the producer's last step (both independent
-    of time)."""
+    needs, and the consumer's steps that need the producer's last step. Both depend on
+    the duplication alone: computed once per run of designs with equal duplication."""
+    runs = Runs(r.dup)
+    need_first, tail = _edges_of(wl, runs.first(r.dup), runs.first(r.steps))
+    return runs.spread(need_first, 1), runs.spread(tail, 1)
+
+
+def _edges_of(wl: Workload, dup: np.ndarray, steps: np.ndarray):
+    """:func:`_edges` of designs with copies ``dup`` and steps ``steps`` (N, La)."""
     l, p = wl.edge_layer, np.maximum(wl.edge_producer, 0)
-    dup_l, dup_p = r.dup[:, l], r.dup[:, p]
-    steps_l, steps_p = r.steps[:, l], r.steps[:, p]
+    dup_l, dup_p = dup[:, l], dup[:, p]
+    steps_l, steps_p = steps[:, l], steps[:, p]
     width_l = wl.out_width[l]
     weighted_l = wl.weighted[l]
     first_row = np.where(weighted_l, np.floor((np.minimum(dup_l, wl.out_pixels[l]) - 1) / width_l), 0)

@@ -175,18 +175,26 @@ def move_copies(dup: np.ndarray, sets: np.ndarray, limit: np.ndarray, dmax: np.n
     # the layers in each row's random order (columns by position), written back at the end
     moved_o, sets_o = np.take_along_axis(moved, order, 1), np.take_along_axis(sets, order, 1)
     donors_o = np.take_along_axis(donors, order, 1)
-    # pass 1: random partial amounts in random order; pass 2: the fewest copies that fit
-    for partial in (True, False):
-        u = rng.random(dup.shape)
-        for pos in range(dup.shape[1]):
-            if not (deficit > 0).any():              # nothing left to give back: every take is 0
-                break
-            need = np.where(donors_o[:, pos] & (deficit > 0),
-                            np.minimum(moved_o[:, pos] - 1, -(-deficit // sets_o[:, pos])), 0)
-            take = np.floor(u[:, pos] * need).astype(np.int64) + (need > 0) if partial else need
-            take = np.minimum(take, need)
-            moved_o[:, pos] -= take
-            deficit -= take * sets_o[:, pos]
+    # pass 1: random partial amounts in random order
+    u = rng.random(dup.shape)
+    for pos in range(dup.shape[1]):
+        if not (deficit > 0).any():                  # nothing left to give back: every take is 0
+            break
+        need = np.where(donors_o[:, pos] & (deficit > 0),
+                        np.minimum(moved_o[:, pos] - 1, -(-deficit // sets_o[:, pos])), 0)
+        take = np.minimum(np.floor(u[:, pos] * need).astype(np.int64) + (need > 0), need)
+        moved_o[:, pos] -= take
+        deficit -= take * sets_o[:, pos]
+    # pass 2, in the same order: the fewest copies that fit, i.e. every spare copy of the
+    # donors until their crossbars cover the deficit, and of the last one what it must
+    if (deficit > 0).any():
+        spare = (moved_o - 1) * donors_o * sets_o                # crossbars each donor can give
+        upto = np.cumsum(spare, 1)
+        before = upto - spare
+        d = deficit[:, None]
+        last = (before < d) & (upto >= d)
+        moved_o -= np.where(upto < d, moved_o - 1, 0) * donors_o
+        moved_o -= np.where(last, -(-(d - before) // sets_o), 0)
     np.put_along_axis(moved, order, moved_o, 1)
     return np.where(act[:, None], moved, dup)
 

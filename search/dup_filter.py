@@ -18,6 +18,7 @@ import numpy as np
 
 from search.annealing import (PIMSYN_ALPHA, accept, conv_copies, duplication_energy, energy_terms, fill_copies,
                               move_copies, temperature)
+from search.evolution import rows_of
 from space import DesignSpace
 
 
@@ -100,11 +101,11 @@ def _merge(arch_dup: np.ndarray, arch_e: np.ndarray, dup: np.ndarray, e: np.ndar
     all_e = np.concatenate([arch_e, e], 1)
     h = all_dup @ weights
     order = np.lexsort((h, all_e), axis=-1)
-    all_dup = np.take_along_axis(all_dup, order[..., None], 1)
+    all_dup = rows_of(all_dup, order)
     all_e = np.take_along_axis(all_e, order, 1)
     h = np.take_along_axis(h, order, 1)
     repeat = np.zeros(all_e.shape, dtype=bool)
     repeat[:, 1:] = h[:, 1:] == h[:, :-1]
     all_e = np.where(repeat, np.inf, all_e)
     order = np.argsort(all_e, axis=1, kind="stable")[:, :keep]
-    return np.take_along_axis(all_dup, order[..., None], 1), np.take_along_axis(all_e, order, 1)
+    return rows_of(all_dup, order), np.take_along_axis(all_e, order, 1)

@@ -37,7 +37,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from space import GLOBALS, DesignSpace, repair
+from space import DesignSpace, repair
 from space.repair import fit_macros, repair_partition
 
 GENE_BASE = 1000
@@ -46,6 +46,13 @@ GENE_BASE = 1000
 # --- helpers -------------------------------------------------------------------------
 def _as_rows(X: np.ndarray) -> np.ndarray:
     return np.atleast_2d(np.asarray(X, dtype=np.int64))
+
+
+def rows_of(X: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``X[e, idx[e, k]]`` for (E, n, D) ``X`` and (E, k) ``idx`` -> (E, k, D), by one row take."""
+    E, n, D = X.shape
+    flat = (np.arange(E)[:, None] * n + idx).ravel()
+    return X.reshape(E * n, D).take(flat, axis=0).reshape(*idx.shape, D)
 
 
 def _pick(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -76,8 +83,7 @@ def allowed_columns(space: DesignSpace, columns=None) -> np.ndarray:
 def _repairer(space: DesignSpace, allowed: np.ndarray) -> Callable[[DesignSpace, np.ndarray], np.ndarray]:
     """The repair the operators need: operators get repaired rows, so when they may change
     no global and no duplication column, :func:`space.repair.repair_partition` suffices."""
-    fixed = np.array([space.index[g] for g in GLOBALS] + [c for c in space.dup_cols if c >= 0], dtype=np.int64)
-    return repair if allowed[fixed].any() else repair_partition
+    return repair if allowed[space.base_cols].any() else repair_partition
 
 
 def partition_columns(space: DesignSpace) -> np.ndarray:
@@ -178,15 +184,16 @@ def mutate(space: DesignSpace, X: np.ndarray, rng: np.random.Generator, *, p_mac
     none = ~ops.any(1)
     forced = rng.choice(3, size=int(none.sum()), p=p / p.sum())
     ops[np.flatnonzero(none), forced] = True
-    _mutate_macros(space, X, np.flatnonzero(ops[:, 0]), rng, allowed)
+    grew = _mutate_macros(space, X, np.flatnonzero(ops[:, 0]), rng, allowed)
     _mutate_sharing(space, X, np.flatnonzero(ops[:, 1]), rng, allowed)
     _mutate_other(space, X, np.flatnonzero(ops[:, 2]), rng, others)
     # (a) and (b) keep sharing legal (a count within the pair's limits, a new pair of free
-    # layers that fits them) and so does lowering macro levels (counts only shrink): rows
-    # moved by them alone need only the macros' power fitted (sharing does not change it)
+    # layers that fits them) and so does lowering macro levels (counts only shrink); the
+    # macros' power changes only where a count grew (sharing does not change it): rows
+    # moved by (a) and (b) alone need at most that power fitted
     other = ops[:, 2]
     X[other] = fix(space, X[other])
-    moved = np.flatnonzero(ops[:, 0] & ~other)
+    moved = grew[~other[grew]]
     Y = X[moved]
     fit_macros(space, Y)
     X[moved] = Y
@@ -200,12 +207,12 @@ def _other_columns(space: DesignSpace, allowed: np.ndarray) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
-def _mutate_macros(space, X, rows, rng, allowed) -> None:
+def _mutate_macros(space, X, rows, rng, allowed) -> np.ndarray:
     """(a) in place: a random layer of each row in ``rows`` takes another allowed count
     (uniform over the distinct counts; a layer in a sharing pair stays within its partner's
-    limit, so that the mutation keeps the pair)."""
+    limit, so that the mutation keeps the pair). Returns the rows whose count grew."""
     if len(rows) == 0:
-        return
+        return rows
     Xr = X[rows]
     R = len(rows)
     limit = macro_limits(space, Xr)                                          # (R, L)
@@ -229,6 +236,7 @@ def _mutate_macros(space, X, rows, rng, allowed) -> None:
     cand = first & (counts != cur[r, jc, None]) & (counts <= pair_limit[r, jc, None])
     level = _pick(cand, rng)
     X[rows[ok], space.macro_cols[j[ok]]] = level[ok]
+    return rows[ok & (counts[r, np.maximum(level, 0)] > cur[r, jc])]
 
 
 def _mutate_sharing(space, X, rows, rng, allowed) -> None:
@@ -246,9 +254,9 @@ def _mutate_sharing(space, X, rows, rng, allowed) -> None:
     shared[rr, share[rr, jj]] = True
     free = ~sharer & ~shared
     col_ok = (space.share_cols >= 0) & allowed[np.maximum(space.share_cols, 0)]
-    pair = np.maximum(m[:, :, None], m[:, None, :])                          # (R, j, q)
-    fits = (pair <= limit[:, :, None]) & (pair <= limit[:, None, :])
-    valid = free[:, :, None] & free[:, None, :] & fits & np.tri(L, k=-1, dtype=bool) & col_ok[None, :, None]
+    # (R, j, q): the pair's count max(m_j, m_q) fits both limits; each count fits its own
+    fits = (m[:, :, None] <= limit[:, None, :]) & (m[:, None, :] <= limit[:, :, None])
+    valid = fits & ((free & col_ok)[:, :, None] & free[:, None, :]) & np.tri(L, k=-1, dtype=bool)
     stop = sharer & col_ok
     j = _pick(valid.any(-1) | stop, rng)
     ok = j >= 0
@@ -288,9 +296,10 @@ def crossover(space: DesignSpace, A: np.ndarray, B: np.ndarray, rng: np.random.G
     A, B = _as_rows(A), _as_rows(B)
     allowed = allowed_columns(space, columns)
     swap = rng.random((len(A), len(space.macro_cols))) < 0.5
+    genes = layer_gene_columns(space)
+    cols = np.concatenate(genes)
     mask = np.zeros(A.shape, dtype=bool)
-    for j, cols in enumerate(layer_gene_columns(space)):
-        mask[:, cols] = swap[:, j : j + 1]
+    mask[:, cols] = swap[:, np.repeat(np.arange(len(genes)), [len(g) for g in genes])]
     return _repairer(space, allowed)(space, np.where(mask & allowed, B, A))
 
 
@@ -350,8 +359,8 @@ def breed(space: DesignSpace, parents: np.ndarray, rng: np.random.Generator, pop
     perm = np.argsort(rng.random((E, n)), -1)
     a = perm[:, np.arange(population) % n]
     b = (a + (rng.integers(1, n, size=a.shape) if n > 1 else 0)) % n
-    A = np.take_along_axis(P, a[..., None], 1).reshape(E * population, D)
-    B = np.take_along_axis(P, b[..., None], 1).reshape(E * population, D)
+    A = rows_of(P, a).reshape(E * population, D)
+    B = rows_of(P, b).reshape(E * population, D)
     child = A.copy()
     do = (rng.random(len(A)) < crossover_prob) & (A != B).any(1)
     if do.any():
@@ -370,7 +379,7 @@ def next_generation(space: DesignSpace, X: np.ndarray, fitness: np.ndarray, rng:
     """
     X = np.asarray(X, dtype=np.int64)
     idx = select_parents(fitness, population, elite_fraction, rng, violation)
-    parents = X[idx] if X.ndim == 2 else np.take_along_axis(X, idx[..., None], 1)
+    parents = X[idx] if X.ndim == 2 else rows_of(X, idx)
     return breed(space, parents, rng, population, crossover_prob=crossover_prob, columns=columns, **mutate_kw)
 
 
@@ -417,7 +426,7 @@ def evolve(space: DesignSpace, objective: Callable[[np.ndarray], np.ndarray], X0
     record(f)
     for _ in range(int(generations)):
         idx = select_parents(pool_f, population, elite_fraction, rng)
-        par_X = np.take_along_axis(pool_X, idx[..., None], 1)
+        par_X = rows_of(pool_X, idx)
         par_f = np.take_along_axis(pool_f, idx, 1)
         kids = breed(space, par_X, rng, population, crossover_prob=crossover_prob, columns=columns, **mutate_kw)
         kf = score(kids)

@@ -55,14 +55,13 @@ class ScoreMemo:
         scored = 0
         if len(new):
             # equal rows among the new ones are scored once, in the order they first occur
-            pair = np.stack([key[new], check[new]], 1).view([("key", np.uint64), ("check", np.uint64)]).ravel()
-            _, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
+            first, inverse = _distinct(key[new], check[new])
             order = np.argsort(first)
             unique = new[first[order]]
             value = np.empty(len(first), dtype=float)
             value[order] = np.asarray(self._objective(rows[unique]), dtype=float)
-            out[new] = value[inverse.ravel()]
-            self._insert(key[unique], check[unique], out[unique])
+            out[new] = value[inverse]
+            self._insert(key[unique], check[unique], out[unique], slot[unique])
             scored = len(unique)
         self.hits += len(rows) - scored
         self.misses += scored
@@ -96,11 +95,13 @@ class ScoreMemo:
             slot[todo] = (slot[todo] + 1) & mask
         return slot
 
-    def _insert(self, key: np.ndarray, check: np.ndarray, value: np.ndarray) -> None:
-        """Store distinct keys that are not in the table."""
+    def _insert(self, key: np.ndarray, check: np.ndarray, value: np.ndarray, slot: np.ndarray | None = None) -> None:
+        """Store distinct keys that are not in the table; ``slot``: the empty slots their
+        probes ended in, if the table has not changed since."""
         if 2 * (self._count + len(key)) > len(self._key):
             self._grow(self._count + len(key))
-        slot = self._probe(key, check)
+            slot = None
+        slot = self._probe(key, check) if slot is None else slot
         todo = np.arange(len(key))
         while len(todo):
             # where several keys want one empty slot, the first takes it and the others probe on
@@ -123,3 +124,15 @@ class ScoreMemo:
             size *= 2
         self._alloc(size)
         self._insert(key, check, value)
+
+
+def _distinct(key: np.ndarray, check: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(first, inverse)`` of the distinct (key, check) pairs, as ``np.unique`` gives them:
+    sorting the keys alone is enough unless two pairs share a key but not a check."""
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    if np.array_equal(check[first][inverse], check):
+        return first, inverse
+    pair = np.stack([key, check], 1).view([("key", np.uint64), ("check", np.uint64)]).ravel()
+    _, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
+    return first, inverse
+

@@ -81,6 +81,8 @@ class DesignSpace:
         self.macro_cols = np.array([self.index[f"macros_{j:02d}"] for j in range(L)])
         self.share_cols = np.array([self.index.get(f"share_{j:02d}", -1) for j in range(L)])
         self.alloc_cols = np.array([[self.index.get(f"alloc_{j:02d}_{c}", -1) for c in COMPONENTS] for j in range(L)])
+        # globals and duplication: what a search over macro partitioning keeps fixed
+        self.base_cols = np.array([self.index[g] for g in GLOBALS] + [c for c in self.dup_cols if c >= 0])
         self.low = np.array([c.low for c in columns])
         self.high = np.array([c.high for c in columns])
         sizes = self.columns[self.index["xbar_size"]].choices          # row groups per size choice

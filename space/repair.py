@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from costmodel.runs import Runs
 from costmodel.technology import adc_bits_required
 from space.design_space import DesignSpace
 
@@ -122,10 +123,13 @@ def fit_budget(space: DesignSpace, X: np.ndarray) -> None:
 def fit_macros(space: DesignSpace, X: np.ndarray, shrink: float = 0.7) -> None:
     """Lower every macro level of rows whose macros' fixed power does not fit, in place."""
     cols = space.macro_cols
-    left, per_xbar, per_macro = space.fixed_power(X)
-    dup = space.dup_values(X)
-    used = (dup * space.crossbar_sets(X)).sum(1) * per_xbar       # only the levels change below
-    limit = space.macro_limits(X, dup)
+    # only the levels change below; the rest is computed once per run of equal globals and copies
+    runs = Runs(X[:, space.base_cols])
+    base = runs.first(X)
+    left, per_xbar, per_macro = (runs.spread(a) for a in space.fixed_power(base))
+    dup = space.dup_values(base)
+    used = runs.spread((dup * space.crossbar_sets(base)).sum(1)) * per_xbar
+    limit = runs.spread(space.macro_limits(base, dup))
     table = space.level_table()
     rows = np.arange(len(X))
     for _ in range(64):

@@ -77,14 +77,8 @@ def fc_positions(network):
 
 # --- vectorised = per-design loop -----------------------------------------------------------
 
-@pytest.mark.parametrize("mode", MACRO_MODES)
-@pytest.mark.parametrize("net", NETS)
-def test_batch_equals_per_design_loop(zoo_net, tech, net, mode):
-    network = zoo_net(net)
-    rng = np.random.default_rng(42)
-    batch = random_designs(network, tech, 20.0, 64, seed=42, share_p=0.3, macro_mode=mode)
-    assert (batch.share >= 0).any()
-    power = rng.choice([10.0, 20.0, 65.8], size=len(batch))
+def assert_batch_equals_loop(network, tech, batch, power) -> None:
+    """Every metric of the batch equals the evaluation of each design alone."""
     res = evaluate(network, tech, batch, power)
     assert 0 < res.feasible.sum() < len(batch)              # both kinds are compared
     for i in range(len(batch)):
@@ -98,6 +92,30 @@ def test_batch_equals_per_design_loop(zoo_net, tech, net, mode):
         for c, parts in res.energy_by_component_j.items():
             for k in ("static", "dynamic"):
                 np.testing.assert_allclose(one.energy_by_component_j[c][k][0], parts[k][i], rtol=1e-5)
+
+
+@pytest.mark.parametrize("mode", MACRO_MODES)
+@pytest.mark.parametrize("net", NETS)
+def test_batch_equals_per_design_loop(zoo_net, tech, net, mode):
+    network = zoo_net(net)
+    rng = np.random.default_rng(42)
+    batch = random_designs(network, tech, 20.0, 64, seed=42, share_p=0.3, macro_mode=mode)
+    assert (batch.share >= 0).any()
+    assert_batch_equals_loop(network, tech, batch, rng.choice([10.0, 20.0, 65.8], size=len(batch)))
+
+
+@pytest.mark.parametrize("net", NETS)
+def test_runs_of_equal_duplication_equal_per_design_loop(zoo_net, tech, net):
+    """As a search scores them: runs of designs with one duplication vector and different
+    partitions (macros halved, sharing dropped) and budgets."""
+    network = zoo_net(net)
+    rng = np.random.default_rng(7)
+    base = random_designs(network, tech, 20.0, 24, seed=7, share_p=0.3)
+    batch = base.subset(np.repeat(np.arange(len(base)), 3))
+    batch.macros[1::3] = np.maximum(batch.macros[1::3] // 2, 1)
+    batch.share[1::3] = -1
+    assert (batch.share >= 0).any()
+    assert_batch_equals_loop(network, tech, batch, rng.choice([10.0, 20.0, 65.8], size=len(batch)))
 
 
 def test_batch_with_explicit_counts_equals_loop(alexnet, tech):

@@ -61,3 +61,16 @@ def test_memo_tells_apart_rows_differing_in_one_column_by_one():
     variants[6:] -= np.eye(5, dtype=np.int64)
     assert np.array_equal(memo(variants), variants.sum(1))
     assert memo.misses == 11
+
+
+def test_memo_keeps_apart_rows_whose_first_hashes_collide():
+    """Rows with equal first hash but different second hash are different rows: both in
+    one call and across calls."""
+    memo = ScoreMemo(lambda rows: rows[:, 0] * 10.0 + rows[:, 1], 2)
+    w = memo._weights[:, 0]                          # the first hash's weights (2,)
+    colliding = np.array([[0, 0], [int(w[1]), -int(w[0])], [0, 0]], dtype=np.int64)   # both hash to 0
+    assert np.array_equal(memo(colliding), colliding[:, 0] * 10.0 + colliding[:, 1])
+    assert memo.misses == 2 and memo.hits == 1
+    again = memo(colliding[::-1])
+    assert np.array_equal(again, colliding[::-1, 0] * 10.0 + colliding[::-1, 1])
+    assert memo.misses == 2 and memo.hits == 4
