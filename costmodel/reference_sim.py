@@ -33,8 +33,10 @@ Scheduling rules
   applied before any resource picks its next op, so the tie rule is exact.
 * Results. ``latency_ns`` is the end of the last op; a layer's span is its last op end
   minus its first op start; ``interval_ns`` (time between inferences of a stream) is the
-  longest layer span or the largest total busy time of one resource, whichever is
-  longer (or measured on streams, ``simulate(stream=)``); dynamic energy sums
+  largest total busy time of one resource per inference (or measured on streams,
+  ``simulate(stream=)``; without macro sharing the two agree exactly: MODEL.md 7); a
+  layer's span is no bound on it, its waits for producers overlap the previous
+  inference's work in a stream; dynamic energy sums
   ``energies_nj[kind]`` over op occurrences; static energy is
   ``static_power_w * interval_ns`` (in a stream every inference pays one interval).
 
@@ -62,8 +64,8 @@ class SimResult:
 
     Attributes:
         latency_ns: end of the last operation (the inference starts at t = 0).
-        interval_ns: the longest layer span or the busiest resource's total time,
-            whichever is longer, or the measured stream interval (see ``simulate``).
+        interval_ns: the busiest resource's total time per inference, or the measured
+            stream interval (see ``simulate``).
         layer_start_ns, layer_finish_ns: first op start and last op end of every layer,
             in graph order.
         dynamic_energy_nj: sum over op occurrences of their energy.
@@ -171,10 +173,10 @@ def simulate(graph: OpGraph, record: bool = False, stream: tuple[int, int] | Non
     ``stream = (m1, m2)`` also schedules two streams of back-to-back inferences and
     reports as ``interval_ns`` the time each further inference adds once the pipeline is
     full, ``(makespan(m2) - makespan(m1)) / (m2 - m1)`` (fill and drain cancel); by
-    default the interval is the single inference's longest layer span or busiest
-    resource, whichever is longer. With ``record=True`` the result also carries the full per-op
-    schedule. Raises ValueError on malformed graphs (no ops, bad need indices, unknown
-    producers) and RuntimeError if dependencies form a cycle.
+    default the interval is the busiest resource's total time per inference. With
+    ``record=True`` the result also carries the full per-op schedule. Raises ValueError on
+    malformed graphs (no ops, bad need indices, unknown producers) and RuntimeError if
+    dependencies form a cycle.
     """
     single = _schedule(graph, record)
     if stream is None:
@@ -291,8 +293,9 @@ def _schedule(graph: OpGraph, record: bool) -> SimResult:
     resource_busy = {names[r]: b for r, b in enumerate(busy_by_id)}
 
     latency = max(layer_finish)
-    # a stream is paced by the longest layer span and by the busiest resource
-    interval = max(max(f - s for s, f in zip(layer_start, layer_finish)), max(busy_by_id, default=0.0))
+    # a stream is paced by its busiest resource (a layer's span includes waits for its
+    # producers, which overlap the previous inference's work in a stream)
+    interval = max(busy_by_id, default=0.0)
     dynamic = sum(energy_by_kind.values())
     static = float(graph.static_power_w) * interval
 

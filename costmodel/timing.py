@@ -37,7 +37,7 @@ class Timing:
     fill_ns: np.ndarray      # (N, La) one step through its chain
     start_ns: np.ndarray     # (N, La)
     finish_ns: np.ndarray    # (N, La)
-    interval_ns: np.ndarray  # (N,) the longest layer span or busiest resource per inference
+    interval_ns: np.ndarray  # (N,) the busiest resource's time per inference
     latency_ns: np.ndarray   # (N,)
 
 
@@ -74,9 +74,8 @@ def pipeline_timing(r: Resolved) -> Timing:
         delay[n_idx, lb] = wait
     start, finish, step, _ = _schedule(wl, r, edges, step_own, step_own, fill, delay)
 
-    interval = np.maximum(row_max(finish - start), _busiest_resource(wl, r, shared, d, B))
     return Timing(step_ns=step, busy_ns=steps * step_own, fill_ns=fill, start_ns=start, finish_ns=finish,
-                  interval_ns=interval.astype(float), latency_ns=row_max(finish).astype(float))
+                  interval_ns=_busiest_resource(wl, r, shared, d, B), latency_ns=row_max(finish).astype(float))
 
 
 def _busiest_resource(wl: Workload, r: Resolved, shared, d, B) -> np.ndarray:

@@ -234,8 +234,9 @@ def test_latency_bounds(zoo_net, tech, seed, net, power, mode, share_p):
     # every layer's steps take at least its own busy time after it starts, plus the fill
     np.testing.assert_array_less(
         (t.start_ns + (r.resolved.steps - 1) * t.step_ns + t.fill_ns)[f].max(1), lat_ns[f] * tol)
-    # the interval is at least every layer's span (MODEL.md section 7)
-    assert (r.interval_s[f] * 1e9 * tol >= (t.finish_ns - t.start_ns).max(1)[f]).all()
+    # the interval is the busiest resource's time: at least every layer's own busy time
+    assert (r.interval_s[f] * 1e9 * tol >= (r.resolved.steps * r.resolved.iterations[:, None]
+                                             * r.resolved.durations[2])[f].max(1)).all()
 
 
 @settings(max_examples=30, deadline=None)
@@ -410,7 +411,7 @@ GOLDEN = {
     ("resnet18", 65.8, "no-dup"): (0.0717457, 1.32005, 188.017, 0.00648979, 81.3193),
     ("resnet18", 65.8, "heuristic"): (0.641195, 1.25065, 5182.66, 0.000557422, 69.8082),
     ("alexnet-cifar", 20.0, "no-dup"): (0.134577, 3.50732, 4694.32, 0.00037224, 38.8156),
-    ("alexnet-cifar", 20.0, "heuristic"): (0.760771, 2.03817, 57665.7, 8.95868e-05, 19.6415),
+    ("alexnet-cifar", 20.0, "heuristic"): (0.851705, 2.03817, 75849.5, 8.95868e-05, 19.6415),
     ("alexnet-cifar", 65.8, "isaac"): (0.245209, 0.661798, 68345.8, 5.02849e-05, 74.1438),
 }
 
@@ -473,7 +474,7 @@ def _spearman(a, b):
 def _worst(fid, key, bound):
     err = np.abs(fid[key] / fid[f"{key}_ref"] - 1)
     k = int(np.argmax(err))
-    return err[k], (f"{fid['name']}: {key} off by {err[k]:.2%} (> {bound:.0%}) on design {int(fid['idx'][k])} "
+    return err[k], (f"{fid['name']}: {key} off by {err[k]:.2%} (> {bound:.1%}) on design {int(fid['idx'][k])} "
                     f"of random_designs(n=120, share_p=0.2): fast {fid[key][k]:.6g} vs reference "
                     f"{fid[key + '_ref'][k]:.6g}; errors {np.round(err, 4).tolist()}")
 
@@ -490,10 +491,10 @@ def test_fidelity_latency(fidelity):
     assert err <= 0.10, msg
 
 
-# Issue 3's target is 5 %; `pimtune validate` meets it on alexnet-cifar, resnet18-cifar and
-# resnet18 (README). This sample (seed 2) holds a design whose macro sharing the analytical
-# contention model gets 5.4 % wrong, so it guards a 6 % bound until that model improves.
-ENERGY_BOUND = 0.06
+# Issue 3's target is 5 %. Both implementations take the interval (hence static energy)
+# from the busiest resource, which they count identically (MODEL.md section 7), so energy
+# agrees to float32 rounding.
+ENERGY_BOUND = 0.001
 
 
 def test_fidelity_energy(fidelity):
@@ -506,6 +507,22 @@ def test_fidelity_dynamic_energy_and_static_power_agree_exactly(fidelity):
     static power: only time (hence static energy) may differ."""
     np.testing.assert_allclose(fidelity["dynamic"], fidelity["dynamic_ref"], rtol=1e-4)
     np.testing.assert_allclose(fidelity["static_w"], fidelity["static_w_ref"], rtol=1e-6)
+
+
+def test_interval_is_the_stream_interval_without_sharing(alexnet, tech):
+    """The interval both implementations report (the busiest resource's time per inference,
+    MODEL.md section 7) is what the reference scheduler measures on a stream of
+    back-to-back inferences, exactly, for designs without macro sharing; a layer's span
+    (its first to last operation in one inference) is no bound on it."""
+    batch = random_designs(alexnet, tech, 20.0, 40, seed=5, share_p=0.0)
+    r = evaluate(alexnet, tech, batch, 20.0)
+    idx = np.flatnonzero(r.feasible)[:6]
+    assert len(idx) == 6
+    for i in idx:
+        g = to_opgraph(r.resolved, int(i))
+        stream = simulate(g, stream=(3, 6)).interval_ns
+        assert stream == pytest.approx(simulate(g).interval_ns, rel=1e-9)
+        assert stream == pytest.approx(r.interval_s[i] * 1e9, rel=1e-5)
 
 
 def test_fidelity_tops_per_watt_ranking(fidelity):
