@@ -88,13 +88,16 @@ class Results:
         }
 
 
-def evaluate(network: Network, tech: Technology | str, batch: DesignBatch, power_w) -> Results:
-    """Score N designs of ``network`` under a power budget ``power_w`` (W, scalar or (N,))."""
+def evaluate(network: Network, tech: Technology | str, batch: DesignBatch, power_w, latency: bool = True) -> Results:
+    """Score N designs of ``network`` under a power budget ``power_w`` (W, scalar or (N,)).
+
+    ``latency=False`` skips the layer schedule, which only the latency needs: latency,
+    EDP and the per-layer times are NaN then, everything else is the same."""
     tech = load_technology(tech)
     # designs that break the rules (e.g. no copies) compute garbage that their reason flags
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         r = resolve(network, tech, batch, power_w)
-        t = pipeline_timing(r)
+        t = pipeline_timing(r, latency)
     feasible = r.reason == 0
     interval_s = t.interval_ns * 1e-9
     latency_s = t.latency_ns * 1e-9

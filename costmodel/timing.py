@@ -41,8 +41,11 @@ class Timing:
     latency_ns: np.ndarray   # (N,)
 
 
-def pipeline_timing(r: Resolved) -> Timing:
-    """Step times, spans, start/finish of every layer and the design's interval/latency."""
+def pipeline_timing(r: Resolved, latency: bool = True) -> Timing:
+    """Step times, spans, start/finish of every layer and the design's interval/latency.
+
+    The interval needs no schedule; ``latency=False`` skips it (a search for efficiency
+    or throughput): then every per-layer time and the latency are NaN."""
     wl, d = r.workload, r.durations
     B = r.iterations[:, None].astype(F)
     steps = r.steps
@@ -58,6 +61,11 @@ def pipeline_timing(r: Resolved) -> Timing:
     np.multiply(act, wl.act_kind == 2, out=shared[7])
     private = np.maximum(B * d[K["mvm"]], np.maximum(d[K["noc_in"]], d[K["merge"]]))
     own = np.maximum(private, shared.max(0))
+    interval = _busiest_resource(wl, r, shared, d, B)
+    if not latency:
+        nan = np.full(steps.shape, np.nan, dtype=F)
+        return Timing(step_ns=nan, busy_ns=nan, fill_ns=nan, start_ns=nan, finish_ns=nan, interval_ns=interval,
+                      latency_ns=np.full(len(interval), np.nan))
     fill = d.sum(0) + (B - 1) * np.maximum(d[K["mvm"]], np.maximum(d[K["adc"]], d[K["shift_add"]]))
 
     edges = _edges(wl, r)
@@ -75,7 +83,7 @@ def pipeline_timing(r: Resolved) -> Timing:
     start, finish, step, _ = _schedule(wl, r, edges, step_own, step_own, fill, delay)
 
     return Timing(step_ns=step, busy_ns=steps * step_own, fill_ns=fill, start_ns=start, finish_ns=finish,
-                  interval_ns=_busiest_resource(wl, r, shared, d, B), latency_ns=row_max(finish).astype(float))
+                  interval_ns=interval, latency_ns=row_max(finish).astype(float))
 
 
 def _busiest_resource(wl: Workload, r: Resolved, shared, d, B) -> np.ndarray:

@@ -57,9 +57,9 @@ def rows_of(X: np.ndarray, idx: np.ndarray) -> np.ndarray:
 
 def _pick(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """(R,) index of a uniformly random True entry of each row of ``mask`` (R, K); -1 if none."""
-    keys = np.where(mask, rng.random(mask.shape), -1.0)
+    keys = rng.random(mask.shape, dtype=np.float32) + mask          # True entries in [1, 2), the others below
     idx = keys.argmax(-1)
-    return np.where(mask.any(-1), idx, -1)
+    return np.where(mask[np.arange(len(idx)), idx], idx, -1)
 
 
 def allowed_columns(space: DesignSpace, columns=None) -> np.ndarray:

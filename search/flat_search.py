@@ -32,7 +32,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from costmodel.resolve import REASONS
 from onnx_frontend.errors import PimtuneError
-from search.objectives import INFEASIBLE_MINIMISED, OBJECTIVES, told_values
+from search.objectives import INFEASIBLE_MINIMISED, OBJECTIVES, needs_latency, told_values
 from search.points import store_point
 from search.studies import fail_stale_trials
 from space import DesignSpace, repair
@@ -205,7 +205,7 @@ def _loop(space, study, sampler_batch, n_trials, objectives, first_max, best, pr
             for _ in range(n):
                 trials.append(study.ask(fixed_distributions=dists))
             X = repair(space, space.encode([t.params for t in trials]))
-            res = space.evaluate(X)
+            res = space.evaluate(X, latency=any(map(needs_latency, objectives)))
             C = space.constraints(res)
             values = _values(res, objectives)
             for i, trial in enumerate(trials):

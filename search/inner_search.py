@@ -34,7 +34,7 @@ from search.annealing import conv_copies, duplication_energy, energy_terms
 from search.dup_filter import FilterResult, filter_duplication
 from search.effort import Effort
 from search.evolution import evolve, partition_columns
-from search.objectives import fitness, maximised
+from search.objectives import fitness, maximised, needs_latency
 from search.score_memo import ScoreMemo
 from space import DesignSpace, repair
 from space.options import GLOBALS
@@ -139,7 +139,8 @@ def search_points(space: DesignSpace, points: list[dict], effort: Effort, object
     cols = _ea_columns(space)
     fresh = space.random(X0.shape[0] * X0.shape[1], rng).reshape(X0.shape)
     X0[..., cols] = fresh[..., cols]
-    score = ScoreMemo(lambda rows: fitness(space.evaluate(rows), objective), space.dims)
+    latency = needs_latency(objective)
+    score = ScoreMemo(lambda rows: fitness(space.evaluate(rows, latency), objective), space.dims)
     X_best, f_best, history = evolve(space, score, X0, effort.generations, rng,
                                      population=effort.population, columns=cols)
     sign = 1.0 if maximised(objective) else -1.0

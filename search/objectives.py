@@ -35,6 +35,11 @@ def maximised(name: str) -> bool:
     return OBJECTIVES[name][1] == "maximize"
 
 
+def needs_latency(name: str) -> bool:
+    """Whether objective ``name`` depends on the latency (the evaluator's ``latency``)."""
+    return name == "edp"
+
+
 def raw_values(results: Results, name: str) -> np.ndarray:
     """(N,) float64 values of objective ``name`` as the evaluator reports them."""
     return np.asarray(getattr(results, OBJECTIVES[name][0]), dtype=float)

@@ -317,9 +317,9 @@ class DesignSpace:
                            dac_bits=g["dac_bits"], dup=dup, macros=self.macro_values(X, dup), share=share,
                            alloc_weights=alloc, macro_mode=self.options.macro_mode)
 
-    def evaluate(self, X: np.ndarray) -> Results:
-        """Score (repaired) rows with the vectorised evaluator."""
-        return evaluate(self.network, self.tech, self.to_batch(X), self.power_w)
+    def evaluate(self, X: np.ndarray, latency: bool = True) -> Results:
+        """Score (repaired) rows with the vectorised evaluator (``latency``: as there)."""
+        return evaluate(self.network, self.tech, self.to_batch(X), self.power_w, latency)
 
     def constraints(self, results: Results) -> np.ndarray:
         """(N, 2) Optuna constraint values (<= 0 feasible): crossbars used over the budget

@@ -132,14 +132,15 @@ def fit_macros(space: DesignSpace, X: np.ndarray, shrink: float = 0.7) -> None:
     limit = runs.spread(space.macro_limits(base, dup))
     table = space.level_table()
     rows = np.arange(len(X))
+    levels = X[:, cols]
     for _ in range(64):
-        levels = X[np.ix_(rows, cols)]
         macros = table[limit[rows], levels].sum(1)
         over = (used[rows] + macros * per_macro[rows] > left[rows]) & (levels.max(1) > 0)
         if not over.any():
             return
         rows = rows[over]
-        X[np.ix_(rows, cols)] = np.floor(levels[over] * shrink).astype(np.int64)
+        levels = np.floor(levels[over] * shrink).astype(np.int64)
+        X[np.ix_(rows, cols)] = levels
 
 
 def fix_sharing(space: DesignSpace, X: np.ndarray) -> None:

@@ -533,3 +533,18 @@ def test_fidelity_tops_per_watt_ranking(fidelity):
 def test_spearman_helper():
     assert _spearman(np.array([1.0, 2, 3, 4]), np.array([10.0, 20, 30, 40])) == pytest.approx(1)
     assert _spearman(np.array([1.0, 2, 3, 4]), np.array([4.0, 3, 2, 1])) == pytest.approx(-1)
+
+
+@pytest.mark.parametrize("net", NETS)
+def test_without_latency_every_other_metric_is_the_same(zoo_net, tech, net):
+    network = zoo_net(net)
+    batch = random_designs(network, tech, 20.0, 48, seed=3, share_p=0.3)
+    full = evaluate(network, tech, batch, 20.0)
+    lean = evaluate(network, tech, batch, 20.0, latency=False)
+    assert full.feasible.any()
+    for m in METRICS:
+        if m in ("latency_s", "edp_js"):
+            assert np.isnan(getattr(lean, m)).all()
+        else:
+            np.testing.assert_array_equal(getattr(lean, m), getattr(full, m), err_msg=m)
+    assert np.isnan(lean.timing.start_ns).all() and np.isnan(lean.timing.finish_ns).all()

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from onnx_frontend import load_network
 from onnx_frontend.zoo import build_model
 from search.ea_sampler import EvolutionarySampler
-from search.evolution import (crossover, evolve, from_genes, macro_limits, mutate, partition_columns,
+from search.evolution import (_pick, crossover, evolve, from_genes, macro_limits, mutate, partition_columns,
                               select_parents, share_matrix, to_genes)
 from search.points import REPAIRED_KEY, store_point, trial_point
 from space import DesignSpace, repair
@@ -478,3 +478,20 @@ def test_sampler_under_ray_tune(space, tmp_path):
     study = search._ot_study
     children = study._storage.get_study_system_attrs(study._study_id)["EvolutionarySampler:children:0"]
     np.testing.assert_array_equal(space.encode([t.params for t in trials[:4]]), np.asarray(children))
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.lists(st.lists(st.booleans(), min_size=1, max_size=12), min_size=1, max_size=8).filter(
+    lambda r: len({len(x) for x in r}) == 1), seed=SEEDS)
+def test_pick_takes_a_true_entry_uniformly_and_minus_one_where_none(rows, seed):
+    mask = np.array(rows, dtype=bool)
+    draws = 4000
+    got = _pick(np.repeat(mask, draws, 0), np.random.default_rng(seed)).reshape(len(mask), draws)
+    for r, row in enumerate(mask):
+        if not row.any():
+            assert (got[r] == -1).all()
+            continue
+        assert row[got[r]].all()
+        counts = np.bincount(got[r], minlength=len(row))[row]
+        expect = draws / row.sum()
+        assert (np.abs(counts - expect) <= 6 * np.sqrt(expect)).all(), counts     # uniform within 6 sigma
