@@ -58,11 +58,27 @@ def open_storage(url: str | None):
     logger.setLevel(optuna.logging.CRITICAL)   # Optuna logs the same error with a traceback
     try:
         # pool_pre_ping: a pooled connection the server dropped is replaced, not used
-        return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+        storage = optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
     except Exception as exc:
         raise PimtuneError(f"--storage {storage_label(url)}: cannot open the database ({one_line(exc)})") from None
     finally:
         logger.setLevel(level)
+    if url.startswith("sqlite"):
+        _write_ahead_log(storage)
+    return storage
+
+
+def _write_ahead_log(storage: optuna.storages.RDBStorage) -> None:
+    """Switch a SQLite file to write-ahead logging (kept in the file): a commit then
+    appends to the log instead of rewriting pages through a rollback journal, and readers
+    do not block the writer, which several sweep workers on one machine notice. Where the
+    switch is not possible (a read-only folder, an in-memory database) the file keeps its
+    journal; nothing else changes."""
+    try:
+        with storage.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+    except Exception:
+        pass
 
 
 def storage_label(url: str) -> str:

@@ -81,25 +81,31 @@ def fit_weights(space: DesignSpace, X: np.ndarray) -> None:
     short = space.crossbar_sets(X).sum(1) > space.crossbar_limit(X)
     if not short.any():
         return
-    rows = np.flatnonzero(short)
     ir, ic, isz, idac = (space.index[k] for k in ("rram_ratio", "cell_bits", "xbar_size", "dac_bits"))
-    best = X[rows].copy()
-    cost = np.full(len(rows), np.inf)
     col = space.columns
-    for sz in range(col[isz].low, col[isz].high + 1):
-        for c in range(col[ic].low, col[ic].high + 1):
-            for dac in range(col[idac].low, col[idac].high + 1):
-                cand = X[rows].copy()
-                cand[:, isz], cand[:, ic], cand[:, idac] = sz, c, dac
-                base = space.crossbar_sets(cand).sum(1)
-                for r in range(col[ir].low, col[ir].high + 1):
-                    cand[:, ir] = np.maximum(X[rows, ir], r)
-                    fits = base <= space.crossbar_limit(cand)
+    ratios = np.arange(col[ir].low, col[ir].high + 1)
+    for rows in np.array_split(np.flatnonzero(short), -(-short.sum() // 256)):   # bounded (rows x ratios) blocks
+        n = len(rows)
+        best = X[rows].copy()
+        cost = np.full(n, np.inf)
+        for sz in range(col[isz].low, col[isz].high + 1):
+            for c in range(col[ic].low, col[ic].high + 1):
+                for dac in range(col[idac].low, col[idac].high + 1):
+                    cand = X[rows].copy()
+                    cand[:, isz], cand[:, ic], cand[:, idac] = sz, c, dac
+                    base = space.crossbar_sets(cand).sum(1)
+                    # every crossbar share at once, (n, R): a share below the row's own is the row's own
+                    each = np.repeat(cand, len(ratios), 0)
+                    each[:, ir] = np.maximum(X[rows, ir, None], ratios).ravel()
+                    fits = (np.repeat(base, len(ratios)) <= space.crossbar_limit(each)).reshape(n, -1)
                     d = (1_000_000 * (sz != X[rows, isz]) + 10_000 * np.abs(c - X[rows, ic])
-                         + 100 * np.abs(dac - X[rows, idac]) + (cand[:, ir] - X[rows, ir]))
-                    better = fits & (d < cost)
-                    best[better], cost[better] = cand[better], d[better]
-    X[rows] = best
+                         + 100 * np.abs(dac - X[rows, idac]))[:, None] + (each[:, ir] - np.repeat(X[rows, ir], len(ratios))).reshape(n, -1)
+                    d = np.where(fits, d, np.inf)
+                    k = d.argmin(1)                                  # the first of the cheapest, as in ratio order
+                    better = d[np.arange(n), k] < cost
+                    best[better] = each.reshape(n, len(ratios), -1)[better, k[better]]
+                    cost[better] = d[better, k[better]]
+        X[rows] = best
 
 
 def fit_budget(space: DesignSpace, X: np.ndarray) -> None:

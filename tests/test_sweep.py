@@ -143,6 +143,16 @@ def test_resume_refuses_a_storage_without_the_sweep(tmp_path):
     assert res.stderr.startswith("pimtune: error: nothing to resume:") and res.stderr.count("\n") == 1
 
 
+def test_sqlite_storage_is_switched_to_write_ahead_logging_and_stays_readable(tmp_path):
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    optuna.create_study(storage=open_storage(url), study_name="s").optimize(lambda t: t.suggest_float("x", 0, 1), 3)
+    with sqlite3.connect(tmp_path / "w.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert len(optuna.load_study(study_name="s", storage=url).trials) == 3      # plain Optuna reads it
+
+
 def test_schema_mismatch_and_refused_connection_are_one_line(tmp_path):
     import sqlite3
 
