@@ -69,18 +69,18 @@ def pipeline_timing(r: Resolved, latency: bool = True) -> Timing:
     fill = d.sum(0) + (B - 1) * np.maximum(d[K["mvm"]], np.maximum(d[K["adc"]], d[K["shift_add"]]))
 
     edges = _edges(wl, r)
-    start, finish, _, fed = _schedule(wl, r, edges, own, own, fill, np.zeros_like(own))
+    start, finish, _, fed = _schedule(wl, r, edges, own, fill, np.zeros_like(own))
     step_own, delay = own.copy(), np.zeros_like(own)
-    n_idx, b_idx = np.nonzero(r.share >= 0)
+    b_idx, n_idx = np.nonzero(r.share.T >= 0)                          # ordered by layer
+    lb = wl.layer_of_w[b_idx]
+    la = wl.layer_of_w[r.share[n_idx, b_idx]]
     if len(n_idx):
-        lb = wl.layer_of_w[b_idx]
-        la = wl.layer_of_w[r.share[n_idx, b_idx]]
         loaded_b, wait, loaded_a = _partner_load(wl, r, start, finish, shared, n_idx, b_idx,
                                                  _backlogged(start, finish, fed, n_idx, la))
         step_own[n_idx, lb] = np.maximum(private[n_idx, lb], loaded_b)
         step_own[n_idx, la] = np.maximum(step_own[n_idx, la], loaded_a)
         delay[n_idx, lb] = wait
-    start, finish, step, _ = _schedule(wl, r, edges, step_own, step_own, fill, delay)
+    start, finish, step, _ = _schedule(wl, r, edges, step_own, fill, delay, knees=_by_layer(n_idx, lb, la, own))
 
     return Timing(step_ns=step, busy_ns=steps * step_own, fill_ns=fill, start_ns=start, finish_ns=finish,
                   interval_ns=interval, latency_ns=row_max(finish).astype(float))
@@ -112,11 +112,11 @@ def _busiest_resource(wl: Workload, r: Resolved, shared, d, B) -> np.ndarray:
 
 def _edges(wl: Workload, r: Resolved):
     """Per producer edge, edge-major (E, N): the producer step the consumer's first step
-    needs, and the consumer's steps that need the producer's last step. Both depend on
-    the duplication alone: computed once per run of designs with equal duplication."""
+    needs, the consumer's steps after the first that needs the producer's last step, and
+    the consumer's steps per producer step before it. All depend on the duplication alone: computed
+    once per run of designs with equal duplication."""
     runs = Runs(r.dup)
-    need_first, tail = _edges_of(wl, runs.first(r.dup), runs.first(r.steps))
-    return runs.spread(need_first, 1), runs.spread(tail, 1)
+    return tuple(runs.spread(a, 1) for a in _edges_of(wl, runs.first(r.dup), runs.first(r.steps)))
 
 
 def _edges_of(wl: Workload, dup: np.ndarray, steps: np.ndarray):
@@ -133,22 +133,33 @@ def _edges_of(wl: Workload, dup: np.ndarray, steps: np.ndarray):
     y = np.clip(np.ceil((last_row_p - wl.row_offset[l]) / np.maximum(wl.row_stride[l], 1)), 0, wl.rows_out[l] - 1)
     first_tail = np.where(weighted_l, np.minimum(np.floor(y * width_l / dup_l), steps_l - 1), y)
     first_tail = np.where(wl.is_fc[l] | wl.is_fc[p], 0, first_tail)
-    tail = steps_l - first_tail
-    return np.ascontiguousarray(need_first.T, dtype=F), np.ascontiguousarray(tail.T, dtype=F)
+    after = steps_l - 1 - first_tail
+    gain = first_tail / np.maximum(steps_p - 1 - need_first, 1)
+    return tuple(np.ascontiguousarray(a.T, dtype=F) for a in (need_first, after, gain))
 
 
-def _schedule(wl: Workload, r: Resolved, edges, step_own, pace, fill, delay):
+def _schedule(wl: Workload, r: Resolved, edges, step_own, fill, delay, knees=None):
     """Start and finish of every layer given its own step time and start delay.
+
+    With ``knees`` (:func:`_by_layer`: per layer, the designs in which it shares an earlier
+    layer's macros, that layer, and its step time without the partner's work), every
+    layer's progress also has one knee: a time ``T`` (the end of its knee step) and
+    the steps ``rem`` it has left after it. A consumer cannot end before ``T`` of a
+    producer plus the consumer's steps that need the producer's steps after its knee, at
+    the consumer's own pace. A layer's knee is the one of its producers' (moved through
+    the edge's step ratio) whose end at the layer's pace is latest, if later than the
+    layer's own end (otherwise its end: no knee); a layer sharing macros has its knee at
+    its partner's end when its own steps set its finish (it runs faster from there).
 
     Returns start, finish, the paced step time and the time the layer's producers end
     (all (N, La), ns)."""
-    need_first, tail = edges
+    need_first, after, gain = edges
     n, La = step_own.shape
     start = np.zeros((La, n), dtype=F)
     finish = np.zeros((La, n), dtype=F)
     fed = np.zeros((La, n), dtype=F)
-    # layer-major: the loop reads one layer of all designs at a time (step_t is updated: a copy)
-    step_t = pace.T.copy()
+    # layer-major: the loop reads one layer of all designs at a time
+    step_t = step_own.T.copy()
     fill_t, own_t, delay_t = (np.ascontiguousarray(a.T) for a in (fill, step_own, delay))
     steps_t = np.ascontiguousarray(r.steps.T)
     last_step = steps_t - 1
@@ -156,24 +167,70 @@ def _schedule(wl: Workload, r: Resolved, edges, step_own, pace, fill, delay):
     # producer's last, and the consumer's time after the producer ends
     producer = np.maximum(wl.edge_producer, 0)
     needs_last = need_first >= last_step[producer]
-    after_end = (tail - 1) * own_t[wl.edge_layer]
+    after_end = after * own_t[wl.edge_layer]
+    if knees is not None:
+        knee_rem = np.zeros((La, n), dtype=F)
+        knee_end = np.zeros((La, n), dtype=F)
+        flat_finish = finish.reshape(-1)
     for e0, prods in zip(wl.first_edge, wl.producers):
         l = wl.edge_layer[e0]
         ready = np.zeros(n, dtype=F)
         done = np.zeros(n, dtype=F)
+        cands = []
         for e, p in enumerate(prods, start=e0):
             if p < 0:
                 continue
             at = start[p] + need_first[e] * step_t[p] + fill_t[p]
             ready = np.maximum(ready, np.where(needs_last[e], finish[p], at))
             done = np.maximum(done, finish[p] + after_end[e])
+            if knees is not None:
+                # the producer's knee: the layer's steps that need its steps after it
+                rem = np.minimum(knee_rem[p] * gain[e] + after[e], last_step[l])
+                done = np.maximum(done, knee_end[p] + rem * own_t[l])
+                cands.append((rem, knee_end[p]))
         ready += delay_t[l]
         start[l] = ready
         fed[l] = done
-        finish[l] = np.maximum(ready + last_step[l] * step_t[l], done) + fill_t[l]
+        own_end = ready + last_step[l] * step_t[l]
+        finish[l] = np.maximum(own_end, done) + fill_t[l]
         # a consumer faster than its producers runs at their pace
         step_t[l] = np.maximum(step_t[l], (done - ready) / steps_t[l])
+        if knees is None:
+            continue
+        best = own_end + fill_t[l]                                       # no knee: even progress
+        knee_end[l] = finish[l]
+        for i, (rem, end) in enumerate(cands):
+            end = end + fill_t[l]
+            late = rem * step_t[l]
+            late += end
+            take = late > best
+            if i + 1 < len(cands):
+                np.maximum(best, late, out=best)
+            np.multiply(rem, take, out=knee_rem[l]) if i == 0 else np.copyto(knee_rem[l], rem, where=take)
+            np.copyto(knee_end[l], end, where=take)
+        if l in knees:
+            d, at_partner, alone = knees[l]
+            # where its own steps set its finish: a knee where its partner ends
+            own_set = own_end.take(d) > done.take(d)
+            d, at_partner, alone = d[own_set], at_partner[own_set], alone[own_set]
+            fill_d = fill_t[l].take(d)
+            f = finish[l].take(d) - fill_d
+            end = np.minimum(np.maximum(flat_finish.take(at_partner * n + d), start[l].take(d)), f)
+            f -= end
+            end += fill_d
+            knee_end[l, d] = end
+            f /= alone
+            knee_rem[l, d] = np.minimum(f, last_step[l].take(d))
     return start.T, finish.T, step_t.T, fed.T
+
+
+def _by_layer(n_idx, lb, la, alone) -> dict:
+    """The sharing pairs (ordered by the later layer ``lb``) grouped by that layer:
+    ``{layer: (designs, partner, the layer's step time alone)}``."""
+    La = alone.shape[1]
+    alone = alone.reshape(-1).take(n_idx * La + lb)
+    bounds = np.searchsorted(lb, np.arange(La + 1))
+    return {l: (n_idx[a:b], la[a:b], alone[a:b]) for l, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])) if b > a}
 
 
 def _backlogged(start, finish, fed, n_idx, layers) -> np.ndarray:

@@ -407,12 +407,12 @@ GOLDEN = {
     # Regression anchors, recorded from the model as it stands: a change that moves them
     # must be deliberate (re-record them together with the model change).
     # (network, power W, design): tops_per_watt, peak_tops_per_watt, throughput_ips, latency_s, area_mm2
-    ("resnet18", 65.8, "isaac"): (0.211722, 0.620245, 1948.66, 0.00094026, 79.2256),
+    ("resnet18", 65.8, "isaac"): (0.211722, 0.620245, 1948.66, 0.00101282, 79.2256),
     ("resnet18", 65.8, "no-dup"): (0.0717457, 1.32005, 188.017, 0.00648979, 81.3193),
-    ("resnet18", 65.8, "heuristic"): (0.641195, 1.25065, 5182.66, 0.000557422, 69.8082),
+    ("resnet18", 65.8, "heuristic"): (0.641195, 1.25065, 5182.66, 0.000564798, 69.8082),
     ("alexnet-cifar", 20.0, "no-dup"): (0.134577, 3.50732, 4694.32, 0.00037224, 38.8156),
     ("alexnet-cifar", 20.0, "heuristic"): (0.851705, 2.03817, 75849.5, 8.95868e-05, 19.6415),
-    ("alexnet-cifar", 65.8, "isaac"): (0.245209, 0.661798, 68345.8, 5.02849e-05, 74.1438),
+    ("alexnet-cifar", 65.8, "isaac"): (0.245209, 0.661798, 68345.8, 5.06849e-05, 74.1438),
 }
 
 
@@ -486,9 +486,14 @@ def fidelity(request, zoo_net, tech):
     return _fidelity(zoo_net(net), tech, power, seed)
 
 
+# Issue 3's target is 10 %; with the knees (MODEL.md section 7) these cases are within
+# 4.2 % (alexnet-cifar) and 6.2 % (resnet18-cifar).
+LATENCY_BOUND = 0.07
+
+
 def test_fidelity_latency(fidelity):
-    err, msg = _worst(fidelity, "latency", 0.10)
-    assert err <= 0.10, msg
+    err, msg = _worst(fidelity, "latency", LATENCY_BOUND)
+    assert err <= LATENCY_BOUND, msg
 
 
 # Issue 3's target is 5 %. Both implementations take the interval (hence static energy)
