@@ -113,8 +113,8 @@ def _busiest_resource(wl: Workload, r: Resolved, shared, d, B) -> np.ndarray:
 def _edges(wl: Workload, r: Resolved):
     """Per producer edge, edge-major (E, N): the producer step the consumer's first step
     needs, the consumer's steps after the first that needs the producer's last step, and
-    the consumer's steps per producer step before it. All depend on the duplication alone: computed
-    once per run of designs with equal duplication."""
+    the consumer's steps per producer step before it. All depend on the duplication
+    alone: computed once per run of designs with equal duplication."""
     runs = Runs(r.dup)
     return tuple(runs.spread(a, 1) for a in _edges_of(wl, runs.first(r.dup), runs.first(r.steps)))
 
@@ -206,7 +206,10 @@ def _schedule(wl: Workload, r: Resolved, edges, step_own, fill, delay, knees=Non
             take = late > best
             if i + 1 < len(cands):
                 np.maximum(best, late, out=best)
-            np.multiply(rem, take, out=knee_rem[l]) if i == 0 else np.copyto(knee_rem[l], rem, where=take)
+            if i == 0:
+                np.multiply(rem, take, out=knee_rem[l])
+            else:
+                np.copyto(knee_rem[l], rem, where=take)
             np.copyto(knee_end[l], end, where=take)
         if l in knees:
             d, at_partner, alone = knees[l]

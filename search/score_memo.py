@@ -135,4 +135,3 @@ def _distinct(key: np.ndarray, check: np.ndarray) -> tuple[np.ndarray, np.ndarra
     pair = np.stack([key, check], 1).view([("key", np.uint64), ("check", np.uint64)]).ravel()
     _, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
     return first, inverse
-
