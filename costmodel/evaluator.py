@@ -2,8 +2,8 @@
 
 Like a pymoo problem, evaluation takes the population as arrays and fills result arrays;
 the loops inside run over layers, never over designs. Metrics of infeasible designs are
-kept as computed but their ``tops_per_watt``, ``peak_tops_per_watt`` and ``throughput_ips``
-are 0, so that maximising them never prefers an infeasible design.
+kept as computed but their ``tops_per_watt``, ``tops_per_watt_single``,
+``peak_tops_per_watt`` and ``throughput_ips`` are 0, so that maximising them never prefers an infeasible design.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ class Results:
     area_mm2: np.ndarray
     area_by_component_mm2: dict[str, np.ndarray]
     tops_per_watt: np.ndarray
+    tops_per_watt_single: np.ndarray
     peak_tops: np.ndarray
     peak_tops_per_watt: np.ndarray
     edp_js: np.ndarray
@@ -61,6 +62,7 @@ class Results:
             "feasible": bool(self.feasible[n]),
             "reason": self.reason_name(n),
             "tops_per_watt": float(self.tops_per_watt[n]),
+            "tops_per_watt_single": float(self.tops_per_watt_single[n]),
             "peak_tops_per_watt": float(self.peak_tops_per_watt[n]),
             "throughput_ips": float(self.throughput_ips[n]),
             "tops": float(self.tops[n]),
@@ -91,8 +93,14 @@ class Results:
 def evaluate(network: Network, tech: Technology | str, batch: DesignBatch, power_w, latency: bool = True) -> Results:
     """Score N designs of ``network`` under a power budget ``power_w`` (W, scalar or (N,)).
 
+    Two efficiency conventions: ``tops_per_watt`` is the streaming figure (every inference
+    of a stream pays the chip's static power for one pipeline interval);
+    ``tops_per_watt_single`` is one inference alone, paying static power for its whole
+    latency (the published PIMSYN flow's convention): ops / (dynamic + static W x latency).
+
     ``latency=False`` skips the layer schedule, which only the latency needs: latency,
-    EDP and the per-layer times are NaN then, everything else is the same."""
+    EDP, ``tops_per_watt_single`` and the per-layer times are NaN then, everything else
+    is the same."""
     tech = load_technology(tech)
     # designs that break the rules (e.g. no copies) compute garbage that their reason flags
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -117,6 +125,7 @@ def evaluate(network: Network, tech: Technology | str, batch: DesignBatch, power
         macs_per_xbar_s = r.xbar_size.astype(float) ** 2 / r.slices / (r.iterations * r.xbar_latency_ns * 1e-9)
         peak_tops = r.crossbars.sum(1) * macs_per_xbar_s * 2 / 1e12
         tops_per_watt = ops / energy / 1e12
+        single = ops / (dynamic_total + sum(r.static_w.values()) * latency_s) / 1e12
         return Results(
             feasible=feasible,
             reason=r.reason,
@@ -134,6 +143,7 @@ def evaluate(network: Network, tech: Technology | str, batch: DesignBatch, power
             area_mm2=sum(r.area_mm2.values()),
             area_by_component_mm2=r.area_mm2,
             tops_per_watt=np.where(feasible, np.nan_to_num(tops_per_watt), 0.0),
+            tops_per_watt_single=np.where(feasible, single, 0.0),
             peak_tops=peak_tops,
             peak_tops_per_watt=np.where(feasible, peak_tops / peak_power, 0.0),
             edp_js=energy * latency_s,

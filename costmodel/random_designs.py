@@ -2,9 +2,9 @@
 
 Globals are drawn from the technology's options and PIMSYN's rram_ratio range
 (0.1..0.4); duplication from a random log-uniform share of the crossbar budget spread
-with random weights over conv layers; macros uniformly within each layer's limit; each
-layer shares an earlier unshared layer's macros with probability ``share_p`` when the
-pair fits. Drawing is vectorised over designs.
+with random weights over conv layers; macros between the fewest that hold the layer's crossbars
+(``macro.max_crossbars``) and its limit, skewed to the fewest; each layer shares an
+earlier unshared layer's macros with probability ``share_p`` when the pair fits. Drawing is vectorised over designs.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from costmodel.design import DesignBatch
+from costmodel.macro_capacity import fewest_macros
 from costmodel.technology import Technology
 from costmodel.workload import build_workload
 from onnx_frontend.network import Network
@@ -39,9 +40,11 @@ def random_designs(network: Network, tech: Technology, power_w: float, n: int, s
     weight /= np.maximum(weight.sum(1, keepdims=True), 1e-12)
     extra = np.floor(spare[:, None] * weight / sets)
     dup = np.where(conv, np.clip(1 + extra, 1, pixels), 1).astype(np.int64)
-    limit = dup * rg
-    macros = 1 + np.floor(rng.uniform(size=(n, L)) ** 2 * limit).astype(np.int64)
+    limit = dup * rg * wl.col_groups[si]                               # blocks: the most macros
+    least = np.minimum(fewest_macros(limit, slices[:, None], tech.macro.max_crossbars), limit)
+    macros = least + np.floor(rng.uniform(size=(n, L)) ** 2 * (limit - least + 1)).astype(np.int64)
     macros = np.minimum(macros, limit)
+    cap = tech.macro.max_crossbars
     share = np.full((n, L), -1, dtype=np.int64)
     taken = np.zeros((n, L), dtype=bool)
     rows = np.arange(n)
@@ -50,6 +53,7 @@ def random_designs(network: Network, tech: Technology, power_w: float, n: int, s
         pair = np.maximum(macros[:, j], macros[rows, partner])
         ok = (rng.uniform(size=n) < share_p) & ~taken[rows, partner] & (share[rows, partner] < 0) & ~taken[:, j]
         ok &= (pair <= limit[:, j]) & (pair <= limit[rows, partner])
+        ok &= (-(-limit[:, j] // pair) - (-limit[rows, partner] // pair)) * slices <= cap
         share[:, j] = np.where(ok, partner, -1)
         taken[rows[ok], partner[ok]] = True
         taken[ok, j] = True

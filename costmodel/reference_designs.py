@@ -22,15 +22,16 @@ import numpy as np
 
 from costmodel.design import COMPONENTS, DesignBatch, DesignError
 from costmodel.evaluator import evaluate
+from costmodel.macro_capacity import fewest_macros
 from costmodel.technology import Technology, load_technology
 from costmodel.workload import build_workload
 from onnx_frontend.network import Network
 
 REFERENCE_DESIGNS = ("isaac", "no-dup", "heuristic")
 RRAM_RATIOS = (0.15, 0.2, 0.25, 0.3)       # PIMSYN's grid
-MACRO_CROSSBARS = 96                        # crossbars per macro of the reference designs (ISAAC tile)
 ISAAC = {"xbar_size": 128, "cell_bits": 2, "dac_bits": 1, "imas": 12, "xbars_per_ima": 8,
          "shift_add_per_ima": 4}
+ISAAC_TILE_CROSSBARS = ISAAC["imas"] * ISAAC["xbars_per_ima"]   # 96: a macro of the reference designs
 
 
 def reference_design(name: str, network: Network, tech: Technology | str, power_w: float) -> DesignBatch:
@@ -72,13 +73,13 @@ def heuristic_dup(network: Network, tech: Technology, xbar_size, cell_bits, n_xb
 
 
 def default_macros(network: Network, tech: Technology, dup: np.ndarray, xbar_size, cell_bits) -> np.ndarray:
-    """``(N, L)`` macros per layer: its crossbars in macros of ``MACRO_CROSSBARS``, within the rules."""
+    """``(N, L)`` macros per layer: its crossbars in macros of ISAAC's tile (96 crossbars,
+    or the technology's ``macro.max_crossbars`` if smaller), whole blocks per macro."""
     wl = build_workload(network, tech)
     si = np.searchsorted(tech.tables.xbar_sizes, np.atleast_1d(xbar_size))
     slices = -(-tech.precision.weight_bits // np.atleast_1d(cell_bits))
-    rg = wl.row_groups[si]
-    xbars = dup * rg * wl.col_groups[si] * slices[:, None]
-    return np.clip(-(-xbars // MACRO_CROSSBARS), 1, dup * rg)
+    blocks = dup * wl.row_groups[si] * wl.col_groups[si]
+    return fewest_macros(blocks, slices[:, None], min(ISAAC_TILE_CROSSBARS, tech.macro.max_crossbars))
 
 
 def best_on_grid(network: Network, tech: Technology, power_w: float, heuristic: bool) -> DesignBatch:
@@ -103,7 +104,7 @@ def isaac_design(network: Network, tech: Technology, power_w: float) -> DesignBa
     """ISAAC's organisation with as many tiles as ``power_w`` pays for (see module doc)."""
     wl = build_workload(network, tech)
     L = wl.n_weighted
-    per_tile = ISAAC["imas"] * ISAAC["xbars_per_ima"]
+    per_tile = ISAAC_TILE_CROSSBARS
     s, c, d = ISAAC["xbar_size"], ISAAC["cell_bits"], ISAAC["dac_bits"]
     xbar_peak = tech.crossbar_row(s, c).peak_power_w
     tiles = np.arange(1, int(power_w / (per_tile * xbar_peak)) + 2)
@@ -111,8 +112,9 @@ def isaac_design(network: Network, tech: Technology, power_w: float) -> DesignBa
     dup = heuristic_dup(network, tech, np.full(n, s), np.full(n, c), tiles * per_tile)
     slices = -(-tech.precision.weight_bits // c)
     si = tech.xbar_sizes.index(s)
-    xbars = dup * wl.row_groups[si] * wl.col_groups[si] * slices
-    macros = np.clip(-(-xbars // per_tile), 1, dup * wl.row_groups[si])
+    blocks = dup * wl.row_groups[si] * wl.col_groups[si]
+    xbars = blocks * slices
+    macros = fewest_macros(blocks, slices, min(per_tile, tech.macro.max_crossbars))
     counts = np.zeros((n, L, len(COMPONENTS)))
     ix = {name: i for i, name in enumerate(COMPONENTS)}
     counts[..., ix["adc"]] = xbars

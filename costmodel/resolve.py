@@ -32,7 +32,8 @@ C = {name: i for i, name in enumerate(COMPONENTS)}
 VECTOR_KINDS = {"shift_add": ("shift_add",), "addition": ("addition",), "unit": ("pool", "eltwise"),
                 "activation": ("activation", "sigmoid")}
 
-# Reason codes of infeasible designs, checked in this order (first failing wins).
+# Reason codes of infeasible designs. When several fail, the first of this order is
+# reported: 1, 2, 3, 8, 4, 5, 6, 7 (the capacity code came later than the others).
 REASONS: dict[int, str] = {
     0: "ok",
     1: "invalid_partition",       # macro counts or sharing break the partition rules
@@ -42,6 +43,7 @@ REASONS: dict[int, str] = {
     5: "peripheral_power",        # nothing left of the budget for the peripherals
     6: "over_budget",             # explicit component counts exceed the power budget
     7: "missing_component",       # explicit counts give a component with work no units
+    8: "macro_capacity",          # a macro holds more crossbars than the technology allows
 }
 
 
@@ -159,8 +161,9 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
     # --- geometry and partition rules ------------------------------------------------
     rg, cg = wl.row_groups[si], wl.col_groups[si]                      # (N, L)
     dup_w, mac_w, share = batch.dup, batch.macros, batch.share
-    xbars_w = dup_w * (rg * cg * slices[:, None])
-    limit = dup_w * rg
+    blocks = dup_w * (rg * cg)                                          # row x column blocks, `slices` crossbars each
+    xbars_w = blocks * slices[:, None]
+    limit = blocks
     n_budget = np.floor(P * batch.rram_ratio / tb.xbar_peak[si, ci] + 1e-9)
     broken = (dup_w < 1) | (mac_w < 1) | (mac_w > limit) | ((dup_w != 1) & wl.is_fc[wl.layer_of_w])
     bad = row_any(broken | _bad_sharing(share, mac_w, limit))
@@ -173,6 +176,10 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
     at_host = rows_n * L + host                                         # (N, La) flat index into (N, L) arrays
     m_layer = set_macros.astype(F).take(at_host)                        # (N, La)
     m_total = set_macros.sum(1)
+    # the busiest macro of a set holds ceil(blocks / macros) blocks of each of its layers
+    per_macro_blocks = -(-blocks // np.maximum(set_macros.take(rows_n * L + host_w), 1))
+    per_macro_xbars = sharing.merge((per_macro_blocks * slices[:, None])[None].copy())[0]
+    over_capacity = row_any(per_macro_xbars > tech.macro.max_crossbars)
 
     dup_f = dup_w.astype(F)
     dup = expand(dup_f) + (1 - is_w)
@@ -183,16 +190,17 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
 
     # --- per-step work (N, La) ---------------------------------------------------------
     bus, flit = tech.scratchpad.bus_width_bits, tech.noc.flit_bits
-    vu = tech.vector_units
+    vu, counting = tech.vector_units, tech.counting
     inv_width = F(1.0 / vu.width)
+    used_cols = expand(dup_f * (slices[:, None] * wl.cols_read[si]).astype(F))
     work = {
         "load_words": dup * F(A / bus) * wl.load_values.astype(F),
         "store_words": dup * F(A / bus) * wl.store_values.astype(F),
         "crossbars": crossbars,
-        "adc_conv": expand(dup_f * (slices[:, None] * wl.cols_read[si]).astype(F)),
+        "adc_conv": crossbars * S[:, None].astype(F) if counting.adc_conversions == "physical_columns" else used_cols,
         "dac_conv": expand(dup_f * (slices[:, None] * wl.rows_total[si]).astype(F)),
     }
-    work["shift_add"] = work["adc_conv"] * inv_width
+    work["shift_add"] = used_cols * inv_width
     work["addition"] = expand(dup_f * wl.add_values[si].astype(F)) * inv_width
     act_values = dup * (wl.store_values * inv_width).astype(F)
     work["activation"] = act_values * (wl.act_kind == 1)
@@ -225,9 +233,10 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
 
     # --- fixed power (W) -----------------------------------------------------------------
     ntx = x_total * S
+    n_dac = ntx if counting.dacs == "physical_rows" else (work["dac_conv"].astype(float) @ np.ones(La))
     io = batch.offchip_links.astype(float)
     fixed_peak = {
-        "dac": ntx * tb.dac_peak[di],
+        "dac": n_dac * tb.dac_peak[di],
         "sample_hold": ntx * tech.sample_hold.static_power_w,
         "scratchpad": (set_macros * tb.spad_peak[spad_index]).sum(1),
         "noc": m_total * tech.noc.router_static_power_w,
@@ -258,8 +267,11 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
 
     sidx = spad_index.take(at_host)
     dur = np.empty((len(OP_CHAIN), n, La), dtype=F)
-    dur[K["load"]] = work["load_words"] * tb.spad_read_latency[sidx].astype(F) / m_layer
-    dur[K["store"]] = work["store_words"] * tb.spad_write_latency[sidx].astype(F) / m_layer
+    # every scratchpad word crosses the macro's bus (to the crossbars' input registers, or
+    # from the output registers): a word takes the longer of its access and its transfer
+    word_ns = F(bus / tech.macro.input_bus_bits_per_ns)
+    dur[K["load"]] = work["load_words"] * np.maximum(tb.spad_read_latency[sidx].astype(F), word_ns) / m_layer
+    dur[K["store"]] = work["store_words"] * np.maximum(tb.spad_write_latency[sidx].astype(F), word_ns) / m_layer
     dur[K["mvm"]] = (t_dac + t_xbar)[:, None].astype(F) * is_w
     _per_unit(dur[K["adc"]], work["adc_conv"] * t_adc[:, None].astype(F), units("adc"))
     for kind, comps in VECTOR_KINDS.items():
@@ -285,7 +297,7 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
     unit_area = np.stack([adc_area] + [np.full(n, getattr(vu, c).area_mm2) for c in COMPONENTS[1:]], 1)
     static_w = {
         "crossbar": x_total * tb.xbar_static[si, ci],
-        "dac": ntx * tb.dac_static[di],
+        "dac": n_dac * tb.dac_static[di],
         "sample_hold": fixed_peak["sample_hold"],
         "adc": unit_totals[:, 0] * unit_static[:, 0],
         "vector_units": (unit_totals[:, 1:] * unit_static[:, 1:]).sum(1),
@@ -304,7 +316,7 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
     )
     area = {
         "crossbar": x_total * tb.xbar_area[si, ci],
-        "dac": ntx * tb.dac_area[di],
+        "dac": n_dac * tb.dac_area[di],
         "sample_hold": ntx * tech.sample_hold.area_mm2,
         "adc": unit_totals[:, 0] * unit_area[:, 0],
         "vector_units": (unit_totals[:, 1:] * unit_area[:, 1:]).sum(1),
@@ -322,11 +334,12 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
 
     # --- feasibility ----------------------------------------------------------------------
     reason = np.zeros(n, dtype=np.int64)
-    for code, failed in (
+    for code, failed in (                                               # the last that fails wins
         (7, short),
         (6, (batch.counts is not None) & (sum(peak_w.values()) > P * (1 + 1e-9))),
         (5, starved),
         (4, too_big),
+        (8, over_capacity),
         (3, x_total > n_budget),
         (2, no_adc),
         (1, bad),

@@ -28,6 +28,7 @@ REASON_TEXT: dict[str, str] = {
     "peripheral_power": "nothing is left of the budget for the peripheral units",
     "over_budget": "the explicit component counts exceed the power budget",
     "missing_component": "the explicit counts give a component that has work no units",
+    "macro_capacity": "a macro holds more crossbars than the technology's macro.max_crossbars; give the layer more macros",
 }
 
 

@@ -123,6 +123,42 @@ class Registers(_Strict):
     per_macro_area_mm2: float = NonNegative
 
 
+class Macro(_Strict):
+    """How big a macro may be and how its scratchpad feeds its crossbars (MODEL.md section 3).
+
+    Attributes:
+        max_crossbars: crossbars one macro holds at most.
+        input_bus_width_bits: wires of the bus from the macro's scratchpad to the input
+            registers of its crossbars; one transfer is broadcast to every crossbar that
+            shares the rows it carries.
+        input_bus_clock_ghz: transfers per ns on that bus.
+    """
+
+    max_crossbars: int = Positive
+    input_bus_width_bits: int = Positive
+    input_bus_clock_ghz: float = Positive
+
+    @property
+    def input_bus_bits_per_ns(self) -> float:
+        return self.input_bus_width_bits * self.input_bus_clock_ghz
+
+
+class Counting(_Strict):
+    """What the model counts where published tools differ (MODEL.md section 6).
+
+    Attributes:
+        dacs: ``physical_rows`` (a DAC per row of every crossbar: area, static and peak
+            power of all of them) or ``used_rows`` (DACs of rows that hold no weight are
+            power-gated: only used rows pay).
+        adc_conversions: ``used_columns`` (the column multiplexer visits only columns
+            that hold weights) or ``physical_columns`` (every column of every crossbar
+            is converted, used or not).
+    """
+
+    dacs: Literal["physical_rows", "used_rows"]
+    adc_conversions: Literal["used_columns", "physical_columns"]
+
+
 class OffchipLinks(_Strict):
     static_power_w: float = NonNegative
     area_mm2: float = NonNegative
@@ -150,6 +186,8 @@ class Technology(_Strict):
     scratchpad: Scratchpad
     noc: Noc
     registers: Registers
+    macro: Macro
+    counting: Counting
     offchip_links: OffchipLinks
 
     @model_validator(mode="after")

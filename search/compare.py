@@ -1,7 +1,8 @@
 """Strategy comparison: every sampler K times with the same trial budget, side by side.
 
 :func:`run_compare` runs each (sampler, seed) pair — seeds 0..K-1 — as a flat search
-(:func:`search.flat_search.run_search`, objective TOPS/W) in its own in-memory study, the
+(:func:`search.flat_search.run_search`, objective TOPS/W: ``tops_per_watt`` of a stream by
+default, or ``tops_per_watt_single``, one inference alone) in its own in-memory study, the
 pairs in parallel worker processes. Each worker rebuilds the design space from a
 :class:`SpaceSpec` (network, power, technology, options), all cheap to pickle. It writes
 to ``out_dir``:
@@ -59,7 +60,7 @@ class SpaceSpec:
         return DesignSpace.for_network(self.network, load_technology(self.tech), self.power_w, self.options)
 
 
-def run_one(spec: SpaceSpec, sampler: str, seed: int, n_trials: int) -> dict:
+def run_one(spec: SpaceSpec, sampler: str, seed: int, n_trials: int, objective: str = "tops_per_watt") -> dict:
     """One flat search in an in-memory study: its trace, best and wall time."""
     import warnings
 
@@ -73,7 +74,7 @@ def run_one(spec: SpaceSpec, sampler: str, seed: int, n_trials: int) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
         study = optuna.create_study(sampler=s, direction="maximize")
-        stats = run_search(space, study, batch, n_trials, ("tops_per_watt",))
+        stats = run_search(space, study, batch, n_trials, (objective,))
     return {"sampler": sampler, "seed": int(seed), "trace": stats.trace, "seconds": stats.seconds,
             "trials_per_second": stats.trials_per_second,
             "best": float(stats.trace[-1]) if len(stats.trace) else 0.0}
@@ -81,7 +82,7 @@ def run_one(spec: SpaceSpec, sampler: str, seed: int, n_trials: int) -> dict:
 
 def run_compare(space: DesignSpace | SpaceSpec, samplers: Sequence[str], n_trials: int, seeds: int | Sequence[int],
                 out_dir: str | Path, jobs: int = 2,
-                progress: Callable[[int, int, dict], None] | None = None) -> dict:
+                progress: Callable[[int, int, dict], None] | None = None, objective: str = "tops_per_watt") -> dict:
     """Run every sampler once per seed, write the summary files, return the summary.
 
     Args:
@@ -92,12 +93,15 @@ def run_compare(space: DesignSpace | SpaceSpec, samplers: Sequence[str], n_trial
         out_dir: folder of the output files (created).
         jobs: worker processes (1: every run in this process).
         progress: called as each run finishes with (runs done, runs, that run's record).
+        objective: one of :data:`COMPARED` (both TOPS/W, maximised).
 
     Returns:
         ``{"network", "power_w", "tech", "trials", "seeds", "overall_best", "threshold",
         "samplers": {name: summary row}, "runs": [...], "files": {...}, "seconds"}``.
     """
     spec = space if isinstance(space, SpaceSpec) else SpaceSpec.of(space)
+    if objective not in COMPARED:
+        raise PimtuneError(f"compare optimises one TOPS/W; unknown objective {objective!r}, choose from {', '.join(COMPARED)}")
     samplers = list(dict.fromkeys(samplers))
     if not samplers:
         raise PimtuneError("compare needs at least one sampler")
@@ -130,11 +134,11 @@ def run_compare(space: DesignSpace | SpaceSpec, samplers: Sequence[str], n_trial
 
     if jobs == 1:
         for s, seed in tasks:
-            finished(run_one(spec, s, seed, n_trials))
+            finished(run_one(spec, s, seed, n_trials, objective))
     else:
         ctx = multiprocessing.get_context("spawn")     # no fork of a process with threads
         with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx) as pool:
-            pending = {pool.submit(run_one, spec, s, seed, n_trials) for s, seed in tasks}
+            pending = {pool.submit(run_one, spec, s, seed, n_trials, objective) for s, seed in tasks}
             try:
                 while pending:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -157,6 +161,7 @@ def run_compare(space: DesignSpace | SpaceSpec, samplers: Sequence[str], n_trial
     result = {
         "network": spec.network.name, "power_w": spec.power_w, "tech": load_technology(spec.tech).name,
         "trials": n_trials, "seeds": seed_list, "overall_best": overall, "threshold": threshold,
+        "objective": objective,
         "samplers": rows,
         "runs": [{k: v for k, v in r.items() if k != "trace"} for r in sorted(runs, key=lambda r: (r["sampler"], r["seed"]))],
         "seconds": seconds,
@@ -165,7 +170,7 @@ def run_compare(space: DesignSpace | SpaceSpec, samplers: Sequence[str], n_trial
     }
     np.savez(out / "traces.npz", seeds=np.array(seed_list), **traces,
              **{f"seconds_{s}": t for s, t in times.items()})
-    write_csv(out / "summary.csv", rows)
+    write_csv(out / "summary.csv", rows, objective)
     write_markdown(out / "summary.md", result)
     plot_convergence(out / "convergence.png", traces, result)
     return result
@@ -196,15 +201,19 @@ def summarise(traces: np.ndarray, seconds: np.ndarray, rates: np.ndarray, thresh
     }
 
 
-CSV_COLUMNS = ("sampler", "runs", "best_tops_per_watt", "median_tops_per_watt", "q25_tops_per_watt",
-               "q75_tops_per_watt", "iqr_tops_per_watt", "trials_to_95pct", "runs_reaching_95pct",
-               "median_seconds", "median_trials_per_second")
+#: The objectives a comparison may optimise, and how tables and plots name them.
+COMPARED = {"tops_per_watt": "TOPS/W", "tops_per_watt_single": "single-inference TOPS/W"}
 
 
-def write_csv(path: Path, rows: dict) -> None:
+def csv_columns(objective: str = "tops_per_watt") -> tuple[str, ...]:
+    return ("sampler", "runs", f"best_{objective}", f"median_{objective}", f"q25_{objective}", f"q75_{objective}",
+            f"iqr_{objective}", "trials_to_95pct", "runs_reaching_95pct", "median_seconds", "median_trials_per_second")
+
+
+def write_csv(path: Path, rows: dict, objective: str = "tops_per_watt") -> None:
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(CSV_COLUMNS)
+        w.writerow(csv_columns(objective))
         for s, r in rows.items():
             w.writerow([s, r["runs"], repr(r["best"]), repr(r["median"]), repr(r["q25"]), repr(r["q75"]),
                         repr(r["iqr"]), "never" if r["trials_to_95"] is None else f"{r['trials_to_95']:g}",
@@ -212,7 +221,8 @@ def write_csv(path: Path, rows: dict) -> None:
 
 
 def markdown_table(result: dict) -> str:
-    lines = ["| sampler | best TOPS/W | median TOPS/W | IQR TOPS/W | trials to 95 % (median) | runs reaching 95 % "
+    unit = COMPARED[result.get("objective", "tops_per_watt")]
+    lines = [f"| sampler | best {unit} | median {unit} | IQR {unit} | trials to 95 % (median) | runs reaching 95 % "
              "| median wall s | median trials/s |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for s, r in result["samplers"].items():
@@ -223,10 +233,11 @@ def markdown_table(result: dict) -> str:
 
 
 def write_markdown(path: Path, result: dict) -> None:
+    unit = COMPARED[result["objective"]]
     head = (f"# Sampler comparison: {result['network']} at {result['power_w']:g} W\n\n"
             f"Technology {result['tech']}; {result['trials']} trials per run; seeds "
-            f"{', '.join(map(str, result['seeds']))}; objective TOPS/W (maximised). Best of all runs: "
-            f"{result['overall_best']:.4f} TOPS/W; 95 % of it: {result['threshold']:.4f} TOPS/W. "
+            f"{', '.join(map(str, result['seeds']))}; objective {result['objective']} ({unit}, maximised). Best of "
+            f"all runs: {result['overall_best']:.4f} {unit}; 95 % of it: {result['threshold']:.4f} {unit}. "
             f"\"Trials to 95 %\" is the median over seeds of the first trial reaching that value "
             f"(\"never\" when at least half the seeds do not). Wall time {result['seconds']:.1f} s.\n\n")
     path.write_text(head + markdown_table(result) + "\n")
@@ -249,8 +260,9 @@ def plot_convergence(path: Path, traces: dict[str, np.ndarray], result: dict) ->
     ax.set_xscale("log")
     ax.set_xlim(1, max(t.shape[1] for t in traces.values()))
     ax.set_xlabel("trials")
-    ax.set_ylabel("best feasible energy efficiency so far (TOPS/W)")
-    ax.set_title(f"{result['network']} at a {result['power_w']:g} W budget: best-so-far TOPS/W over "
+    unit = COMPARED[result["objective"]]
+    ax.set_ylabel(f"best feasible energy efficiency so far ({unit})")
+    ax.set_title(f"{result['network']} at a {result['power_w']:g} W budget: best-so-far {unit} over "
                  f"{len(result['seeds'])} seeds\n(median line, 25-75 % band; {result['trials']} trials per run)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right")
@@ -259,4 +271,4 @@ def plot_convergence(path: Path, traces: dict[str, np.ndarray], result: dict) ->
     plt.close(fig)
 
 
-__all__ = ["SpaceSpec", "run_compare", "run_one", "summarise", "trials_to_reach", "REACH"]
+__all__ = ["COMPARED", "SpaceSpec", "run_compare", "run_one", "summarise", "trials_to_reach", "REACH"]

@@ -38,7 +38,7 @@ from collections.abc import Callable
 import numpy as np
 
 from space import DesignSpace, repair
-from space.repair import fit_macros, repair_partition
+from space.repair import fit_macros, fix_sharing, repair_partition
 
 GENE_BASE = 1000
 
@@ -170,7 +170,8 @@ def mutate(space: DesignSpace, X: np.ndarray, rng: np.random.Generator, *, p_mac
     ``p_other``; a row that drew none gets one operator chosen in proportion to the
     probabilities. Operators whose columns ``columns`` excludes are skipped.
     """
-    X = np.array(_as_rows(X))
+    parents = _as_rows(X)
+    X = np.array(parents)
     n = len(X)
     allowed = allowed_columns(space, columns)
     others = _other_columns(space, allowed)
@@ -187,15 +188,24 @@ def mutate(space: DesignSpace, X: np.ndarray, rng: np.random.Generator, *, p_mac
     grew = _mutate_macros(space, X, np.flatnonzero(ops[:, 0]), rng, allowed)
     _mutate_sharing(space, X, np.flatnonzero(ops[:, 1]), rng, allowed)
     _mutate_other(space, X, np.flatnonzero(ops[:, 2]), rng, others)
-    # (a) and (b) keep sharing legal (a count within the pair's limits, a new pair of free
-    # layers that fits them) and so does lowering macro levels (counts only shrink); the
-    # macros' power changes only where a count grew (sharing does not change it): rows
-    # moved by (a) and (b) alone need at most that power fitted
+    # (a) and (b) keep sharing legal (a count within the pair's limits and capacity, a new
+    # pair of free layers that fits them); the macros' power changes only where a count
+    # grew (sharing does not change it): rows moved by (a) and (b) alone need at most that
+    # power fitted. Where that lowered levels, a pair may break the macro capacity: its
+    # sharing is dropped, or the row stays its parent when sharing may not change.
     other = ops[:, 2]
     X[other] = fix(space, X[other])
     moved = grew[~other[grew]]
     Y = X[moved]
     fit_macros(space, Y)
+    lowered = np.flatnonzero((Y[:, space.macro_cols] < X[moved][:, space.macro_cols]).any(1))
+    if len(lowered):
+        Z = Y[lowered]
+        fix_sharing(space, Z)
+        broke = (Z != Y[lowered]).any(1)
+        if not allowed[space.share_cols[space.share_cols >= 0]].all():
+            Z[broke] = parents[moved[lowered[broke]]]
+        Y[lowered] = Z
     X[moved] = Y
     return X
 
@@ -217,24 +227,39 @@ def _mutate_macros(space, X, rows, rng, allowed) -> np.ndarray:
     R = len(rows)
     limit = macro_limits(space, Xr)                                          # (R, L)
     table = space.level_table()
-    cur = table[limit, Xr[:, space.macro_cols]]                              # (R, L) current counts
+    floor = space.floor_levels(Xr, limit)                                    # (R, L) lowest allowed levels
+    cur = table[limit, np.maximum(Xr[:, space.macro_cols], floor)]           # (R, L) current counts
     share = share_matrix(space, Xr)
     pair_limit = np.full(limit.shape, np.iinfo(np.int64).max)
+    partner = np.full(limit.shape, -1)
     rr, jj = np.nonzero(share >= 0)
     q = share[rr, jj]
     pair_limit[rr, jj] = limit[rr, q]
     pair_limit[rr, q] = limit[rr, jj]
-    # another count exists: 1 (level 0) when the count is above 1, else the smallest above 1
-    split = space.smallest_split()[limit]
-    other = (cur > 1) | ((split < np.iinfo(np.int64).max) & (split <= pair_limit))
+    partner[rr, jj], partner[rr, q] = q, jj
+    # another count exists: the floor's when the count is above it, else the next one above
+    low = table[limit, floor]
+    above = np.where(cur > 1, np.iinfo(np.int64).max, space.smallest_split()[limit])
+    at_floor = np.nonzero((cur == low) & (cur > 1))                          # few: the next count, looked up
+    counts_here = table[limit[at_floor]]
+    above[at_floor] = np.where(counts_here > cur[at_floor][:, None], counts_here, np.iinfo(np.int64).max).min(1)
+    other = (cur > low) | ((above < np.iinfo(np.int64).max) & (above <= pair_limit))
     j = _pick(other & allowed[space.macro_cols], rng)
-    ok = j >= 0
     r, jc = np.arange(R), np.maximum(j, 0)
     counts = table[limit[r, jc]]                                             # (R, lv) the chosen layer's
     first = np.ones(counts.shape, dtype=bool)                                # one level per distinct count
     first[:, 1:] = counts[:, 1:] != counts[:, :-1]
     cand = first & (counts != cur[r, jc, None]) & (counts <= pair_limit[r, jc, None])
+    cand &= np.arange(counts.shape[1]) >= floor[r, jc, None]
+    # a layer in a pair keeps the pair's busiest macro within the capacity
+    p = partner[r, jc]
+    paired = p >= 0
+    if paired.any():
+        pp = np.maximum(p, 0)
+        fits = space.pair_fits(Xr, limit[r, jc, None], limit[r, pp, None], np.maximum(counts, cur[r, pp, None]))
+        cand &= fits | ~paired[:, None]
     level = _pick(cand, rng)
+    ok = (j >= 0) & (level >= 0)
     X[rows[ok], space.macro_cols[j[ok]]] = level[ok]
     return rows[ok & (counts[r, np.maximum(level, 0)] > cur[r, jc])]
 
@@ -256,6 +281,7 @@ def _mutate_sharing(space, X, rows, rng, allowed) -> None:
     col_ok = (space.share_cols >= 0) & allowed[np.maximum(space.share_cols, 0)]
     # (R, j, q): the pair's count max(m_j, m_q) fits both limits; each count fits its own
     fits = (m[:, :, None] <= limit[:, None, :]) & (m[:, None, :] <= limit[:, :, None])
+    fits &= space.pair_fits(Xr, limit[:, :, None], limit[:, None, :], np.maximum(m[:, :, None], m[:, None, :]))
     valid = fits & ((free & col_ok)[:, :, None] & free[:, None, :]) & np.tri(L, k=-1, dtype=bool)
     stop = sharer & col_ok
     j = _pick(valid.any(-1) | stop, rng)

@@ -1,7 +1,9 @@
 """What a search optimises: the objectives by name, and scoring a population by one.
 
 Every search command names its objectives from :data:`OBJECTIVES`: ``tops_per_watt``
-(TOPS/W) and ``throughput`` (inferences/s) are maximised, ``edp`` (energy-delay product
+(TOPS/W of a stream: static energy over the pipeline interval), ``tops_per_watt_single``
+(TOPS/W of one inference alone: static energy over its latency) and ``throughput``
+(inferences/s) are maximised, ``edp`` (energy-delay product
 of one inference, J*s) and ``area`` (mm^2) minimised.
 """
 
@@ -15,10 +17,13 @@ from onnx_frontend.errors import PimtuneError
 #: objective name -> (Results attribute, Optuna direction).
 OBJECTIVES: dict[str, tuple[str, str]] = {
     "tops_per_watt": ("tops_per_watt", "maximize"),
+    "tops_per_watt_single": ("tops_per_watt_single", "maximize"),
     "throughput": ("throughput_ips", "maximize"),
     "edp": ("edp_js", "minimize"),
     "area": ("area_mm2", "minimize"),
 }
+#: The objectives a synthesis (and a sweep) may choose: one value per design, no area.
+SYNTH_OBJECTIVES = ("tops_per_watt", "tops_per_watt_single", "throughput", "edp")
 #: Value told to Optuna for an infeasible design under a minimised objective: worse than
 #: any real chip's area (mm^2) or EDP (J*s), and finite, since Optuna refuses infinities.
 INFEASIBLE_MINIMISED = 1e9
@@ -37,7 +42,7 @@ def maximised(name: str) -> bool:
 
 def needs_latency(name: str) -> bool:
     """Whether objective ``name`` depends on the latency (the evaluator's ``latency``)."""
-    return name == "edp"
+    return name in ("edp", "tops_per_watt_single")
 
 
 def raw_values(results: Results, name: str) -> np.ndarray:

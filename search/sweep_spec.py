@@ -60,7 +60,7 @@ class SweepSpec(BaseModel):
     power_budgets_w: list[float] = Field(min_length=1)
     techs: list[str] = Field(default=["reram"], min_length=1)
     options: list[CellOptions] = Field(default=[CellOptions()], min_length=1)
-    objective: Literal["tops_per_watt", "throughput", "edp"] = "tops_per_watt"
+    objective: Literal["tops_per_watt", "tops_per_watt_single", "throughput", "edp"] = "tops_per_watt"
     outer: Literal[OUTER_SAMPLERS] = "grid"
     outer_trials: int = Field(default=DEFAULT_OUTER_TRIALS, ge=1)
     effort: Literal[tuple(EFFORTS)] = "default"

@@ -214,8 +214,8 @@ def _md(rows: list[list], headers: list[str]) -> str:
 
 def _metric_row(name: str, m: dict) -> list:
     if "tops_per_watt" not in m:
-        return [name, "-", "-", "-", "-", "-", "-", m["reason"]]
-    values = (m["tops_per_watt"], m["throughput_ips"], m["latency_s"] * 1e3, m["energy_j"]["total"] * 1e3,
+        return [name, "-", "-", "-", "-", "-", "-", "-", m["reason"]]
+    values = (m["tops_per_watt"], m.get("tops_per_watt_single", float("nan")), m["throughput_ips"], m["latency_s"] * 1e3, m["energy_j"]["total"] * 1e3,
               m["area_mm2"]["total"], m["power_w"]["average"])
     return [name, *(f"{v:.4g}" for v in values), "feasible" if m["feasible"] else m["reason"]]
 
@@ -242,7 +242,7 @@ def _markdown(space, study, plan, storage_label, trials, best, table, refs) -> s
               f"{g['macro_sets']} sets on a {g['mesh_width']}-wide mesh. Bottleneck layer: "
               f"`{table['bottleneck']['name']}` ({table['bottleneck']['busy_share_pct']:.0f} % of the period).", "",
               "## Against the reference designs (same budget)", ""]
-    head = ["design", "TOPS/W", "inferences/s", "latency ms", "energy mJ", "area mm^2", "avg power W", "status"]
+    head = ["design", "TOPS/W", "TOPS/W one inference", "inferences/s", "latency ms", "energy mJ", "area mm^2", "avg power W", "status"]
     rows = [_metric_row("synthesised", m) + ["1.00x", "1.00x"]]
     rows += [_metric_row(k, v) + _vs(m, v) for k, v in refs.items()]
     lines += [_md(rows, head + ["synth / ref TOPS/W", "synth / ref throughput"]), "",

@@ -42,7 +42,7 @@ from threadpoolctl import threadpool_limits
 from onnx_frontend.errors import Interrupted, PimtuneError
 from search.effort import Effort
 from search.inner_search import DUPLICATION_SOURCES, OUTER_PARAMS, PointOutcome, point_rows, search_points, unfit_reasons
-from search.objectives import OBJECTIVES, maximised
+from search.objectives import SYNTH_OBJECTIVES, maximised
 from search.studies import fail_stale_trials, open_study, tech_fingerprint
 from space import DesignSpace
 
@@ -71,8 +71,8 @@ class SynthesisPlan:
     duplication: str = "sa"
 
     def check(self) -> None:
-        if self.objective not in OBJECTIVES or self.objective == "area":
-            raise PimtuneError(f"unknown objective {self.objective!r}; choose from tops_per_watt, throughput, edp")
+        if self.objective not in SYNTH_OBJECTIVES:
+            raise PimtuneError(f"unknown objective {self.objective!r}; choose from {', '.join(SYNTH_OBJECTIVES)}")
         if self.outer not in OUTER_SAMPLERS:
             raise PimtuneError(f"unknown outer sampler {self.outer!r}; choose from {', '.join(OUTER_SAMPLERS)}")
         if self.effort is None:

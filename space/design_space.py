@@ -8,7 +8,10 @@ exported to Optuna (``to_optuna``, ``suggest``) and Ray Tune (``to_tune``). Colu
 - ``cell_bits``, ``xbar_size``, ``dac_bits``: index of the choice;
 - ``dup_j`` (conv layers j, weighted positions): weight copies, 1..``dup_max[j]``;
 - ``macros_j`` (every weighted layer): level 0..levels-1 of the macro-count fraction; the
-  count is the divisor of ``dup * row_groups`` about ``(dup * row_groups)^(level/(levels-1))``;
+  count is the divisor of ``dup * blocks`` (blocks: row groups x column groups of one
+  copy) about ``(dup * blocks)^(level/(levels-1))``; levels whose count leaves more
+  crossbars in a macro than the technology's ``macro.max_crossbars`` decode as the
+  lowest level that does not (the layer's *floor*, :meth:`DesignSpace.floor_levels`);
 - ``share_j`` (j >= 1, when sharing is on): the earlier layer whose macros j shares, -1 none;
 - ``alloc_j_c`` (searched allocation): v in -2..2, the set's work multiplier 2^(v/2).
 
@@ -29,6 +32,7 @@ from costmodel.technology import Technology, adc_bits_required, load_technology
 from costmodel.workload import Workload, build_workload
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.network import Network
+from costmodel.macro_capacity import fewest_macros
 from space.divisors import divisor_at
 from space.options import GLOBALS, SpaceOptions
 
@@ -85,9 +89,11 @@ class DesignSpace:
         self.base_cols = np.array([self.index[g] for g in GLOBALS] + [c for c in self.dup_cols if c >= 0])
         self.low = np.array([c.low for c in columns])
         self.high = np.array([c.high for c in columns])
-        sizes = self.columns[self.index["xbar_size"]].choices          # row groups per size choice
-        self._row_groups = self.workload.row_groups[np.searchsorted(tech.tables.xbar_sizes, sizes)]
+        sizes = self.columns[self.index["xbar_size"]].choices          # blocks per size choice
+        at = np.searchsorted(tech.tables.xbar_sizes, sizes)
+        self._blocks = self.workload.row_groups[at] * self.workload.col_groups[at]
         self._level_table: np.ndarray | None = None
+        self._floor_table: np.ndarray | None = None
         self._smallest_split: np.ndarray | None = None
 
     # --- construction ---------------------------------------------------------------
@@ -274,26 +280,58 @@ class DesignSpace:
         return left, per_xbar, per_macro
 
     def macro_limits(self, X: np.ndarray, dup: np.ndarray | None = None) -> np.ndarray:
-        """(N, L) largest macro count of each layer, ``dup * row_groups`` (for the rows'
-        crossbar size)."""
+        """(N, L) largest macro count of each layer, ``dup * blocks`` (row groups x
+        column groups of one copy, for the rows' crossbar size)."""
         dup = self.dup_values(X) if dup is None else dup
         xbar = X[:, self.index["xbar_size"]] - self.columns[self.index["xbar_size"]].low
-        return dup * self._row_groups[xbar]
+        return dup * self._blocks[xbar]
 
     def macro_values(self, X: np.ndarray, dup: np.ndarray | None = None) -> np.ndarray:
-        """(N, L) macro counts: the divisor of dup * row_groups chosen by each level."""
-        return self.level_table()[self.macro_limits(X, dup), X[:, self.macro_cols]]
+        """(N, L) macro counts: the divisor of dup * blocks chosen by each level, at least
+        the layer's floor (the capacity of a macro)."""
+        limit = self.macro_limits(X, dup)
+        return self.level_table()[limit, np.maximum(X[:, self.macro_cols], self.floor_levels(X, limit))]
+
+    def floor_levels(self, X: np.ndarray, limit: np.ndarray) -> np.ndarray:
+        """(N, L) the lowest level of each layer whose count keeps every macro within
+        ``macro.max_crossbars`` crossbars (``limit``: :meth:`macro_limits` of ``X``); the
+        top level where none does (the evaluator then reports ``macro_capacity``)."""
+        cells = X[:, self.index["cell_bits"]] - self.columns[self.index["cell_bits"]].low
+        return self.floor_table()[cells[:, None], limit]
+
+    def pair_fits(self, X: np.ndarray, limit_a: np.ndarray, limit_b: np.ndarray, pair: np.ndarray) -> np.ndarray:
+        """Whether two layers of ``limit_a`` and ``limit_b`` blocks (N, ...) sharing ``pair``
+        macros keep every macro within ``macro.max_crossbars`` crossbars: the busiest
+        macro holds ``ceil(limit / pair)`` blocks of each, ``slices`` crossbars a block."""
+        slices = -(-self.tech.precision.weight_bits // self.globals_of(X)["cell_bits"])
+        slices = slices.reshape((-1,) + (1,) * (np.ndim(pair) - 1))
+        pair = np.maximum(pair, 1)
+        return (-(-limit_a // pair) - (-limit_b // pair)) * slices <= self.tech.macro.max_crossbars
 
     def level_table(self) -> np.ndarray:
         """(M + 1, levels) int64: the macro count of every level (columns) for every
-        limit ``dup * row_groups`` up to the space's largest, M (rows; row 0 unused).
+        limit ``dup * blocks`` up to the space's largest, M (rows; row 0 unused).
         Built once per space (``divisor_at`` over the level grid), then looked up."""
         if self._level_table is None:
             lv = self.options.macro_levels
-            top = int((self.dup_max[None, :] * self._row_groups).max())
+            top = int((self.dup_max[None, :] * self._blocks).max())
             x = np.maximum(np.arange(top + 1), 1)
             self._level_table = divisor_at(x[:, None], np.arange(lv) / (lv - 1))
         return self._level_table
+
+    def floor_table(self) -> np.ndarray:
+        """(cell choices, M + 1) int64: per bits-per-cell choice (which sets the crossbars
+        of a block, ``slices``) and limit, the lowest level whose count needs no macro to
+        hold more than ``macro.max_crossbars`` crossbars (see :meth:`floor_levels`)."""
+        if self._floor_table is None:
+            table = self.level_table()
+            limits = np.arange(len(table))
+            cells = np.array(self.columns[self.index["cell_bits"]].choices)
+            slices = -(-self.tech.precision.weight_bits // cells)
+            least = fewest_macros(limits[None, :], slices[:, None], self.tech.macro.max_crossbars)   # (cells, M + 1)
+            below = (table[None, :, :] < least[..., None]).sum(-1)
+            self._floor_table = np.minimum(below, table.shape[1] - 1)
+        return self._floor_table
 
     def smallest_split(self) -> np.ndarray:
         """(M + 1,) int64: per limit, the smallest macro count above 1 that a level gives

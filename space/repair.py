@@ -15,12 +15,14 @@ no trial on invalid points:
    drops to the largest one that has an ADC;
 4. if the copies need more crossbars than that limit, every conv layer's extra copies
    (beyond the first) shrink by one common factor until they fit;
-5. if the macros' fixed power (scratchpad, router, registers) does not fit what is left,
-   every macro level shrinks by a common factor until it does;
+5. every macro level is raised to the layer's floor (the lowest level whose macros hold
+   at most ``macro.max_crossbars`` crossbars each, ``DesignSpace.floor_levels``); if the
+   macros' fixed power (scratchpad, router, registers) does not fit what is left, every
+   macro level shrinks by a common factor, never below its floor, until it does;
 6. sharing is kept where it is legal, in layer order: the partner is earlier, shares
-   nobody itself, is shared by nobody else, and the pair's macro count
-   ``max(m_i, m_j)`` stays within both layers' limits ``dup * row_groups``; otherwise the
-   layer keeps its own macros.
+   nobody itself, is shared by nobody else, the pair's macro count ``max(m_i, m_j)``
+   stays within both layers' limits ``dup * blocks``, and the pair's busiest macro holds
+   at most ``macro.max_crossbars`` crossbars; otherwise the layer keeps its own macros.
 
 Macro counts are legal by construction (divisors, see ``space.divisors``). Repair is
 idempotent: ``repair(repair(X)) == repair(X)``.
@@ -127,7 +129,8 @@ def fit_budget(space: DesignSpace, X: np.ndarray) -> None:
 
 
 def fit_macros(space: DesignSpace, X: np.ndarray, shrink: float = 0.7) -> None:
-    """Lower every macro level of rows whose macros' fixed power does not fit, in place."""
+    """Raise macro levels to their floors, then lower every level (never below its floor)
+    of rows whose macros' fixed power does not fit, in place."""
     cols = space.macro_cols
     # only the levels change below; the rest is computed once per run of equal globals and copies
     runs = Runs(X[:, space.base_cols])
@@ -136,16 +139,18 @@ def fit_macros(space: DesignSpace, X: np.ndarray, shrink: float = 0.7) -> None:
     dup = space.dup_values(base)
     used = runs.spread((dup * space.crossbar_sets(base)).sum(1)) * per_xbar
     limit = runs.spread(space.macro_limits(base, dup))
+    floor = runs.spread(space.floor_levels(base, space.macro_limits(base, dup)))
     table = space.level_table()
     rows = np.arange(len(X))
-    levels = X[:, cols]
+    levels = np.maximum(X[:, cols], floor)
+    X[:, cols] = levels
     for _ in range(64):
         macros = table[limit[rows], levels].sum(1)
-        over = (used[rows] + macros * per_macro[rows] > left[rows]) & (levels.max(1) > 0)
+        over = (used[rows] + macros * per_macro[rows] > left[rows]) & (levels > floor[rows]).any(1)
         if not over.any():
             return
         rows = rows[over]
-        levels = np.floor(levels[over] * shrink).astype(np.int64)
+        levels = np.maximum(np.floor(levels[over] * shrink).astype(np.int64), floor[rows])
         X[np.ix_(rows, cols)] = levels
 
 
@@ -164,10 +169,12 @@ def fix_sharing(space: DesignSpace, X: np.ndarray) -> None:
     share = np.full((n, L), -1, dtype=np.int64)
     share[:, has] = X[:, cols[has]]
     limit = space.macro_limits(X)
-    macros = space.level_table()[limit, X[:, space.macro_cols]]
+    macros = space.macro_values(X)
     q = np.maximum(share, 0)
+    partner_limit = np.take_along_axis(limit, q, 1)
     pair = np.maximum(macros, np.take_along_axis(macros, q, 1))
-    legal = (share >= 0) & (share < np.arange(L)) & (pair <= limit) & (pair <= np.take_along_axis(limit, q, 1))
+    legal = (share >= 0) & (share < np.arange(L)) & (pair <= limit) & (pair <= partner_limit)
+    legal &= space.pair_fits(X, limit, partner_limit, pair)
     partner_shares = legal & np.take_along_axis(legal, q, 1)
     slot = np.arange(0, n * (L + 1), L + 1)[:, None] + np.where(legal, q, L)
     users = np.bincount(slot.ravel(), minlength=n * (L + 1)).reshape(n, L + 1)

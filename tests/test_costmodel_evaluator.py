@@ -46,14 +46,21 @@ def crossbars_of(network, tech, S, cell_bits, dup):
     return [d * rg * cg * sl for d, (rg, cg) in zip(dup, (geometry(l, S) for l in network.weighted_layers))]
 
 
+def fewest(network, tech, S, cell_bits, dup):
+    """The fewest macros per layer that hold its crossbars within the technology's bound."""
+    sl = int(slices_of(tech, cell_bits))
+    return [max(1, -(-x // (tech.macro.max_crossbars // sl * sl))) for x in crossbars_of(network, tech, S, cell_bits, dup)]
+
+
 def plain_design(network, tech, power, *, S=128, cell_bits=2, dac_bits=1, ratio=None, n=1):
-    """No duplication, one macro per layer, no sharing; rram_ratio pays for the weights x 1.5."""
+    """No duplication, the fewest macros per layer, no sharing; rram_ratio pays for the weights x 1.5."""
     L = len(network.weighted_layers)
     X = sum(crossbars_of(network, tech, S, cell_bits, [1] * L))
     if ratio is None:
         ratio = min(0.9, 1.5 * X * tech.crossbar_row(S, cell_bits).peak_power_w / power)
     return DesignBatch(rram_ratio=np.full(n, ratio), cell_bits=cell_bits, xbar_size=S, dac_bits=dac_bits,
-                       dup=np.ones((n, L), int), macros=np.ones((n, L), int), share=np.full((n, L), -1))
+                       dup=np.ones((n, L), int), macros=np.tile(fewest(network, tech, S, cell_bits, [1] * L), (n, 1)),
+                       share=np.full((n, L), -1))
 
 
 def with_rows(batch: DesignBatch, **updates) -> DesignBatch:
@@ -269,13 +276,13 @@ def base(alexnet, tech):
 
 def partition_cases(network):
     conv, fc = conv_positions(network), fc_positions(network)
-    rg = [geometry(l, 128)[0] for l in network.weighted_layers]
+    rg = [math.prod(geometry(l, 128)) for l in network.weighted_layers]     # blocks of one copy
     j_multi = next(j for j in conv if rg[j] > 1)                 # a layer whose limit is above 1
     j_one = next(j for j in conv if rg[j] == 1)                  # a layer whose limit is 1
     return {
         "macros 0": dict(macros={2: 0}),
-        "macros above dup*row_groups": dict(macros={j_multi: rg[j_multi] + 1}),
-        "macros above dup*row_groups with dup": dict(dup={j_multi: 2}, macros={j_multi: 2 * rg[j_multi] + 1}),
+        "macros above dup*blocks": dict(macros={j_multi: rg[j_multi] + 1}),
+        "macros above dup*blocks with dup": dict(dup={j_multi: 2}, macros={j_multi: 2 * rg[j_multi] + 1}),
         "dup 0": dict(dup={1: 0}),
         "share with a later layer": dict(share={0: 1}),
         "share with itself": dict(share={2: 2}),
@@ -309,8 +316,8 @@ def test_partition_rules(alexnet, tech, base):
 
 def test_valid_sharing_is_not_a_partition_error(alexnet, tech, base):
     conv = conv_positions(alexnet)
-    for edit in (dict(share={1: 0}), dict(share={1: 0, 3: 2}), dict(share={4: 1}, macros={4: 1}),
-                 dict(share={len(conv): 0})):
+    for edit in (dict(share={1: 0}), dict(share={1: 0, 3: 2}, macros={3: 2}), dict(share={4: 1}, macros={4: 1}),
+                 dict(share={fc_positions(alexnet)[-1]: 0})):
         r = evaluate(alexnet, tech, with_rows(base, **edit), 20.0)
         assert r.reason_name(0) != "invalid_partition", edit
         assert r.feasible[0], (edit, r.reason_name(0))
@@ -344,10 +351,11 @@ def test_weights_do_not_fit(alexnet, tech, S, c):
     dup = [2 if j in conv_positions(alexnet) else 1 for j in range(L)]
     X = sum(crossbars_of(alexnet, tech, S, c, dup))
     xp = tech.crossbar_row(S, c).peak_power_w
+    macros = dict(enumerate(fewest(alexnet, tech, S, c, dup)))
     exact = with_rows(plain_design(alexnet, tech, P, S=S, cell_bits=c, dac_bits=1, ratio=X * xp / P),
-                      dup=dict(enumerate(dup)))
+                      dup=dict(enumerate(dup)), macros=macros)
     short = with_rows(plain_design(alexnet, tech, P, S=S, cell_bits=c, dac_bits=1, ratio=(X - 0.5) * xp / P),
-                      dup=dict(enumerate(dup)))
+                      dup=dict(enumerate(dup)), macros=macros)
     r_exact, r_short = evaluate(alexnet, tech, exact, P), evaluate(alexnet, tech, short, P)
     assert r_exact.resolved.n_xbar_budget[0] == X                 # floor(P * r / P_xbar)
     assert r_exact.reason_name(0) != "weights_do_not_fit"
@@ -405,14 +413,16 @@ def test_explicit_counts(alexnet, tech, base):
 
 GOLDEN = {
     # Regression anchors, recorded from the model as it stands: a change that moves them
-    # must be deliberate (re-record them together with the model change).
+    # must be deliberate (re-record them together with the model change). Last recorded
+    # with bounded macros fed over ISAAC's bus (tests/test_macro_realism.py keeps the
+    # figures from before that change).
     # (network, power W, design): tops_per_watt, peak_tops_per_watt, throughput_ips, latency_s, area_mm2
-    ("resnet18", 65.8, "isaac"): (0.211722, 0.620245, 1948.66, 0.00101282, 79.2256),
-    ("resnet18", 65.8, "no-dup"): (0.0717457, 1.32005, 188.017, 0.00648979, 81.3193),
-    ("resnet18", 65.8, "heuristic"): (0.641195, 1.25065, 5182.66, 0.000564798, 69.8082),
-    ("alexnet-cifar", 20.0, "no-dup"): (0.134577, 3.50732, 4694.32, 0.00037224, 38.8156),
-    ("alexnet-cifar", 20.0, "heuristic"): (0.851705, 2.03817, 75849.5, 8.95868e-05, 19.6415),
-    ("alexnet-cifar", 65.8, "isaac"): (0.245209, 0.661798, 68345.8, 5.06849e-05, 74.1438),
+    ("resnet18", 65.8, "isaac"): (0.211725, 0.620245, 1948.7, 0.00101379, 79.2256),
+    ("resnet18", 65.8, "no-dup"): (0.071746, 1.32005, 188.017, 0.00649256, 81.3193),
+    ("resnet18", 65.8, "heuristic"): (0.641195, 1.25065, 5182.66, 0.00056687, 69.8082),
+    ("alexnet-cifar", 20.0, "no-dup"): (0.12806, 3.50735, 4695.01, 0.000376529, 39.2694),
+    ("alexnet-cifar", 20.0, "heuristic"): (0.833747, 2.03817, 75849.5, 9.06688e-05, 21.0739),
+    ("alexnet-cifar", 65.8, "isaac"): (0.210872, 0.62943, 58593.7, 6.40557e-05, 83.2597),
 }
 
 
@@ -486,9 +496,13 @@ def fidelity(request, zoo_net, tech):
     return _fidelity(zoo_net(net), tech, power, seed)
 
 
-# Issue 3's target is 10 %; with the knees (MODEL.md section 7) these cases are within
-# 4.2 % (alexnet-cifar) and 6.2 % (resnet18-cifar).
-LATENCY_BOUND = 0.07
+# Issue 3's target is 10 %. With the knees (MODEL.md section 7) these cases were within
+# 4.2 % (alexnet-cifar) and 6.2 % (resnet18-cifar); since macros are bounded, random
+# designs spread layers over more macros and resnet18-cifar's seed 2 draws a design whose
+# later layer shares a busy partner's macros and is served earlier by the reference's
+# first-in-first-out order than the fast model's wait assumes: 9.96 % (10.04 % with the
+# old feed and no bound, so the draw, not the feed, brings it).
+LATENCY_BOUND = 0.10
 
 
 def test_fidelity_latency(fidelity):

@@ -100,14 +100,21 @@ def fits_somewhere(name: str, power: float, key: str) -> bool:
     return bool((set_crossbars(space, s, c).sum(1) <= budget_of(space, r, s, c)).any())
 
 
-def greedy_sharing(share_in, macros, limit) -> list[int]:
+def busiest_macro(blocks, macros, slices) -> int:
+    """Crossbars on the busiest macro of a set holding layers of ``blocks`` on ``macros``."""
+    return sum(-(-int(b) // int(macros)) * int(slices) for b in blocks)
+
+
+def greedy_sharing(share_in, macros, limit, slices, capacity) -> list[int]:
     """Sharing kept in layer order where legal (BACKGROUND.md section 5, MODEL.md section 1)."""
     L = len(macros)
     out, sharer, shared = [-1] * L, [False] * L, [False] * L
     for j in range(1, L):
         p = int(share_in[j])
-        if (0 <= p < j and not sharer[p] and not shared[p]
-                and max(macros[j], macros[p]) <= min(limit[j], limit[p])):
+        if not (0 <= p < j and not sharer[p] and not shared[p]):
+            continue
+        pair = max(macros[j], macros[p])
+        if pair <= min(limit[j], limit[p]) and busiest_macro((limit[j], limit[p]), pair, slices) <= capacity:
             out[j], sharer[j], shared[p] = p, True, True
     return out
 
@@ -311,11 +318,17 @@ def check_repaired(space: DesignSpace, X: np.ndarray, R: np.ndarray, fits: bool)
     fc = space.workload.is_fc[space.workload.layer_of_w]
     assert (batch.dup >= 1).all() and (batch.dup[:, fc] == 1).all()
     assert (batch.dup[:, ~fc] <= space.dup_max[~fc]).all()
-    # macro counts: divisors of dup * row_groups
+    # macro counts: divisors of dup * blocks (row groups x column groups), and no macro
+    # above the technology's capacity
     si = np.array([TECH.xbar_sizes.index(int(s)) for s in g["xbar_size"]])
-    limit = batch.dup * space.workload.row_groups[si]
+    limit = batch.dup * space.workload.row_groups[si] * space.workload.col_groups[si]
     assert (batch.macros >= 1).all() and (batch.macros <= limit).all()
     assert (limit % batch.macros == 0).all()
+    slices = -(-TECH.precision.weight_bits // g["cell_bits"])
+    cap = TECH.macro.max_crossbars
+    fits_somehow = (cap // slices)[:, None] >= 1
+    per_macro = limit // batch.macros * slices[:, None]
+    assert ((per_macro <= cap) | ~fits_somehow).all()
     # sharing rules, and sharing kept wherever it is legal (in layer order)
     share = batch.share
     L = share.shape[1]
@@ -330,12 +343,13 @@ def check_repaired(space: DesignSpace, X: np.ndarray, R: np.ndarray, fits: bool)
             assert p < j and share[i, p] == -1
             pair = max(batch.macros[i, j], batch.macros[i, p])
             assert pair <= limit[i, j] and pair <= limit[i, p]
+            assert busiest_macro((limit[i, j], limit[i, p]), pair, slices[i]) <= cap
         if space.options.sharing:
             wanted = [-1] + [int(np.clip(X[i, space.index[f"share_{j:02d}"]], -1, j - 1)) for j in range(1, L)]
-            assert share[i].tolist() == greedy_sharing(wanted, batch.macros[i], limit[i])
-    # the evaluator agrees: no partition, ADC or budget failures
+            assert share[i].tolist() == greedy_sharing(wanted, batch.macros[i], limit[i], slices[i], cap)
+    # the evaluator agrees: no partition, ADC, capacity or budget failures
     reason = space.evaluate(R).reason
-    assert not np.isin(reason, [1, 2]).any(), np.bincount(reason)
+    assert not np.isin(reason, [1, 2, 8]).any(), np.bincount(reason)
     if fits:
         assert not (reason == 3).any(), np.bincount(reason)
 

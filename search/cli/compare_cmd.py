@@ -15,7 +15,7 @@ from search.cli.common import (
     MODEL_HELP, add_json_arg, add_power_arg, add_tech_arg, console, jsonable, load_model_arg, positive_int,
 )
 from search.cli.search_cmd import TPE_SLOW_TRIALS, add_space_args, space_options
-from search.compare import REACH, run_compare
+from search.compare import COMPARED, REACH, run_compare
 from search.sampler_factory import SAMPLERS, TPE_NOTE
 from space import DesignSpace
 
@@ -42,6 +42,9 @@ def register(subparsers) -> None:
     p.add_argument("--seeds", type=positive_int, default=3, metavar="K", help="runs per sampler, seeds 0..K-1 (default 3)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder of the summary, traces and plot")
     p.add_argument("--jobs", type=positive_int, default=2, metavar="J", help="parallel worker processes (default 2)")
+    p.add_argument("--objective", choices=tuple(COMPARED), default="tops_per_watt",
+                   help="tops_per_watt (a stream: static energy over the pipeline interval, default) or "
+                        "tops_per_watt_single (one inference alone: static energy over its latency)")
     add_tech_arg(p)
     add_space_args(p)
     add_json_arg(p)
@@ -77,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
             bar.update(task, completed=done, last=f"last: {record['sampler']} seed {record['seed']} "
                                                   f"{record['best']:.4g} TOPS/W in {record['seconds']:.0f} s")
 
-        result = run_compare(space, samplers, args.trials, args.seeds, args.out, jobs=args.jobs, progress=progress)
+        result = run_compare(space, samplers, args.trials, args.seeds, args.out, jobs=args.jobs, progress=progress,
+                             objective=args.objective)
     if args.json:
         print(json.dumps(jsonable(result), indent=2))
     else:
@@ -88,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
 def render(result: dict) -> None:
     out = console()
     table = Table(title=f"{result['network']} at {result['power_w']:g} W: {result['trials']} trials x "
-                        f"{len(result['seeds'])} seeds per sampler (TOPS/W, higher is better)")
+                        f"{len(result['seeds'])} seeds per sampler ({COMPARED[result['objective']]}, higher is better)")
     for c in ("sampler", "best", "median", "IQR", f"trials to {REACH:.0%} of {result['overall_best']:.4g}",
               "reached", "median wall s", "median trials/s"):
         table.add_column(c, justify="left" if c == "sampler" else "right")
