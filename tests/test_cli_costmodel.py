@@ -36,7 +36,8 @@ def tech():
 
 @pytest.mark.parametrize("design", ["isaac", "no-dup", "heuristic"])
 def test_evaluate_reference_design_text(capsys, design):
-    code = main(["evaluate", "alexnet-cifar", "--power", "49", "--design", design])
+    # ISAAC's tiles of 96 crossbars hold alexnet-cifar from 53-54 W on
+    code = main(["evaluate", "alexnet-cifar", "--power", "65.8", "--design", design])
     out = capsys.readouterr().out
     assert code == 0
     for text in ("TOPS/W", "throughput", "per-layer allocation", "breakdown by component", "bottleneck: layer",

@@ -134,7 +134,8 @@ def test_mutate_changes_most_rows(space, seed):
     left, per_xbar, per_macro = space.fixed_power(P)
     used = (space.dup_values(P) * space.crossbar_sets(P)).sum(1) * per_xbar
     pinned &= used + (space.macro_values(P).sum(1) + 1) * per_macro > left
-    assert moved[~pinned].mean() >= 0.95 if (~pinned).any() else True
+    if (~pinned).any():
+        assert moved[~pinned].mean() >= 0.95
 
 
 @OPS
@@ -204,7 +205,9 @@ def test_crossover_valid_and_keeps_first_parents_budget(space, seed):
     assert from_parent.all(1).mean() >= 0.75
     # the other rows went over the macros' power and repair lowered all their levels
     assert (C[:, m] <= np.maximum(P[:, m], Q[:, m])).all()
-    assert (C[:, m] != P[:, m]).any() and (C[:, m] != Q[:, m]).any()
+    # (parents of a design whose every layer sits at its capacity floor are alike in them)
+    if (P[:, m] != Q[:, m]).any():
+        assert (C[:, m] != P[:, m]).any() and (C[:, m] != Q[:, m]).any()
 
 
 # --- selection -------------------------------------------------------------------------------------------

@@ -75,7 +75,7 @@ def test_relative_files_resolve_against_the_sweep_folder(tmp_path):
 @pytest.mark.parametrize("text, expected", [
     (GOOD + "effort: fast\n", "key 'effort': 'fast' is not allowed; choose from quick, default, thorough"),
     (GOOD + "outer: bayes\n", "key 'outer': 'bayes' is not allowed; choose from grid, tpe, random"),
-    (GOOD + "objective: area\n", "key 'objective': 'area' is not allowed; choose from tops_per_watt, throughput, edp"),
+    (GOOD + "objective: area\n", "key 'objective': 'area' is not allowed; choose from tops_per_watt, tops_per_watt_single, throughput, edp"),
     (GOOD + "options: [{macros: shared}]\n",
      "key 'options[0].macros': 'shared' is not allowed; choose from specialised, identical"),
     (GOOD + "options: [{macro: identical}]\n", "unknown key 'options[0].macro'; allowed keys: macros, sharing"),
