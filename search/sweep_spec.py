@@ -26,6 +26,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from costmodel.chip_limits import Watts
 from costmodel.technology import TECH_DIR
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.zoo import NETWORKS
@@ -57,7 +58,7 @@ class SweepSpec(BaseModel):
 
     name: str = Field(pattern=NAME_PATTERN)
     networks: list[str] = Field(min_length=1)
-    power_budgets_w: list[float] = Field(min_length=1)
+    power_budgets_w: list[Watts] = Field(min_length=1)
     techs: list[str] = Field(default=["reram"], min_length=1)
     options: list[CellOptions] = Field(default=[CellOptions()], min_length=1)
     objective: Literal["tops_per_watt", "throughput", "edp"] = "tops_per_watt"
@@ -66,14 +67,6 @@ class SweepSpec(BaseModel):
     effort: Literal[tuple(EFFORTS)] = "default"
     seeds: list[int] = Field(default=[0], min_length=1)
     storage: str = "sqlite:///pimtune-sweep.db"
-
-    @field_validator("power_budgets_w")
-    @classmethod
-    def _positive(cls, values: list[float]) -> list[float]:
-        bad = [v for v in values if not v > 0]
-        if bad:
-            raise ValueError(f"power budgets must be positive numbers of W, got {bad[0]!r}")
-        return values
 
     @field_validator("networks", "power_budgets_w", "techs", "options", "seeds")
     @classmethod

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from costmodel.chip_limits import area_warning, power_problem
 from onnx_frontend import load_network
 from onnx_frontend.errors import FrontendError
 from onnx_frontend.network import Network
@@ -41,14 +42,22 @@ def load_model_arg(arg: str) -> Network:
 
 
 def positive_watts(text: str) -> float:
-    """argparse type of ``--power``: a positive, finite number of watts."""
+    """argparse type of ``--power``: a power budget in W (:mod:`costmodel.chip_limits`)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a power budget in W (e.g. 49), got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"the power budget must be a positive number of W, got {text!r}")
+    problem = power_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{problem} (got {text!r})")
     return value
+
+
+def warn_if_beyond_one_die(area_mm2: float | None, power_w: float) -> None:
+    """One ``pimtune: warning:`` line on stderr when a reported design exceeds one die."""
+    warning = None if area_mm2 is None else area_warning(area_mm2, power_w)
+    if warning:
+        print(f"pimtune: warning: {warning}", file=sys.stderr)
 
 
 def positive_int(text: str) -> int:

@@ -20,8 +20,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from costmodel import load_technology
+from costmodel.fixes import fix_for
 from search.cli.common import (MODEL_HELP, add_json_arg, add_power_arg, add_tech_arg, console, jsonable,
-                               load_model_arg, positive_int, si)
+                               load_model_arg, positive_int, si, warn_if_beyond_one_die)
 from search.cli.search_cmd import add_space_args, space_options
 from search.effort import EFFORTS, effort_named
 from search.objectives import OBJECTIVES, maximised
@@ -96,23 +97,27 @@ def run(args: argparse.Namespace) -> int:
             warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
             study, stats = synthesize(space, plan, storage, name, progress)
     summary = write_outputs(out, space, study, plan, url)
+    if summary["best"] is not None:
+        warn_if_beyond_one_die(summary["best"]["area_mm2"]["total"], args.power)
     summary["search"] = {"searched_now": stats.searched, "retried": stats.retried, "skipped_now": stats.skipped,
                          "seconds": stats.seconds, "evaluations_now": stats.evaluations}
     if args.json:
         print(json.dumps(jsonable(summary), indent=2))
     else:
-        render(summary, out)
+        reasons = dict.fromkeys(t.user_attrs.get("reason", "") for t in study.get_trials(deepcopy=False))
+        render(summary, out, fix_for(r for r in reasons if r))
     return 0 if summary["best"] is not None else 1
 
 
-def render(summary: dict, out: Path) -> None:
+def render(summary: dict, out: Path, fix: str) -> None:
+    """Print the synthesis' outcome; ``fix`` is what to do when nothing was feasible."""
     con = console()
     s = summary["search"]
     con.print(f"searched {s['searched_now']} outer points now ({s['evaluations_now']:,} designs scored, "
               f"{s['retried']} cut-off retried) in {s['seconds']:.1f} s; study {summary['study']!r}")
     best = summary["best"]
     if best is None:
-        con.print(f"[bold red]no feasible design at {summary['power_w']:g} W[/]: raise --power (every outer "
+        con.print(f"[bold red]no feasible design at {summary['power_w']:g} W[/]: {fix} (every outer "
                   f"point's reason is in {summary['files']['report']})")
         return
     objective = summary["objective"]
