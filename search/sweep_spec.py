@@ -13,7 +13,7 @@ every element is one synthesis (a *cell*, :mod:`search.sweep`). Example::
     outer_trials: 36                 # outer points of tpe / random
     effort: default                  # quick | default | thorough
     seeds: [0]
-    storage: sqlite:///pimsyn-benchmarks.db   # relative to the current directory
+    storage: sqlite:///pimsyn-benchmarks.db   # relative to this file, like the paths above
 
 :func:`load_sweep` validates a file and refuses a bad one in one line that names the
 file, the key and the allowed values.
@@ -31,6 +31,7 @@ from costmodel.technology import TECH_DIR
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.zoo import NETWORKS
 from search.effort import EFFORTS
+from search.storage_urls import resolve_storage
 from search.synthesis import DEFAULT_OUTER_TRIALS, OUTER_SAMPLERS
 from search.yaml_files import load_yaml_model
 
@@ -52,7 +53,8 @@ class CellOptions(BaseModel):
 
 class SweepSpec(BaseModel):
     """A validated sweep file; ``networks`` and ``techs`` hold zoo / bundled names or
-    absolute paths (relative ones are resolved against the file's folder on load)."""
+    absolute paths, ``storage`` a URL whose SQLite or journal file is absolute (relative
+    ones are resolved against the file's folder on load)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -87,7 +89,8 @@ def load_sweep(path: str | Path) -> SweepSpec:
     networks = [_resolve(path, "networks", i, n, NETWORKS, (".onnx",)) for i, n in enumerate(spec.networks)]
     bundled = sorted(p.stem for p in TECH_DIR.glob("*.yaml"))
     techs = [_resolve(path, "techs", i, t, bundled, (".yaml", ".yml")) for i, t in enumerate(spec.techs)]
-    return spec.model_copy(update={"networks": networks, "techs": techs})
+    storage = resolve_storage(spec.storage, path.parent)
+    return spec.model_copy(update={"networks": networks, "techs": techs, "storage": storage})
 
 
 def _resolve(path: Path, key: str, index: int, value: str, names, suffixes: tuple[str, ...]) -> str:

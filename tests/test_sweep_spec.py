@@ -117,3 +117,15 @@ def test_not_yaml_or_not_a_mapping(tmp_path):
 def test_missing_file_is_one_line(tmp_path):
     with pytest.raises(SweepError, match="cannot read the sweep file"):
         load_sweep(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("storage, expected", [
+    ("sqlite:///runs/s.db", "sqlite:///{folder}/runs/s.db"),
+    ("runs/s.log", "{folder}/runs/s.log"),
+    ("sqlite:////abs/s.db", "sqlite:////abs/s.db"),
+    ("postgresql+psycopg://u:p@host/db", "postgresql+psycopg://u:p@host/db"),
+])
+def test_storage_path_resolves_against_the_sweep_folder(tmp_path, storage, expected):
+    """A sweep file's storage, like its networks, is relative to the file, not to the shell."""
+    spec = load_sweep(write(tmp_path, GOOD + f"storage: {storage}\n"))
+    assert spec.storage == expected.format(folder=tmp_path.resolve())

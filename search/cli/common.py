@@ -17,7 +17,7 @@ from rich.console import Console
 
 from costmodel.chip_limits import area_warning, power_problem
 from onnx_frontend import load_network
-from onnx_frontend.errors import FrontendError
+from onnx_frontend.errors import FrontendError, PimtuneError
 from onnx_frontend.network import Network
 from onnx_frontend.zoo import NETWORKS, build_model
 
@@ -39,6 +39,21 @@ def load_model_arg(arg: str) -> Network:
         f"{arg}: no such file and not a zoo network; pass the path of an .onnx model "
         f"or a name from `pimtune zoo --list`"
     )
+
+
+def output_dir(arg: str | Path, create: bool = True) -> Path:
+    """An ``--out`` folder, created if missing (unless not ``create``); PimtuneError (one
+    line) when ``arg`` names a file or the folder cannot be created."""
+    path = Path(arg)
+    if path.exists() and not path.is_dir():
+        raise PimtuneError(f"--out {path}: is a file, not a folder; pass a folder (it is created if missing)")
+    if not create:
+        return path
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PimtuneError(f"--out {path}: cannot create the folder ({exc.strerror}); pass a writable folder") from None
+    return path
 
 
 def positive_watts(text: str) -> float:

@@ -22,13 +22,14 @@ from rich.table import Table
 from costmodel import load_technology
 from costmodel.fixes import fix_for
 from search.cli.common import (MODEL_HELP, add_json_arg, add_power_arg, add_tech_arg, console, jsonable,
-                               load_model_arg, positive_int, si, warn_if_beyond_one_die)
+                               load_model_arg, output_dir, positive_int, si, warn_if_beyond_one_die)
 from search.cli.search_cmd import add_space_args, space_options
 from search.effort import EFFORTS, effort_named
 from search.objectives import OBJECTIVES, maximised
 from search.studies import open_storage
 from search.synth_report import write_outputs
-from search.synthesis import DEFAULT_OUTER_TRIALS, OUTER_SAMPLERS, SynthesisPlan, default_study_name, synthesize
+from search.synthesis import (DEFAULT_OUTER_TRIALS, OUTER_SAMPLERS, SynthesisPlan, default_study_name, run_label,
+                              synthesize)
 from space import DesignSpace
 
 DESCRIPTION = """\
@@ -62,10 +63,11 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1, metavar="N",
                    help="worker processes running outer points in parallel (default: the CPU count)")
-    p.add_argument("--out", metavar="DIR", help="output directory (default: synth-MODEL-POWERW)")
+    p.add_argument("--out", metavar="DIR",
+                   help="output directory (default: synth-MODEL-POWERW-EFFORT, with -sSEED for a seed other than 0)")
     p.add_argument("--storage", metavar="URL",
                    help="Optuna storage: an RDB URL or a journal file *.log (default: sqlite:///OUT/study.db)")
-    p.add_argument("--study-name", metavar="NAME", help="study name (default: MODEL-POWERW-synth-OBJECTIVE)")
+    p.add_argument("--study-name", metavar="NAME", help="study name (default: MODEL-POWERW-synth-OBJECTIVE-EFFORT[-sSEED])")
     add_json_arg(p)
     p.set_defaults(func=run)
 
@@ -78,10 +80,11 @@ def run(args: argparse.Namespace) -> int:
     plan = SynthesisPlan(objective=args.objective, outer=args.outer, effort=effort_named(args.effort),
                          trials=args.trials, seed=args.seed, jobs=args.jobs)
     plan.check()
-    out = Path(args.out or f"synth-{network.name}-{args.power:g}W")
-    out.mkdir(parents=True, exist_ok=True)
+    # the folder is made first only when it holds the default storage: a refused --storage leaves no trace
+    out = output_dir(args.out or f"synth-{network.name}-{args.power:g}W-{run_label(plan)}", create=not args.storage)
     url = args.storage or f"sqlite:///{out / 'study.db'}"
-    storage = open_storage(url)
+    storage = open_storage(url, resumable=True)
+    output_dir(out)
     name = args.study_name or default_study_name(space, plan)
 
     err = console(stderr=True)
