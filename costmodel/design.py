@@ -2,8 +2,8 @@
 
 Shapes: globals ``(N,)``; per weighted layer (conv and fc in network order, L of them)
 ``(N, L)``; explicit component counts ``(N, L, C)`` with C = len(COMPONENTS). The JSON
-form of one design (``to_json`` / ``from_json``) is documented in README.md and
-round-trips exactly.
+form of one design (``to_dict`` / ``from_dicts``, schema in :mod:`costmodel.design_json`)
+is documented in README.md and round-trips exactly.
 """
 
 from __future__ import annotations
@@ -13,14 +13,15 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
+from pydantic import ValidationError
 
+from costmodel.design_json import COMPONENTS, DESIGN_FORMAT, MACRO_MODES, DesignJSON, network_mismatch
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.network import Network
+from onnx_frontend.schema_errors import describe, first_error
+from onnx_frontend.text_files import read_text
 
-# Peripheral components allocated per macro set (order of the last axis of ``counts``).
-COMPONENTS: tuple[str, ...] = ("adc", "shift_add", "addition", "activation", "sigmoid", "pool", "eltwise")
-MACRO_MODES = ("specialised", "identical")
-DESIGN_FORMAT = "pimtune-design/1"
+__all__ = ["COMPONENTS", "DESIGN_FORMAT", "MACRO_MODES", "DesignBatch", "DesignError", "load_design", "save_design"]
 
 
 class DesignError(PimtuneError):
@@ -142,42 +143,37 @@ class DesignBatch:
 
     @classmethod
     def from_dicts(cls, designs: list[dict], network: Network, source: str = "design") -> "DesignBatch":
-        """Designs in JSON form (all of one network) as a batch; checks layer names."""
-        names = [l.name for l in network.weighted_layers]
+        """Designs in JSON form (all of one network) as a batch, each validated against
+        :class:`~costmodel.design_json.DesignJSON` and ``network``; DesignError (one line,
+        naming ``source``, the design and the key) otherwise."""
         rows = []
-        for d in designs:
-            if d.get("format") != DESIGN_FORMAT:
-                raise DesignError(f"{source}: 'format' must be {DESIGN_FORMAT!r}, got {d.get('format')!r}")
-            if d.get("layers") != names:
-                raise DesignError(
-                    f"{source}: its layers do not match network '{network.name}' "
-                    f"({len(d.get('layers') or [])} vs {len(names)} weighted layers); synthesise it for this model"
-                )
-            rows.append(d)
-        try:
-            per_component = {}
-            for name in ("counts", "alloc_weights"):
-                given = {d.get(name) is not None for d in rows}
-                if len(given) > 1:
-                    raise DesignError(f"{source}: some designs have {name!r} and some do not; give it for all or none")
-                per_component[name] = None if given == {False} else np.array(
-                    [[d[name][c] for c in COMPONENTS] for d in rows], dtype=float).transpose(0, 2, 1)
-            return cls(
-                rram_ratio=[d["rram_ratio"] for d in rows],
-                cell_bits=[d["cell_bits"] for d in rows],
-                xbar_size=[d["xbar_size"] for d in rows],
-                dac_bits=[d["dac_bits"] for d in rows],
-                offchip_links=[d.get("offchip_links", 0) for d in rows],
-                dup=[d["dup"] for d in rows],
-                macros=[d["macros"] for d in rows],
-                share=[d["share"] for d in rows],
-                **per_component,
-                macro_mode=rows[0].get("macro_mode", "specialised"),
-            )
-        except KeyError as exc:
-            raise DesignError(f"{source}: missing key {exc.args[0]!r}; see the design format in README.md") from None
-        except (TypeError, ValueError) as exc:
-            raise DesignError(f"{source}: malformed design ({exc}); see the design format in README.md") from None
+        for i, d in enumerate(designs):
+            label = source if len(designs) == 1 else f"{source}: design {i}"
+            try:
+                row = DesignJSON.model_validate(d)
+            except ValidationError as exc:
+                raise DesignError(f"{label}: {describe(first_error(exc), DesignJSON)}; "
+                                  f"see the design format in README.md") from None
+            problem = network_mismatch(row, network)
+            if problem:
+                raise DesignError(f"{label}: {problem}")
+            rows.append(row)
+        per_component = {}
+        for name in ("counts", "alloc_weights"):
+            given = {getattr(d, name) is not None for d in rows}
+            if len(given) > 1:
+                raise DesignError(f"{source}: some designs have {name!r} and some do not; give it for all or none")
+            per_component[name] = None if given == {False} else np.array(
+                [[getattr(getattr(d, name), c) for c in COMPONENTS] for d in rows], dtype=float).transpose(0, 2, 1)
+        modes = {d.macro_mode for d in rows}
+        if len(modes) > 1:
+            raise DesignError(f"{source}: designs of one file share one 'macro_mode'; got {sorted(modes)}")
+        return cls(
+            **{key: [getattr(d, key) for d in rows]
+               for key in ("rram_ratio", "cell_bits", "xbar_size", "dac_bits", "offchip_links", "dup", "macros", "share")},
+            **per_component,
+            macro_mode=modes.pop(),
+        )
 
 
 def _per_design(name: str, values, n: int) -> np.ndarray:
@@ -197,9 +193,10 @@ def load_design(path: str | Path, network: Network) -> DesignBatch:
     path = Path(path)
     if not path.is_file():
         raise DesignError(f"{path}: no such design file; pass isaac, no-dup, heuristic or a JSON file")
+    text = read_text(path, DesignError, "JSON design file")
     try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise DesignError(f"{path}: not valid JSON ({exc}); write it with costmodel.save_design or by hand (format in README.md)") from None
     designs = data if isinstance(data, list) else [data]
     if not designs or not all(isinstance(d, dict) for d in designs):

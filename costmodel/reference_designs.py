@@ -22,6 +22,7 @@ import numpy as np
 
 from costmodel.design import COMPONENTS, DesignBatch, DesignError
 from costmodel.evaluator import evaluate
+from costmodel.fixes import fix_for
 from costmodel.macro_capacity import fewest_macros
 from costmodel.technology import Technology, load_technology
 from costmodel.workload import build_workload
@@ -96,7 +97,7 @@ def best_on_grid(network: Network, tech: Technology, power_w: float, heuristic: 
     if not res.feasible.any():
         reasons = sorted({res.reason_name(i) for i in range(len(res))})
         raise DesignError(f"no {'heuristic' if heuristic else 'no-dup'} design of {network.name} fits "
-                          f"{power_w} W (reasons: {', '.join(reasons)}); raise --power")
+                          f"{power_w} W (reasons: {', '.join(reasons)}); {fix_for(reasons)}")
     return batch.subset(int(np.argmax(res.tops_per_watt)))
 
 

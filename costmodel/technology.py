@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from onnx_frontend.errors import PimtuneError
+from onnx_frontend.text_files import read_text
 
 TECH_DIR = Path(__file__).parent / "tech"
 Positive = Field(gt=0)
@@ -294,8 +295,9 @@ def load_technology(source: str | Path | Technology = "reram") -> Technology:
     if not path.is_file():
         bundled = sorted(p.stem for p in TECH_DIR.glob("*.yaml"))
         raise TechnologyError(f"{source}: no such technology file; pass a YAML path or one of {bundled}")
+    text = read_text(path, TechnologyError, "technology file")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""

@@ -4,7 +4,9 @@
 order. Every data tensor remembers which layer produced it (``-1`` for the network input)
 and its full ONNX shape; shape-only operators re-point their output at the same layer,
 activations and batch normalisation are fused into it, and the costed operators open a
-new layer.
+new layer. A Softmax is dropped only at the network's end: a costed layer that consumes
+one is refused (:data:`TRAILING_ONLY`). Sizes are checked as layers open
+(:mod:`onnx_frontend.limits`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import onnx
 from onnx import numpy_helper
 
 from onnx_frontend.errors import FrontendError, UnsupportedOperatorError
+from onnx_frontend.limits import check_layer, check_tensor
 from onnx_frontend.network import Layer, Network, Shape3
 
 ACTIVATIONS = {
@@ -50,6 +53,9 @@ PASS_THROUGH = {
     "Split",
     "Slice",
 }
+# Pass-through operators that do work a chip would pay for (exponentials, a reduction):
+# dropped only as the network's last operators, refused when a costed layer consumes them.
+TRAILING_ONLY = {"Softmax", "LogSoftmax"}
 POOLS = {"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "ReduceMean", "ReduceMax"}
 ELTWISE = {"Add", "Sum", "Mul", "Sub", "Div"}
 LAYER_OPS = {"Conv", "Gemm", "MatMul", "Concat", "Pad", "Shape", "Size"}
@@ -64,6 +70,7 @@ class Tensor:
     shape: tuple[int, ...]
     pad: tuple[int, int, int, int] = (0, 0, 0, 0)  # pending spatial padding from a Pad node
     fresh: bool = True  # still the raw output of ``source`` (a following Add may be its bias)
+    dropped: str = ""  # a TRAILING_ONLY operator this tensor went through, e.g. "Softmax node 'sm'"
 
 
 @dataclass
@@ -105,6 +112,13 @@ class GraphState:
 
     def add_layer(self, node: onnx.NodeProto, kind: str, inputs: list[Tensor], **fields) -> None:
         index = len(self.layers)
+        dropped = next((t.dropped for t in inputs if t.dropped), "")
+        if dropped:
+            raise UnsupportedOperatorError(
+                f"{dropped} feeds {node.op_type} node '{node.name or node.output[0]}'; pimtune does not model "
+                f"{dropped.split()[0]} between layers, only as the network's last operator: remove it or move "
+                f"it to the end of the model"
+            )
         in_shapes = tuple(_chw(t.shape, node.input[0]) for t in inputs)
         out = node.output[0]
         layer = Layer(
@@ -116,6 +130,7 @@ class GraphState:
             producers=tuple(t.source for t in inputs),
             **fields,
         )
+        check_layer(layer.name, layer.weights, layer.macs)
         self.layers.append(layer)
         self.data[out] = Tensor(index, self.shape(out))
 
@@ -151,9 +166,11 @@ def map_node(state: GraphState, node: onnx.NodeProto) -> None:
     elif op in ACTIVATIONS:
         _activation(state, node, data_in[0])
     elif op in PASS_THROUGH:
+        dropped = f"{op} node '{node.name or node.output[0]}'" if op in TRAILING_ONLY else data_in[0].dropped
         for out in node.output:
             if out and out in state.shapes and state.shapes[out] is not None:
-                state.data[out] = replace(data_in[0], shape=state.shape(out), fresh=False, pad=(0, 0, 0, 0))
+                state.data[out] = replace(data_in[0], shape=state.shape(out), fresh=False, pad=(0, 0, 0, 0),
+                                          dropped=dropped)
             elif out and op != "Dropout":
                 state.shape(out)  # raises: the output shape is not static
     else:
@@ -165,6 +182,7 @@ def map_node(state: GraphState, node: onnx.NodeProto) -> None:
 
 def _conv(state: GraphState, node: onnx.NodeProto, x: Tensor) -> None:
     w = state.shape(node.input[1])
+    check_tensor(node.input[1], w, "weight")
     if len(w) != 4:
         raise FrontendError(
             f"Conv node '{node.name or node.output[0]}' has a {len(w) - 2}-D kernel; pimtune maps 2-D convolutions"
@@ -213,6 +231,7 @@ def _fc(state: GraphState, node: onnx.NodeProto, data_in: list[Tensor]) -> None:
         raise UnsupportedOperatorError(f"Gemm node '{label}' with transA=1 is not supported; export without transposing the input")
     weight_pos = 1 if node.input[0] in state.data else 0
     w = state.shape(node.input[weight_pos])
+    check_tensor(node.input[weight_pos], w, "weight")
     if len(w) != 2:
         raise FrontendError(f"{node.op_type} node '{label}' has a rank-{len(w)} weight; expected a matrix")
     k, n = (w[1], w[0]) if a.get("transB", 0) else (w[0], w[1])
@@ -311,7 +330,7 @@ def _pad(state: GraphState, node: onnx.NodeProto, x: Tensor) -> None:
         dh, dw = out[2] - x.shape[2], out[3] - x.shape[3]
         extra = (dh // 2, dw // 2, dh - dh // 2, dw - dw // 2)
     total = tuple(a + b for a, b in zip(x.pad, extra))
-    state.data[node.output[0]] = Tensor(x.source, out, pad=total, fresh=False)
+    state.data[node.output[0]] = Tensor(x.source, out, pad=total, fresh=False, dropped=x.dropped)
 
 
 def _activation(state: GraphState, node: onnx.NodeProto, x: Tensor) -> None:
@@ -383,6 +402,7 @@ def _chw(shape: tuple[int, ...], name: str) -> Shape3:
     """The ``(C, H, W)`` of a batch-1 tensor; vectors become ``(F, 1, 1)``."""
     if shape and shape[0] != 1:
         raise FrontendError(f"tensor '{name}' has batch {shape[0]}; export with batch 1 or a symbolic batch")
+    check_tensor(name, shape)
     if len(shape) == 4:
         return shape[1], shape[2], shape[3]
     if len(shape) >= 2:

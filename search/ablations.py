@@ -27,6 +27,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 from tabulate import tabulate
 
+from costmodel.chip_limits import Watts
 from costmodel.evaluator import evaluate
 from costmodel.reference_designs import reference_design
 from costmodel.technology import load_technology
@@ -66,10 +67,10 @@ class AblationFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     networks: list[str] = Field(min_length=1)
-    power_w: float = Field(gt=0)
+    power_w: Watts
     tech: str = "reram"
     effort: str | Effort = "default"
-    isaac_power_w: dict[str, float] = Field(default_factory=dict)
+    isaac_power_w: dict[str, Watts] = Field(default_factory=dict)
     isaac_effort: str | Effort | None = None
     seed: int = 0
     jobs: int = Field(default=1, ge=1)

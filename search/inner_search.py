@@ -151,7 +151,9 @@ def search_points(space: DesignSpace, points: list[dict], effort: Effort, object
         inst = np.flatnonzero(point_of == i)
         k = inst[np.argmax(f_best[inst])]
         if not np.isfinite(f_best[k]):
-            outcomes[i].reason = "no feasible design among the EA's populations"
+            why = space.evaluate(X_best[inst], False)              # the reasons name the fix
+            names = ", ".join(sorted({why.reason_name(m) for m in range(len(inst))}))
+            outcomes[i].reason = f"no feasible design among the EA's populations ({names})"
             continue
         best_rows[i] = X_best[k]
         per_gen = history["best_so_far"][:, inst].max(1)

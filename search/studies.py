@@ -19,11 +19,10 @@ from optuna.trial import TrialState
 
 from costmodel.technology import Technology
 from onnx_frontend.errors import PimtuneError
+from search.storage_urls import JOURNAL_SUFFIXES, check_storage_file
 
 #: Study user attribute holding what the study searches.
 STUDY_KEY = "pimtune"
-#: ``--storage`` paths taken as Optuna journal files.
-JOURNAL_SUFFIXES = (".log", ".journal")
 #: How identity keys read in messages.
 LABELS = {"command": "command", "network": "network", "power_w": "power budget (W)", "tech": "technology",
           "tech_sha1": "technology file contents", "sharing": "sharing", "macros": "macro mode",
@@ -33,17 +32,19 @@ LABELS = {"command": "command", "network": "network", "power_w": "power budget (
           "network_sha1": "network structure"}
 
 
-def open_storage(url: str | None):
+def open_storage(url: str | None, resumable: bool = False, existing: bool = False):
     """The storage named by ``--storage`` (None: in memory): an RDB URL such as
     ``sqlite:///pimtune.db``, or the path of an Optuna journal file ending in ``.log``
     (about 10x faster than SQLite for many small trials). PimtuneError (one line) if it
-    cannot be opened."""
+    cannot be opened, or must not be (:func:`~search.storage_urls.check_storage_file`:
+    ``resumable`` refuses an in-memory database, ``existing`` a missing file)."""
     if url is None:
         return optuna.storages.InMemoryStorage()
+    if "://" not in url and not url.endswith(JOURNAL_SUFFIXES):
+        raise PimtuneError(f"--storage {url}: neither a database URL nor a journal file (*.log); "
+                           f"use e.g. sqlite:///{url} or {url}.log")
+    check_storage_file(url, storage_label(url), resumable, existing)
     if "://" not in url:
-        if not url.endswith(JOURNAL_SUFFIXES):
-            raise PimtuneError(f"--storage {url}: neither a database URL nor a journal file (*.log); "
-                               f"use e.g. sqlite:///{url} or {url}.log")
         from optuna.storages.journal import JournalFileBackend
         try:
             storage = optuna.storages.JournalStorage(JournalFileBackend(url))

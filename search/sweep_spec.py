@@ -13,7 +13,7 @@ every element is one synthesis (a *cell*, :mod:`search.sweep`). Example::
     outer_trials: 36                 # outer points of tpe / random
     effort: default                  # quick | default | thorough
     seeds: [0]
-    storage: sqlite:///pimsyn-benchmarks.db   # relative to the current directory
+    storage: sqlite:///pimsyn-benchmarks.db   # relative to this file, like the paths above
 
 :func:`load_sweep` validates a file and refuses a bad one in one line that names the
 file, the key and the allowed values.
@@ -26,10 +26,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from costmodel.chip_limits import Watts
 from costmodel.technology import TECH_DIR
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.zoo import NETWORKS
 from search.effort import EFFORTS
+from search.storage_urls import resolve_storage
 from search.synthesis import DEFAULT_OUTER_TRIALS, OUTER_SAMPLERS
 from search.yaml_files import load_yaml_model
 
@@ -51,13 +53,14 @@ class CellOptions(BaseModel):
 
 class SweepSpec(BaseModel):
     """A validated sweep file; ``networks`` and ``techs`` hold zoo / bundled names or
-    absolute paths (relative ones are resolved against the file's folder on load)."""
+    absolute paths, ``storage`` a URL whose SQLite or journal file is absolute (relative
+    ones are resolved against the file's folder on load)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=NAME_PATTERN)
     networks: list[str] = Field(min_length=1)
-    power_budgets_w: list[float] = Field(min_length=1)
+    power_budgets_w: list[Watts] = Field(min_length=1)
     techs: list[str] = Field(default=["reram"], min_length=1)
     options: list[CellOptions] = Field(default=[CellOptions()], min_length=1)
     objective: Literal["tops_per_watt", "tops_per_watt_single", "throughput", "edp"] = "tops_per_watt"
@@ -66,14 +69,6 @@ class SweepSpec(BaseModel):
     effort: Literal[tuple(EFFORTS)] = "default"
     seeds: list[int] = Field(default=[0], min_length=1)
     storage: str = "sqlite:///pimtune-sweep.db"
-
-    @field_validator("power_budgets_w")
-    @classmethod
-    def _positive(cls, values: list[float]) -> list[float]:
-        bad = [v for v in values if not v > 0]
-        if bad:
-            raise ValueError(f"power budgets must be positive numbers of W, got {bad[0]!r}")
-        return values
 
     @field_validator("networks", "power_budgets_w", "techs", "options", "seeds")
     @classmethod
@@ -94,7 +89,8 @@ def load_sweep(path: str | Path) -> SweepSpec:
     networks = [_resolve(path, "networks", i, n, NETWORKS, (".onnx",)) for i, n in enumerate(spec.networks)]
     bundled = sorted(p.stem for p in TECH_DIR.glob("*.yaml"))
     techs = [_resolve(path, "techs", i, t, bundled, (".yaml", ".yml")) for i, t in enumerate(spec.techs)]
-    return spec.model_copy(update={"networks": networks, "techs": techs})
+    storage = resolve_storage(spec.storage, path.parent)
+    return spec.model_copy(update={"networks": networks, "techs": techs, "storage": storage})
 
 
 def _resolve(path: Path, key: str, index: int, value: str, names, suffixes: tuple[str, ...]) -> str:

@@ -358,9 +358,17 @@ def _finish(points, trials, outcomes, told, asked) -> None:
 
 
 # --- one synthesis, end to end --------------------------------------------------------------
+def run_label(plan: SynthesisPlan) -> str:
+    """``EFFORT`` or ``EFFORT-sSEED`` (seed 0 left out): what tells apart runs of one
+    network and budget, so that a quick first look and the default run live side by side."""
+    effort = plan.effort.name if plan.effort is not None else "default"
+    return effort if plan.seed == 0 else f"{effort}-s{plan.seed}"
+
+
 def default_study_name(space: DesignSpace, plan: SynthesisPlan) -> str:
-    """``NETWORK-POWERW-synth-OBJECTIVE``: what a rerun of the same command finds again."""
-    return f"{space.network.name}-{space.power_w:g}W-synth-{plan.objective}"
+    """``NETWORK-POWERW-synth-OBJECTIVE-EFFORT[-sSEED]``: what a rerun of the same
+    command finds again."""
+    return f"{space.network.name}-{space.power_w:g}W-synth-{plan.objective}-{run_label(plan)}"
 
 
 def synthesize(space: DesignSpace, plan: SynthesisPlan, storage, study_name: str | None = None,

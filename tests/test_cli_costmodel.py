@@ -113,7 +113,7 @@ def test_design_of_another_network_exit_2(capsys, tmp_path, tech):
     save_design(path, reference_design("no-dup", other, tech, 49.0), 0, other)
     code = main(["evaluate", "alexnet-cifar", "--power", "49", "--design", str(path)])
     err = capsys.readouterr().err
-    assert code == 2 and "do not match" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "weighted layer 5 is 'conv6' in the design" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("model", ["missing.onnx", "no-such-network"])
@@ -128,7 +128,7 @@ def test_bad_power_is_rejected(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["evaluate", "alexnet-cifar", "--power", "-5", "--design", "isaac"])
     assert exc.value.code == 2
-    assert "positive number of W" in capsys.readouterr().err
+    assert "positive, finite number of W (got '-5')" in capsys.readouterr().err
 
 
 def test_design_summary_tables(alexnet, tech):

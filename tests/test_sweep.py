@@ -138,6 +138,10 @@ def test_cli_skips_done_cells_and_summarises(tmp_path):
 def test_resume_refuses_a_storage_without_the_sweep(tmp_path):
     sweep = tmp_path / "tiny.yaml"
     sweep.write_text("name: tiny\nnetworks: [alexnet-cifar]\npower_budgets_w: [10]\neffort: quick\n")
+    missing = pimtune("sweep", str(sweep), "--resume", "--storage", f"sqlite:///{tmp_path / 'typo.db'}", cwd=tmp_path)
+    assert missing.returncode == 2 and "typo.db: no such file" in missing.stderr and missing.stderr.count("\n") == 1
+    assert not (tmp_path / "typo.db").exists()
+    open_storage(f"sqlite:///{tmp_path / 'empty.db'}")
     res = pimtune("sweep", str(sweep), "--resume", "--storage", f"sqlite:///{tmp_path / 'empty.db'}", cwd=tmp_path)
     assert res.returncode == 2
     assert res.stderr.startswith("pimtune: error: nothing to resume:") and res.stderr.count("\n") == 1

@@ -82,7 +82,11 @@ def test_relative_files_resolve_against_the_sweep_folder(tmp_path):
     (GOOD + "budget: 3\n", "unknown key 'budget'; allowed keys: name, networks, power_budgets_w, techs"),
     ("name: s\nnetworks: [alexnet-cifar]\n", "key 'power_budgets_w' is missing; add it"),
     ("name: s\nnetworks: [alexnet-cifar]\npower_budgets_w: [10, -5]\n",
-     "key 'power_budgets_w': power budgets must be positive numbers of W, got -5.0"),
+     "key 'power_budgets_w[1]': the power budget must be a positive, finite number of W (got -5)"),
+    ("name: s\nnetworks: [alexnet-cifar]\npower_budgets_w: [.nan]\n",
+     "key 'power_budgets_w[0]': the power budget must be a positive, finite number of W (got nan)"),
+    ("name: s\nnetworks: [alexnet-cifar]\npower_budgets_w: [49, 1e9]\n",
+     "key 'power_budgets_w[1]': a power budget of 1e+09 W is beyond any single chip (at most 100000 W)"),
     ("name: s\nnetworks: [alexnet-cifar]\npower_budgets_w: [ten]\n", "key 'power_budgets_w[0]':"),
     ("name: s\nnetworks: []\npower_budgets_w: [10]\n", "key 'networks':"),
     ("name: s\nnetworks: [alexnet-cifar, alexnet-cifar]\npower_budgets_w: [10]\n",
@@ -113,3 +117,15 @@ def test_not_yaml_or_not_a_mapping(tmp_path):
 def test_missing_file_is_one_line(tmp_path):
     with pytest.raises(SweepError, match="cannot read the sweep file"):
         load_sweep(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("storage, expected", [
+    ("sqlite:///runs/s.db", "sqlite:///{folder}/runs/s.db"),
+    ("runs/s.log", "{folder}/runs/s.log"),
+    ("sqlite:////abs/s.db", "sqlite:////abs/s.db"),
+    ("postgresql+psycopg://u:p@host/db", "postgresql+psycopg://u:p@host/db"),
+])
+def test_storage_path_resolves_against_the_sweep_folder(tmp_path, storage, expected):
+    """A sweep file's storage, like its networks, is relative to the file, not to the shell."""
+    spec = load_sweep(write(tmp_path, GOOD + f"storage: {storage}\n"))
+    assert spec.storage == expected.format(folder=tmp_path.resolve())

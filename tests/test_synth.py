@@ -244,7 +244,7 @@ def test_synth_command_writes_parseable_outputs(alexnet, tech, tmp_path, capsys,
     assert pim["chip_config"]["core_config"]["matrix_config"]["xbar_size"] == [int(batch.xbar_size[0])] * 2
     assert set(summary["references"]) == {"isaac", "heuristic", "no-dup"}
     # the study is readable by plain Optuna and holds the best design
-    study = optuna.load_study(study_name="alexnet-cifar-20W-synth-tops_per_watt",
+    study = optuna.load_study(study_name="alexnet-cifar-20W-synth-tops_per_watt-quick",
                               storage=f"sqlite:///{out / 'study.db'}")
     assert study.best_trial.user_attrs["design"] == json.loads((out / "design.json").read_text())
 
@@ -381,10 +381,10 @@ def test_synth_command_ctrl_c_exits_130_and_keeps_the_study(tmp_path, capsys, mo
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("pimtune: error: interrupted") and "resume" in err
     monkeypatch.setattr(synthesis, "search_points", real)
-    study = optuna.load_study(study_name="alexnet-cifar-20W-synth-tops_per_watt", storage=f"sqlite:///{out / 'study.db'}")
+    study = optuna.load_study(study_name="alexnet-cifar-20W-synth-tops_per_watt-quick", storage=f"sqlite:///{out / 'study.db'}")
     kept = outcomes(study)
     assert any(state == COMPLETE for state, _ in kept.values())
     assert main(["synth", "alexnet-cifar", "--power", "20", "--effort", "quick", "--jobs", "1", "--out", str(out)]) == 0
-    resumed = outcomes(optuna.load_study(study_name="alexnet-cifar-20W-synth-tops_per_watt",
+    resumed = outcomes(optuna.load_study(study_name="alexnet-cifar-20W-synth-tops_per_watt-quick",
                                          storage=f"sqlite:///{out / 'study.db'}"))
     assert all(resumed[k] == v for k, v in kept.items()) and len(resumed) == 18

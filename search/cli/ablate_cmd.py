@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import optuna
 from rich.table import Table
 
 from search.ablations import load_ablation_file, ratio_rows, ratio_text, run_ablations, write_tables
-from search.cli.common import add_json_arg, console, jsonable, load_model_arg
+from search.cli.common import add_json_arg, console, jsonable, load_model_arg, output_dir
 from search.studies import open_storage
 
 DESCRIPTION = """\
@@ -36,9 +35,8 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     spec = load_ablation_file(args.file)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    storage = open_storage(args.storage or f"sqlite:///{out / 'ablations.db'}")
+    out = output_dir(args.out)
+    storage = open_storage(args.storage or f"sqlite:///{out / 'ablations.db'}", resumable=True)
     err = console(stderr=True)
 
     def progress(network, variant):

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from costmodel.chip_limits import area_warning, power_problem
 from onnx_frontend import load_network
-from onnx_frontend.errors import FrontendError
+from onnx_frontend.errors import FrontendError, PimtuneError
 from onnx_frontend.network import Network
 from onnx_frontend.zoo import NETWORKS, build_model
 
@@ -40,15 +41,38 @@ def load_model_arg(arg: str) -> Network:
     )
 
 
+def output_dir(arg: str | Path, create: bool = True) -> Path:
+    """An ``--out`` folder, created if missing (unless not ``create``); PimtuneError (one
+    line) when ``arg`` names a file or the folder cannot be created."""
+    path = Path(arg)
+    if path.exists() and not path.is_dir():
+        raise PimtuneError(f"--out {path}: is a file, not a folder; pass a folder (it is created if missing)")
+    if not create:
+        return path
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PimtuneError(f"--out {path}: cannot create the folder ({exc.strerror}); pass a writable folder") from None
+    return path
+
+
 def positive_watts(text: str) -> float:
-    """argparse type of ``--power``: a positive, finite number of watts."""
+    """argparse type of ``--power``: a power budget in W (:mod:`costmodel.chip_limits`)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a power budget in W (e.g. 49), got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"the power budget must be a positive number of W, got {text!r}")
+    problem = power_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{problem} (got {text!r})")
     return value
+
+
+def warn_if_beyond_one_die(area_mm2: float | None, power_w: float) -> None:
+    """One ``pimtune: warning:`` line on stderr when a reported design exceeds one die."""
+    warning = None if area_mm2 is None else area_warning(area_mm2, power_w)
+    if warning:
+        print(f"pimtune: warning: {warning}", file=sys.stderr)
 
 
 def positive_int(text: str) -> int:

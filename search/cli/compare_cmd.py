@@ -12,7 +12,8 @@ from rich.table import Table
 from costmodel import load_technology
 from onnx_frontend.errors import PimtuneError
 from search.cli.common import (
-    MODEL_HELP, add_json_arg, add_power_arg, add_tech_arg, console, jsonable, load_model_arg, positive_int,
+    MODEL_HELP, add_json_arg, add_power_arg, add_tech_arg, console, jsonable, load_model_arg, output_dir,
+    positive_int,
 )
 from search.cli.search_cmd import TPE_SLOW_TRIALS, add_space_args, space_options
 from search.compare import COMPARED, REACH, run_compare
@@ -68,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     network = load_model_arg(args.model)
     tech = load_technology(args.tech)
     space = DesignSpace.for_network(network, tech, args.power, space_options(args))
+    output_dir(args.out)
     err = console(stderr=True)
     if "tpe" in samplers and args.trials > TPE_SLOW_TRIALS:
         err.print(f"note: {TPE_NOTE}; {args.trials} trials per TPE run may take hours", style="yellow")

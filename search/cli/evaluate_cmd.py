@@ -17,6 +17,7 @@ from costmodel.design import DesignError
 from costmodel.summary import design_summary
 from search.cli.common import (
     MODEL_HELP, add_json_arg, add_power_arg, add_tech_arg, console, jsonable, load_model_arg, si,
+    warn_if_beyond_one_die,
 )
 
 DESCRIPTION = """\
@@ -58,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     batch = batch.subset(n)
     results = evaluate(network, tech, batch, args.power)
     summary = design_summary(network, results, 0, batch)
+    warn_if_beyond_one_die(summary["metrics"]["area_mm2"]["total"], args.power)
     if args.json:
         out = dict(summary["metrics"])
         out.update(network=network.name, design=batch.to_dict(0, network), globals=summary["globals"],

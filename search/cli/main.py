@@ -18,16 +18,18 @@ from onnx_frontend.errors import PimtuneError
 from search.cli import (ablate_cmd, bench_cmd, compare_cmd, evaluate_cmd, inspect_cmd, search_cmd, synth_cmd, validate_cmd,
                         zoo_cmd)
 from search.cli import sweep_cmd
+from search.cli.parser import Parser, add_version_arg
 
 COMMANDS = (zoo_cmd, inspect_cmd, evaluate_cmd, validate_cmd, bench_cmd, search_cmd, compare_cmd, synth_cmd, ablate_cmd)
 COMMANDS += (sweep_cmd,)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="pimtune",
         description="Synthesise processing-in-memory CNN accelerators.",
     )
+    add_version_arg(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS:
         module.register(sub)

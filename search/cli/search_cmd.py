@@ -22,6 +22,7 @@ from costmodel import load_technology
 from costmodel.summary import design_summary
 from search.cli.common import (
     MODEL_HELP, add_json_arg, add_power_arg, add_tech_arg, console, jsonable, load_model_arg, positive_int,
+    warn_if_beyond_one_die,
 )
 from search.cli.evaluate_cmd import globals_line, headline_table
 from search.flat_search import OBJECTIVES, check_objectives, directions_of, run_search
@@ -118,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
             stats = run_search(space, study, batch, args.trials, objectives, progress=progress)
 
     report = build_report(space, study, stats, args, objectives, name)
+    if report["best"] is not None:
+        warn_if_beyond_one_die(report["best"]["metrics"]["area_mm2"]["total"], args.power)
     if quiet:
         print(json.dumps(jsonable(report), indent=2))
     else:

@@ -16,7 +16,8 @@ import optuna
 from rich.table import Table
 
 from onnx_frontend.errors import PimtuneError
-from search.cli.common import console, positive_int
+from search.cli.common import console, output_dir, positive_int
+from search.storage_urls import resolve_storage
 from search.studies import open_storage, storage_label
 from search.sweep import Cell, cell_states, cells_of, load_inputs
 from search.sweep_spec import load_sweep
@@ -52,29 +53,22 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def absolute_storage(url: str) -> str:
-    """``url`` with a relative SQLite or journal path made absolute (trials run in other
-    working directories)."""
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
-        return "sqlite:///" + str(Path(url[len("sqlite:///"):]).resolve())
-    if "://" not in url:
-        return str(Path(url).resolve())
-    return url
-
-
 def run(args: argparse.Namespace) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     spec = load_sweep(args.file)
     cells = cells_of(spec)
-    url = absolute_storage(args.storage or spec.storage)
-    storage = open_storage(url)
+    # --storage is relative to the working directory, the file's storage to the file (load_sweep);
+    # absolute either way, as trials run in other working directories
+    url = resolve_storage(args.storage, Path.cwd()) if args.storage else spec.storage
+    storage = open_storage(url, resumable=True, existing=args.summary or args.resume)
     con = console()
-    if args.summary:
-        return summarise(storage, cells, Path(args.out or f"sweep-{spec.name}"), spec.name)
     states = cell_states(storage, cells)
-    if args.resume and all(s == "new" for s in states.values()):
-        raise PimtuneError(f"nothing to resume: {storage_label(url)} holds no study of sweep {spec.name!r}; "
-                           f"check --storage, or drop --resume to start the sweep")
+    if (args.summary or args.resume) and all(s == "new" for s in states.values()):
+        what, fix = ("summarise", "run the sweep first") if args.summary else ("resume", "drop --resume to start it")
+        raise PimtuneError(f"nothing to {what}: {storage_label(url)} holds no study of sweep {spec.name!r}; "
+                           f"check --storage, or {fix}")
+    if args.summary:
+        return summarise(storage, cells, output_dir(args.out or f"sweep-{spec.name}"), spec.name)
     todo = [c for c in cells if states[c.study_name] != "done"]
     con.print(f"sweep {spec.name!r}: {len(cells)} cells, {len(cells) - len(todo)} done, "
               f"{sum(s == 'partial' for s in states.values())} cut off, "

@@ -20,14 +20,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from costmodel import load_technology
+from costmodel.fixes import fix_for
 from search.cli.common import (MODEL_HELP, add_json_arg, add_power_arg, add_tech_arg, console, jsonable,
-                               load_model_arg, positive_int, si)
+                               load_model_arg, output_dir, positive_int, si, warn_if_beyond_one_die)
 from search.cli.search_cmd import add_space_args, space_options
 from search.effort import EFFORTS, effort_named
 from search.objectives import OBJECTIVES, SYNTH_OBJECTIVES, maximised
 from search.studies import open_storage
 from search.synth_report import write_outputs
-from search.synthesis import DEFAULT_OUTER_TRIALS, OUTER_SAMPLERS, SynthesisPlan, default_study_name, synthesize
+from search.synthesis import (DEFAULT_OUTER_TRIALS, OUTER_SAMPLERS, SynthesisPlan, default_study_name, run_label,
+                              synthesize)
 from space import DesignSpace
 
 DESCRIPTION = """\
@@ -61,10 +63,11 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1, metavar="N",
                    help="worker processes running outer points in parallel (default: the CPU count)")
-    p.add_argument("--out", metavar="DIR", help="output directory (default: synth-MODEL-POWERW)")
+    p.add_argument("--out", metavar="DIR",
+                   help="output directory (default: synth-MODEL-POWERW-EFFORT, with -sSEED for a seed other than 0)")
     p.add_argument("--storage", metavar="URL",
                    help="Optuna storage: an RDB URL or a journal file *.log (default: sqlite:///OUT/study.db)")
-    p.add_argument("--study-name", metavar="NAME", help="study name (default: MODEL-POWERW-synth-OBJECTIVE)")
+    p.add_argument("--study-name", metavar="NAME", help="study name (default: MODEL-POWERW-synth-OBJECTIVE-EFFORT[-sSEED])")
     add_json_arg(p)
     p.set_defaults(func=run)
 
@@ -77,10 +80,11 @@ def run(args: argparse.Namespace) -> int:
     plan = SynthesisPlan(objective=args.objective, outer=args.outer, effort=effort_named(args.effort),
                          trials=args.trials, seed=args.seed, jobs=args.jobs)
     plan.check()
-    out = Path(args.out or f"synth-{network.name}-{args.power:g}W")
-    out.mkdir(parents=True, exist_ok=True)
+    # the folder is made first only when it holds the default storage: a refused --storage leaves no trace
+    out = output_dir(args.out or f"synth-{network.name}-{args.power:g}W-{run_label(plan)}", create=not args.storage)
     url = args.storage or f"sqlite:///{out / 'study.db'}"
-    storage = open_storage(url)
+    storage = open_storage(url, resumable=True)
+    output_dir(out)
     name = args.study_name or default_study_name(space, plan)
 
     err = console(stderr=True)
@@ -96,23 +100,27 @@ def run(args: argparse.Namespace) -> int:
             warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
             study, stats = synthesize(space, plan, storage, name, progress)
     summary = write_outputs(out, space, study, plan, url)
+    if summary["best"] is not None:
+        warn_if_beyond_one_die(summary["best"]["area_mm2"]["total"], args.power)
     summary["search"] = {"searched_now": stats.searched, "retried": stats.retried, "skipped_now": stats.skipped,
                          "seconds": stats.seconds, "evaluations_now": stats.evaluations}
     if args.json:
         print(json.dumps(jsonable(summary), indent=2))
     else:
-        render(summary, out)
+        reasons = dict.fromkeys(t.user_attrs.get("reason", "") for t in study.get_trials(deepcopy=False))
+        render(summary, out, fix_for(r for r in reasons if r))
     return 0 if summary["best"] is not None else 1
 
 
-def render(summary: dict, out: Path) -> None:
+def render(summary: dict, out: Path, fix: str) -> None:
+    """Print the synthesis' outcome; ``fix`` is what to do when nothing was feasible."""
     con = console()
     s = summary["search"]
     con.print(f"searched {s['searched_now']} outer points now ({s['evaluations_now']:,} designs scored, "
               f"{s['retried']} cut-off retried) in {s['seconds']:.1f} s; study {summary['study']!r}")
     best = summary["best"]
     if best is None:
-        con.print(f"[bold red]no feasible design at {summary['power_w']:g} W[/]: raise --power (every outer "
+        con.print(f"[bold red]no feasible design at {summary['power_w']:g} W[/]: {fix} (every outer "
                   f"point's reason is in {summary['files']['report']})")
         return
     objective = summary["objective"]

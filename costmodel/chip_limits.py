@@ -1,0 +1,50 @@
+"""What one chip can be: the bounds of a power budget and the area a design may report.
+
+- A power budget is a finite number of watts in (0, :data:`MAX_POWER_W`]; above it no
+  single chip draws that much (a wafer-scale engine draws about 23 kW), so the budget is
+  a typo or a unit slip and is refused.
+- A design larger than one die (:data:`DIE_AREA_MM2`, the lithography reticle of
+  26 mm x 33 mm) is still scored, but every command that reports one says so in a
+  warning line: the budget, not the design, is what is wrong.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+#: Largest power budget accepted, in W.
+MAX_POWER_W = 1e5
+#: Largest area of one die, in mm^2 (the 26 mm x 33 mm reticle).
+DIE_AREA_MM2 = 858.0
+
+
+def power_problem(watts: float) -> str | None:
+    """Why ``watts`` is not a power budget, or None."""
+    if not math.isfinite(watts) or watts <= 0:
+        return "the power budget must be a positive, finite number of W"
+    if watts > MAX_POWER_W:
+        return (f"a power budget of {watts:g} W is beyond any single chip (at most {MAX_POWER_W:g} W); "
+                f"give the budget in W, e.g. 49")
+    return None
+
+
+def _check_watts(watts: float) -> float:
+    problem = power_problem(watts)
+    if problem:
+        raise ValueError(problem)
+    return watts
+
+
+#: A power budget in a YAML or JSON file (pydantic type).
+Watts = Annotated[float, AfterValidator(_check_watts)]
+
+
+def area_warning(area_mm2: float, power_w: float) -> str | None:
+    """The warning for a design of ``area_mm2`` at ``power_w``, or None if it fits one die."""
+    if not area_mm2 > DIE_AREA_MM2:
+        return None
+    return (f"the design needs {area_mm2:.3g} mm^2 of silicon, more than one die holds ({DIE_AREA_MM2:g} mm^2, "
+            f"the reticle): {power_w:g} W is more power than one chip can use; lower --power")
