@@ -156,7 +156,7 @@ def test_mutate_respects_columns(space, seed):
     g = [space.index["rram_ratio"], space.index["dac_bits"]]
     Y = mutate(space, X, rng, columns=["rram_ratio", "dac_bits"], p_macro=0.0, p_share=0.0, p_other=1.0)
     changed = (Y != X).any(1)
-    assert changed.mean() >= 0.65          # repair may undo a move (an ADC-less DAC, a ratio too low)
+    assert changed.mean() >= 0.6           # repair may undo a move (an ADC-less DAC, a ratio too low)
     np.testing.assert_array_equal(changed, (Y[:, g] != X[:, g]).any(1))
     others = [space.index[k] for k in ("cell_bits", "xbar_size")]
     np.testing.assert_array_equal(Y[:, others], X[:, others])
