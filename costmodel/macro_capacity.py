@@ -25,3 +25,17 @@ def fewest_macros(blocks, slices, max_crossbars: int) -> np.ndarray:
     blocks = np.asarray(blocks, dtype=np.int64)
     per = blocks_per_macro(slices, max_crossbars)
     return np.where(per > 0, -(-blocks // np.maximum(per, 1)), blocks)
+
+
+def fewest_dividing_macros(top: int, per_macro: int) -> np.ndarray:
+    """(top + 1,) for every block count ``x`` in 0..top, the smallest divisor ``m`` of ``x``
+    whose macros hold at most ``per_macro`` blocks each: ``x / q`` with ``q`` the largest
+    divisor of ``x`` not above ``per_macro`` (a sieve: every ``d`` marks its multiples);
+    ``x`` itself where ``per_macro`` is 0 (nothing fits); entry 0 is 1."""
+    x = np.arange(top + 1, dtype=np.int64)
+    q = np.zeros(top + 1, dtype=np.int64)
+    for d in range(1, min(max(per_macro, 0), top) + 1):   # increasing: the last mark is the largest
+        q[d::d] = d
+    m = np.where(q > 0, x // np.maximum(q, 1), x)
+    m[0] = 1
+    return m

@@ -107,7 +107,7 @@ def macro_limits(space: DesignSpace, X: np.ndarray, dup: np.ndarray | None = Non
 
 def level_counts(space: DesignSpace, X: np.ndarray) -> np.ndarray:
     """(N, L, levels) macro count every level of every layer would give (non-decreasing in level)."""
-    return space.level_table()[macro_limits(space, X)]
+    return space.level_counts(_as_rows(X), macro_limits(space, X))
 
 
 def share_matrix(space: DesignSpace, X: np.ndarray) -> np.ndarray:
@@ -227,8 +227,8 @@ def _mutate_macros(space, X, rows, rng, allowed) -> np.ndarray:
     R = len(rows)
     limit = macro_limits(space, Xr)                                          # (R, L)
     table = space.level_table()
-    floor = space.floor_levels(Xr, limit)                                    # (R, L) lowest allowed levels
-    cur = table[limit, np.maximum(Xr[:, space.macro_cols], floor)]           # (R, L) current counts
+    low = space.floor_counts(Xr, limit)                                      # (R, L) the fewest macros allowed
+    cur = np.maximum(table[limit, Xr[:, space.macro_cols]], low)             # (R, L) current counts
     share = share_matrix(space, Xr)
     pair_limit = np.full(limit.shape, np.iinfo(np.int64).max)
     partner = np.full(limit.shape, -1)
@@ -238,7 +238,6 @@ def _mutate_macros(space, X, rows, rng, allowed) -> np.ndarray:
     pair_limit[rr, q] = limit[rr, jj]
     partner[rr, jj], partner[rr, q] = q, jj
     # another count exists: the floor's when the count is above it, else the next one above
-    low = table[limit, floor]
     above = np.where(cur > 1, np.iinfo(np.int64).max, space.smallest_split()[limit])
     at_floor = np.nonzero((cur == low) & (cur > 1))                          # few: the next count, looked up
     counts_here = table[limit[at_floor]]
@@ -246,11 +245,10 @@ def _mutate_macros(space, X, rows, rng, allowed) -> np.ndarray:
     other = (cur > low) | ((above < np.iinfo(np.int64).max) & (above <= pair_limit))
     j = _pick(other & allowed[space.macro_cols], rng)
     r, jc = np.arange(R), np.maximum(j, 0)
-    counts = table[limit[r, jc]]                                             # (R, lv) the chosen layer's
+    counts = np.maximum(table[limit[r, jc]], low[r, jc, None])               # (R, lv) the chosen layer's
     first = np.ones(counts.shape, dtype=bool)                                # one level per distinct count
     first[:, 1:] = counts[:, 1:] != counts[:, :-1]
     cand = first & (counts != cur[r, jc, None]) & (counts <= pair_limit[r, jc, None])
-    cand &= np.arange(counts.shape[1]) >= floor[r, jc, None]
     # a layer in a pair keeps the pair's busiest macro within the capacity
     p = partner[r, jc]
     paired = p >= 0

@@ -9,9 +9,9 @@ exported to Optuna (``to_optuna``, ``suggest``) and Ray Tune (``to_tune``). Colu
 - ``dup_j`` (conv layers j, weighted positions): weight copies, 1..``dup_max[j]``;
 - ``macros_j`` (every weighted layer): level 0..levels-1 of the macro-count fraction; the
   count is the divisor of ``dup * blocks`` (blocks: row groups x column groups of one
-  copy) about ``(dup * blocks)^(level/(levels-1))``; levels whose count leaves more
-  crossbars in a macro than the technology's ``macro.max_crossbars`` decode as the
-  lowest level that does not (the layer's *floor*, :meth:`DesignSpace.floor_levels`);
+  copy) about ``(dup * blocks)^(level/(levels-1))``, raised to the layer's *floor*: the
+  smallest divisor whose macros hold at most ``macro.max_crossbars`` crossbars each
+  (:meth:`DesignSpace.floor_counts`; every level below it decodes to it);
 - ``share_j`` (j >= 1, when sharing is on): the earlier layer whose macros j shares, -1 none;
 - ``alloc_j_c`` (searched allocation): v in -2..2, the set's work multiplier 2^(v/2).
 
@@ -32,7 +32,7 @@ from costmodel.technology import Technology, adc_bits_required, load_technology
 from costmodel.workload import Workload, build_workload
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.network import Network
-from costmodel.macro_capacity import fewest_macros
+from costmodel.macro_capacity import blocks_per_macro, fewest_dividing_macros
 from space.divisors import divisor_at
 from space.options import GLOBALS, SpaceOptions
 
@@ -290,14 +290,20 @@ class DesignSpace:
         """(N, L) macro counts: the divisor of dup * blocks chosen by each level, at least
         the layer's floor (the capacity of a macro)."""
         limit = self.macro_limits(X, dup)
-        return self.level_table()[limit, np.maximum(X[:, self.macro_cols], self.floor_levels(X, limit))]
+        return np.maximum(self.level_table()[limit, X[:, self.macro_cols]], self.floor_counts(X, limit))
 
-    def floor_levels(self, X: np.ndarray, limit: np.ndarray) -> np.ndarray:
-        """(N, L) the lowest level of each layer whose count keeps every macro within
-        ``macro.max_crossbars`` crossbars (``limit``: :meth:`macro_limits` of ``X``); the
-        top level where none does (the evaluator then reports ``macro_capacity``)."""
+    def floor_counts(self, X: np.ndarray, limit: np.ndarray) -> np.ndarray:
+        """(N, L) the fewest macros of each layer that keep every macro within
+        ``macro.max_crossbars`` crossbars, a divisor of its ``limit`` (:meth:`macro_limits`
+        of ``X``); the limit itself where not even one block fits (the evaluator then
+        reports ``macro_capacity``)."""
         cells = X[:, self.index["cell_bits"]] - self.columns[self.index["cell_bits"]].low
         return self.floor_table()[cells[:, None], limit]
+
+    def level_counts(self, X: np.ndarray, limit: np.ndarray) -> np.ndarray:
+        """(N, L, levels) the count every level of every layer decodes to (non-decreasing
+        in level: the level table raised to the layer's floor)."""
+        return np.maximum(self.level_table()[limit], self.floor_counts(X, limit)[..., None])
 
     def pair_fits(self, X: np.ndarray, limit_a: np.ndarray, limit_b: np.ndarray, pair: np.ndarray) -> np.ndarray:
         """Whether two layers of ``limit_a`` and ``limit_b`` blocks (N, ...) sharing ``pair``
@@ -321,16 +327,13 @@ class DesignSpace:
 
     def floor_table(self) -> np.ndarray:
         """(cell choices, M + 1) int64: per bits-per-cell choice (which sets the crossbars
-        of a block, ``slices``) and limit, the lowest level whose count needs no macro to
-        hold more than ``macro.max_crossbars`` crossbars (see :meth:`floor_levels`)."""
+        of a block, ``slices``) and limit, the floor count (see :meth:`floor_counts`)."""
         if self._floor_table is None:
-            table = self.level_table()
-            limits = np.arange(len(table))
-            cells = np.array(self.columns[self.index["cell_bits"]].choices)
-            slices = -(-self.tech.precision.weight_bits // cells)
-            least = fewest_macros(limits[None, :], slices[:, None], self.tech.macro.max_crossbars)   # (cells, M + 1)
-            below = (table[None, :, :] < least[..., None]).sum(-1)
-            self._floor_table = np.minimum(below, table.shape[1] - 1)
+            top = len(self.level_table()) - 1
+            cells = self.columns[self.index["cell_bits"]].choices
+            per = [blocks_per_macro(-(-self.tech.precision.weight_bits // c), self.tech.macro.max_crossbars)
+                   for c in cells]
+            self._floor_table = np.stack([fewest_dividing_macros(top, int(k)) for k in per])
         return self._floor_table
 
     def smallest_split(self) -> np.ndarray:

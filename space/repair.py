@@ -15,10 +15,10 @@ no trial on invalid points:
    drops to the largest one that has an ADC;
 4. if the copies need more crossbars than that limit, every conv layer's extra copies
    (beyond the first) shrink by one common factor until they fit;
-5. every macro level is raised to the layer's floor (the lowest level whose macros hold
-   at most ``macro.max_crossbars`` crossbars each, ``DesignSpace.floor_levels``); if the
-   macros' fixed power (scratchpad, router, registers) does not fit what is left, every
-   macro level shrinks by a common factor, never below its floor, until it does;
+5. if the macros' fixed power (scratchpad, router, registers) does not fit what is left,
+   every macro level shrinks by a common factor until it does (a level decodes to at
+   least the layer's floor, the fewest macros that hold its crossbars within
+   ``macro.max_crossbars``, ``DesignSpace.floor_counts``: counts never go below it);
 6. sharing is kept where it is legal, in layer order: the partner is earlier, shares
    nobody itself, is shared by nobody else, the pair's macro count ``max(m_i, m_j)``
    stays within both layers' limits ``dup * blocks``, and the pair's busiest macro holds
@@ -129,8 +129,7 @@ def fit_budget(space: DesignSpace, X: np.ndarray) -> None:
 
 
 def fit_macros(space: DesignSpace, X: np.ndarray, shrink: float = 0.7) -> None:
-    """Raise macro levels to their floors, then lower every level (never below its floor)
-    of rows whose macros' fixed power does not fit, in place."""
+    """Lower every macro level of rows whose macros' fixed power does not fit, in place."""
     cols = space.macro_cols
     # only the levels change below; the rest is computed once per run of equal globals and copies
     runs = Runs(X[:, space.base_cols])
@@ -139,18 +138,17 @@ def fit_macros(space: DesignSpace, X: np.ndarray, shrink: float = 0.7) -> None:
     dup = space.dup_values(base)
     used = runs.spread((dup * space.crossbar_sets(base)).sum(1)) * per_xbar
     limit = runs.spread(space.macro_limits(base, dup))
-    floor = runs.spread(space.floor_levels(base, space.macro_limits(base, dup)))
+    floor = runs.spread(space.floor_counts(base, space.macro_limits(base, dup)))
     table = space.level_table()
     rows = np.arange(len(X))
-    levels = np.maximum(X[:, cols], floor)
-    X[:, cols] = levels
+    levels = X[:, cols]
     for _ in range(64):
-        macros = table[limit[rows], levels].sum(1)
-        over = (used[rows] + macros * per_macro[rows] > left[rows]) & (levels > floor[rows]).any(1)
+        macros = np.maximum(table[limit[rows], levels], floor[rows]).sum(1)
+        over = (used[rows] + macros * per_macro[rows] > left[rows]) & (levels.max(1) > 0)
         if not over.any():
             return
         rows = rows[over]
-        levels = np.maximum(np.floor(levels[over] * shrink).astype(np.int64), floor[rows])
+        levels = np.floor(levels[over] * shrink).astype(np.int64)
         X[np.ix_(rows, cols)] = levels
 
 

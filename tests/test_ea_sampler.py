@@ -130,7 +130,7 @@ def test_mutate_changes_most_rows(space, seed):
     moved = (mutate(space, P, rng, columns=partition_columns(space)) != P).any(1)
     # a design whose every layer sits at its capacity floor with no macro power to spare
     # can only change its sharing: no requirement on such a design
-    pinned = (P[:, space.macro_cols] == space.floor_levels(P, space.macro_limits(P))).all(1)
+    pinned = (space.macro_values(P) == space.floor_counts(P, space.macro_limits(P))).all(1)
     left, per_xbar, per_macro = space.fixed_power(P)
     used = (space.dup_values(P) * space.crossbar_sets(P)).sum(1) * per_xbar
     pinned &= used + (space.macro_values(P).sum(1) + 1) * per_macro > left
