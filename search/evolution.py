@@ -279,8 +279,10 @@ def _mutate_sharing(space, X, rows, rng, allowed) -> None:
     col_ok = (space.share_cols >= 0) & allowed[np.maximum(space.share_cols, 0)]
     # (R, j, q): the pair's count max(m_j, m_q) fits both limits; each count fits its own
     fits = (m[:, :, None] <= limit[:, None, :]) & (m[:, None, :] <= limit[:, :, None])
-    fits &= space.pair_fits(Xr, limit[:, :, None], limit[:, None, :], np.maximum(m[:, :, None], m[:, None, :]))
     valid = fits & ((free & col_ok)[:, :, None] & free[:, None, :]) & np.tri(L, k=-1, dtype=bool)
+    # and the pair's busiest macro within the capacity (checked where the rest holds: few)
+    r, a, b = np.nonzero(valid)
+    valid[r, a, b] = space.pair_fits(Xr[r], limit[r, a], limit[r, b], np.maximum(m[r, a], m[r, b]))
     stop = sharer & col_ok
     j = _pick(valid.any(-1) | stop, rng)
     ok = j >= 0
