@@ -13,7 +13,7 @@ from dataclasses import dataclass
 # Operation kinds of one step, in chain order. "mvm", "adc" and "shift_add" repeat once
 # per bit iteration (``LayerOps.iterations`` times).
 OP_CHAIN: tuple[str, ...] = (
-    "load", "noc_in", "mvm", "adc", "shift_add", "addition", "unit", "activation", "merge", "store",
+    "load", "noc_in", "feed", "mvm", "adc", "shift_add", "addition", "unit", "activation", "merge", "store",
 )
 ITERATED: frozenset[str] = frozenset({"mvm", "adc", "shift_add"})
 
@@ -59,7 +59,7 @@ class OpGraph:
 def to_opgraph(resolved, n: int) -> OpGraph:
     """The operation graph of design ``n`` of a :class:`costmodel.resolve.Resolved`.
 
-    Resource names: ``spad{k}`` (load, store), ``xbar{l}`` (mvm), ``adc{k}``, ``sa{k}``,
+    Resource names: ``spad{k}`` (load, store), ``xbar{l}`` (feed, mvm), ``adc{k}``, ``sa{k}``,
     ``add{k}``, ``pool{k}``/``eltwise{k}`` (unit), ``act{k}``/``sig{k}`` (activation),
     ``port{k}`` (the gather macro of set k: its merges and the transfers it sends;
     ``port_in`` for the network input), with k the macro set.
@@ -77,7 +77,7 @@ def to_opgraph(resolved, n: int) -> OpGraph:
         remote = [p for p in prods if p < 0 or host[p] != k]
         port = "port_in" if remote and remote[0] < 0 else f"port{int(host[remote[0]])}" if remote else f"port{k}"
         resources = {
-            "load": f"spad{k}", "store": f"spad{k}", "noc_in": port, "mvm": f"xbar{l}",
+            "load": f"spad{k}", "store": f"spad{k}", "noc_in": port, "feed": f"xbar{l}", "mvm": f"xbar{l}",
             "adc": f"adc{k}", "shift_add": f"sa{k}", "addition": f"add{k}",
             "unit": f"{'pool' if wl.unit_kind[l] == 1 else 'eltwise'}{k}",
             "activation": f"{'sig' if wl.act_kind[l] == 2 else 'act'}{k}", "merge": f"port{k}",

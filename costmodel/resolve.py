@@ -120,6 +120,8 @@ def _occurrence_energy(r: Resolved, kind: str) -> np.ndarray:
         return sum(w[comp] * c[f"{comp}_nj"] for comp in VECTOR_KINDS[kind])
     if kind == "noc_in":
         return w["in_flits"] * np.maximum(w["hops_in"], 1) * c["flit_nj"]
+    if kind == "feed":                  # register writes: in the registers' power
+        return np.zeros_like(w["load_words"])
     if kind == "merge":
         return w["merge_flits"] * np.maximum(w["set_hops"], 1) * c["flit_nj"]
     raise KeyError(kind)
@@ -272,6 +274,9 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
     word_ns = F(bus / tech.macro.input_bus_bits_per_ns)
     dur[K["load"]] = work["load_words"] * np.maximum(tb.spad_read_latency[sidx].astype(F), word_ns) / m_layer
     dur[K["store"]] = work["store_words"] * np.maximum(tb.spad_write_latency[sidx].astype(F), word_ns) / m_layer
+    # input registers of one step: the crossbars wait while theirs are written
+    single = F(tech.macro.input_register_steps == 1)
+    dur[K["feed"]] = work["load_words"] * word_ns / m_layer * is_w * single
     dur[K["mvm"]] = (t_dac + t_xbar)[:, None].astype(F) * is_w
     _per_unit(dur[K["adc"]], work["adc_conv"] * t_adc[:, None].astype(F), units("adc"))
     for kind, comps in VECTOR_KINDS.items():

@@ -133,11 +133,15 @@ class Macro(_Strict):
             registers of its crossbars; one transfer is broadcast to every crossbar that
             shares the rows it carries.
         input_bus_clock_ghz: transfers per ns on that bus.
+        input_register_steps: steps of inputs the crossbars' input registers hold: 1 (a
+            step's inputs are written while the crossbars wait, after the previous step's
+            bit iterations) or 2 (double-buffered: written during them).
     """
 
     max_crossbars: int = Positive
     input_bus_width_bits: int = Positive
     input_bus_clock_ghz: float = Positive
+    input_register_steps: Literal[1, 2]
 
     @property
     def input_bus_bits_per_ns(self) -> float:

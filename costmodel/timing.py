@@ -59,9 +59,10 @@ def pipeline_timing(r: Resolved, latency: bool = True) -> Timing:
     np.multiply(unit, wl.unit_kind == 2, out=shared[5])
     np.multiply(act, wl.act_kind == 1, out=shared[6])
     np.multiply(act, wl.act_kind == 2, out=shared[7])
-    private = np.maximum(B * d[K["mvm"]], np.maximum(d[K["noc_in"]], d[K["merge"]]))
+    xbar_step = B * d[K["mvm"]] + d[K["feed"]]                            # the crossbars' time per step
+    private = np.maximum(xbar_step, np.maximum(d[K["noc_in"]], d[K["merge"]]))
     own = np.maximum(private, shared.max(0))
-    interval = _busiest_resource(wl, r, shared, d, B)
+    interval = _busiest_resource(wl, r, shared, d, xbar_step)
     if not latency:
         nan = np.full(steps.shape, np.nan, dtype=F)
         return Timing(step_ns=nan, busy_ns=nan, fill_ns=nan, start_ns=nan, finish_ns=nan, interval_ns=interval,
@@ -86,7 +87,7 @@ def pipeline_timing(r: Resolved, latency: bool = True) -> Timing:
                   interval_ns=interval, latency_ns=row_max(finish).astype(float))
 
 
-def _busiest_resource(wl: Workload, r: Resolved, shared, d, B) -> np.ndarray:
+def _busiest_resource(wl: Workload, r: Resolved, shared, d, xbar_step) -> np.ndarray:
     """(N,) the largest total busy time of one resource per inference: in a stream of
     inferences the pipeline cannot go faster than its busiest resource (a macro set's
     shared units, a layer's crossbars, a gather macro's NoC port)."""
@@ -101,7 +102,7 @@ def _busiest_resource(wl: Workload, r: Resolved, shared, d, B) -> np.ndarray:
     units = row_max(busy)
     scratchpad = row_max(set_sums((steps * shared[0])[None], wl.anchor_group, r.sharing)[0])
     set_busy = np.maximum(units, scratchpad)
-    crossbars = row_max(steps * B * d[K["mvm"]])
+    crossbars = row_max(steps * xbar_step)
     # ports: merges of a set, and the transfers its gather macro sends to other sets
     merges = set_sums((steps * d[K["merge"]])[None], wl.anchor_group, r.sharing)[0]
     sends = (steps * d[K["noc_in"]]) @ wl.port_group                         # (N, L + 1) by sending group

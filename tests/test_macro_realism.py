@@ -206,3 +206,38 @@ def test_adc_conversions_of_physical_columns_change_only_the_adcs(counted, tech)
     for comp in a.resolved.static_w:
         assert b.resolved.static_w[comp][0] == a.resolved.static_w[comp][0], comp
     assert COMPONENTS[0] == "adc"
+
+
+def test_one_step_of_input_registers_makes_the_crossbars_wait_for_the_feed(zoo_net, tech):
+    """ISAAC's input registers hold one step: the crossbars are busy for the feed plus the
+    bit iterations, and more macros (each with its own bus) shorten the feed; with
+    double-buffered registers the feed overlaps and the crossbars see only the MVMs."""
+    network = zoo_net("alexnet-cifar")
+    batch = reference_design("heuristic", network, tech, 20.0)
+    single = evaluate(network, tech, batch, 20.0)
+    double = evaluate(network, variant(tech, macro={"input_register_steps": 2}), batch, 20.0)
+    rs, rd = single.resolved, double.resolved
+    word_ns = tech.scratchpad.bus_width_bits / tech.macro.input_bus_bits_per_ns
+    weighted = rs.workload.weighted
+    m = rs.set_macros[0].take(rs.host[0])
+    np.testing.assert_allclose(rs.durations[K["feed"], 0, weighted],
+                               (rs.work["load_words"][0] * word_ns / m)[weighted], rtol=1e-5)
+    assert (rs.durations[K["feed"], 0, ~weighted] == 0).all()
+    assert (rd.durations[K["feed"]] == 0).all()
+    for kind in OP_CHAIN:
+        if kind != "feed":
+            np.testing.assert_array_equal(rs.durations[K[kind]], rd.durations[K[kind]], kind)
+    assert single.interval_s[0] >= double.interval_s[0]
+    assert single.dynamic_energy_j[0] == double.dynamic_energy_j[0]
+    # the layer whose crossbars are busiest: twice its macros, half its feed, less busy
+    steps = rs.steps[0]
+    busy = steps * (rs.iterations[0] * rs.durations[K["mvm"], 0] + rs.durations[K["feed"], 0])
+    lj = int(np.argmax(busy))
+    j = int(rs.workload.widx[lj])
+    wider = batch.subset(0)
+    wider.macros[0, j] *= 2
+    r2 = evaluate(network, tech, wider, 20.0)
+    assert r2.resolved.durations[K["feed"], 0, lj] == pytest.approx(rs.durations[K["feed"], 0, lj] / 2, rel=1e-5)
+    d2 = r2.resolved.durations
+    busy2 = steps[lj] * (rs.iterations[0] * d2[K["mvm"], 0, lj] + d2[K["feed"], 0, lj])
+    assert busy2 < busy[lj]

@@ -265,9 +265,9 @@ def naive_schedule(g):
         present = [k for k in OP_CHAIN if lay.durations_ns.get(k, 0) > 0]
         group = [k for k in present if k in ITERATED]
         its = lay.iterations if group else 1
-        seq = [(k, 0) for k in present if k not in ITERATED and OP_CHAIN.index(k) < 2]
+        seq = [(k, 0) for k in present if k not in ITERATED and OP_CHAIN.index(k) < OP_CHAIN.index("mvm")]
         seq += [(k, b) for b in range(its) for k in group]
-        seq += [(k, 0) for k in present if k not in ITERATED and OP_CHAIN.index(k) > 4]
+        seq += [(k, 0) for k in present if k not in ITERATED and OP_CHAIN.index(k) > OP_CHAIN.index("shift_add")]
         for s in range(lay.steps):
             for pos, (k, b) in enumerate(seq):
                 ops[(lay.index, s, k, b)] = (
