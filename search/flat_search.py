@@ -36,6 +36,7 @@ from onnx_frontend.errors import PimtuneError
 from search.objectives import INFEASIBLE_MINIMISED, OBJECTIVES, needs_latency, told_values
 from search.points import store_point
 from search.studies import fail_stale_trials
+from search.study_lease import hold_study
 from search.study_mirror import StudyMirror
 from space import DesignSpace, repair
 
@@ -119,22 +120,23 @@ def run_search(space: DesignSpace, study: optuna.Study, sampler_batch: int, n_tr
     if sampler_batch < 1 or n_trials < 0:
         raise PimtuneError(f"batch must be >= 1 and trials >= 0, got {sampler_batch} and {n_trials}")
 
-    stale = len(fail_stale_trials(study))
-    mirror = None if isinstance(study._storage, InMemoryStorage) else StudyMirror(study)
-    stored, study = study, (study if mirror is None else mirror.study)
-    first_max = want[0] == StudyDirection.MAXIMIZE
-    best = _best_first(study, objectives[0])
-    start = time.perf_counter()
-    try:
-        with warnings.catch_warnings():
-            # CmaEsSampler warns on every trial that it ignores the constraints (its infeasible
-            # trials are told the worst value anyway)
-            warnings.filterwarnings("ignore", message="Constraints have been set, but CmaEsSampler")
-            told = _loop(space, study, sampler_batch, n_trials, objectives, first_max, best, progress, start,
-                         flush=mirror.flush if mirror else None)
-    finally:
-        if mirror is not None:
-            mirror.flush()                  # an interrupted batch's trials, told FAIL
+    with hold_study(study):            # one process per stored study (search.study_lease)
+        stale = len(fail_stale_trials(study))
+        mirror = None if isinstance(study._storage, InMemoryStorage) else StudyMirror(study)
+        study = study if mirror is None else mirror.study         # batches are stored by flush
+        first_max = want[0] == StudyDirection.MAXIMIZE
+        best = _best_first(study, objectives[0])
+        start = time.perf_counter()
+        try:
+            with warnings.catch_warnings():
+                # CmaEsSampler warns on every trial that it ignores the constraints (its infeasible
+                # trials are told the worst value anyway)
+                warnings.filterwarnings("ignore", message="Constraints have been set, but CmaEsSampler")
+                told = _loop(space, study, sampler_batch, n_trials, objectives, first_max, best, progress, start,
+                             flush=mirror.flush if mirror else None)
+        finally:
+            if mirror is not None:
+                mirror.flush()                  # an interrupted batch's trials, told FAIL
 
     seconds = time.perf_counter() - start
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))

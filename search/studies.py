@@ -19,6 +19,7 @@ from optuna.trial import TrialState
 
 from costmodel.technology import Technology
 from onnx_frontend.errors import PimtuneError
+from search.journal_lock import OwnedSymlinkLock
 
 #: Study user attribute holding what the study searches.
 STUDY_KEY = "pimtune"
@@ -36,8 +37,8 @@ LABELS = {"command": "command", "network": "network", "power_w": "power budget (
 def open_storage(url: str | None):
     """The storage named by ``--storage`` (None: in memory): an RDB URL such as
     ``sqlite:///pimtune.db``, or the path of an Optuna journal file ending in ``.log``
-    (about 10x faster than SQLite for many small trials). PimtuneError (one line) if it
-    cannot be opened."""
+    (its lock names its owner: :mod:`search.journal_lock`). PimtuneError (one line) if
+    it cannot be opened."""
     if url is None:
         return optuna.storages.InMemoryStorage()
     if "://" not in url:
@@ -46,7 +47,7 @@ def open_storage(url: str | None):
                                f"use e.g. sqlite:///{url} or {url}.log")
         from optuna.storages.journal import JournalFileBackend
         try:
-            storage = optuna.storages.JournalStorage(JournalFileBackend(url))
+            storage = optuna.storages.JournalStorage(JournalFileBackend(url, lock_obj=OwnedSymlinkLock(url)))
             optuna.get_all_study_names(storage)        # reads the file: a corrupt one fails here
             return storage
         except OSError as exc:
