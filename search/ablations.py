@@ -32,6 +32,7 @@ from costmodel.evaluator import evaluate
 from costmodel.reference_designs import reference_design
 from costmodel.technology import load_technology
 from onnx_frontend.errors import PimtuneError
+from search import atomic_files
 from search.effort import Effort, effort_named
 from search.synthesis import SynthesisPlan, best_trial, synthesize
 from search.yaml_files import load_yaml_model
@@ -164,8 +165,8 @@ def markdown(rows: list[dict]) -> str:
 def write_tables(out: Path, rows: list[dict]) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
     md, csv_path = out / "ablations.md", out / "ablations.csv"
-    md.write_text(markdown(rows) + "\n")
-    with open(csv_path, "w", newline="") as f:
+    atomic_files.write_text(md, markdown(rows) + "\n")
+    with atomic_files.open_text(csv_path, newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import math
 import multiprocessing
+import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -34,6 +35,8 @@ import numpy as np
 from costmodel.technology import Technology, load_technology
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.network import Network
+from search import atomic_files
+from search.lifecycle import init_worker, stop_pool
 from search.sampler_factory import SAMPLERS, make_sampler
 from space import DesignSpace, SpaceOptions
 
@@ -137,17 +140,18 @@ def run_compare(space: DesignSpace | SpaceSpec, samplers: Sequence[str], n_trial
             finished(run_one(spec, s, seed, n_trials, objective))
     else:
         ctx = multiprocessing.get_context("spawn")     # no fork of a process with threads
-        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx) as pool:
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx, initializer=init_worker,
+                                   initargs=(os.getpid(),))
+        try:
             pending = {pool.submit(run_one, spec, s, seed, n_trials, objective) for s, seed in tasks}
-            try:
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for f in done:
-                        finished(f.result())
-            except BaseException:
-                for f in pending:
-                    f.cancel()
-                raise
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in done:
+                    finished(f.result())
+        except BaseException:
+            stop_pool(pool)                 # Ctrl-C or SIGTERM: the runs in flight end now
+            raise
+        pool.shutdown()
     seconds = time.perf_counter() - start
 
     traces = {s: np.stack([r["trace"] for r in sorted((r for r in runs if r["sampler"] == s), key=lambda r: r["seed"])])
@@ -168,8 +172,8 @@ def run_compare(space: DesignSpace | SpaceSpec, samplers: Sequence[str], n_trial
         "files": {k: str(out / f) for k, f in (("csv", "summary.csv"), ("md", "summary.md"),
                                                ("traces", "traces.npz"), ("plot", "convergence.png"))},
     }
-    np.savez(out / "traces.npz", seeds=np.array(seed_list), **traces,
-             **{f"seconds_{s}": t for s, t in times.items()})
+    with atomic_files.replacing(out / "traces.npz") as tmp, open(tmp, "wb") as f:
+        np.savez(f, seeds=np.array(seed_list), **traces, **{f"seconds_{s}": t for s, t in times.items()})
     write_csv(out / "summary.csv", rows, objective)
     write_markdown(out / "summary.md", result)
     plot_convergence(out / "convergence.png", traces, result)
@@ -211,7 +215,7 @@ def csv_columns(objective: str = "tops_per_watt") -> tuple[str, ...]:
 
 
 def write_csv(path: Path, rows: dict, objective: str = "tops_per_watt") -> None:
-    with open(path, "w", newline="") as f:
+    with atomic_files.open_text(path, newline="") as f:
         w = csv.writer(f)
         w.writerow(csv_columns(objective))
         for s, r in rows.items():
@@ -240,7 +244,7 @@ def write_markdown(path: Path, result: dict) -> None:
             f"all runs: {result['overall_best']:.4f} {unit}; 95 % of it: {result['threshold']:.4f} {unit}. "
             f"\"Trials to 95 %\" is the median over seeds of the first trial reaching that value "
             f"(\"never\" when at least half the seeds do not). Wall time {result['seconds']:.1f} s.\n\n")
-    path.write_text(head + markdown_table(result) + "\n")
+    atomic_files.write_text(path, head + markdown_table(result) + "\n")
 
 
 def plot_convergence(path: Path, traces: dict[str, np.ndarray], result: dict) -> None:
@@ -267,7 +271,7 @@ def plot_convergence(path: Path, traces: dict[str, np.ndarray], result: dict) ->
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right")
     fig.tight_layout()
-    fig.savefig(path)
+    atomic_files.save_figure(fig, path)
     plt.close(fig)
 
 

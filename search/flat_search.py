@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import optuna
+from optuna.storages import InMemoryStorage
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
@@ -35,6 +36,8 @@ from onnx_frontend.errors import PimtuneError
 from search.objectives import INFEASIBLE_MINIMISED, OBJECTIVES, needs_latency, told_values
 from search.points import store_point
 from search.studies import fail_stale_trials
+from search.study_lease import hold_study
+from search.study_mirror import StudyMirror
 from space import DesignSpace, repair
 
 #: The user attrs every told trial carries.
@@ -117,15 +120,23 @@ def run_search(space: DesignSpace, study: optuna.Study, sampler_batch: int, n_tr
     if sampler_batch < 1 or n_trials < 0:
         raise PimtuneError(f"batch must be >= 1 and trials >= 0, got {sampler_batch} and {n_trials}")
 
-    stale = len(fail_stale_trials(study))
-    first_max = want[0] == StudyDirection.MAXIMIZE
-    best = _best_first(study, objectives[0])
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        # CmaEsSampler warns on every trial that it ignores the constraints (its infeasible
-        # trials are told the worst value anyway)
-        warnings.filterwarnings("ignore", message="Constraints have been set, but CmaEsSampler")
-        told = _loop(space, study, sampler_batch, n_trials, objectives, first_max, best, progress, start)
+    with hold_study(study):            # one process per stored study (search.study_lease)
+        stale = len(fail_stale_trials(study))
+        mirror = None if isinstance(study._storage, InMemoryStorage) else StudyMirror(study)
+        study = study if mirror is None else mirror.study         # batches are stored by flush
+        first_max = want[0] == StudyDirection.MAXIMIZE
+        best = _best_first(study, objectives[0])
+        start = time.perf_counter()
+        try:
+            with warnings.catch_warnings():
+                # CmaEsSampler warns on every trial that it ignores the constraints (its infeasible
+                # trials are told the worst value anyway)
+                warnings.filterwarnings("ignore", message="Constraints have been set, but CmaEsSampler")
+                told = _loop(space, study, sampler_batch, n_trials, objectives, first_max, best, progress, start,
+                             flush=mirror.flush if mirror else None)
+        finally:
+            if mirror is not None:
+                mirror.flush()                  # an interrupted batch's trials, told FAIL
 
     seconds = time.perf_counter() - start
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -192,9 +203,9 @@ def best_trial(trials: Sequence[FrozenTrial], objective: str) -> FrozenTrial | N
     return best
 
 
-def _loop(space, study, sampler_batch, n_trials, objectives, first_max, best, progress, start) -> int:
-    """Ask, score and tell batches until the study holds ``n_trials`` COMPLETE trials;
-    returns the trials told."""
+def _loop(space, study, sampler_batch, n_trials, objectives, first_max, best, progress, start, flush=None) -> int:
+    """Ask, score and tell batches until the study holds ``n_trials`` COMPLETE trials,
+    calling ``flush`` after each batch; returns the trials told."""
     dists = space.to_optuna()
     told = 0
     complete = _n_complete(study)
@@ -233,6 +244,8 @@ def _loop(space, study, sampler_batch, n_trials, objectives, first_max, best, pr
             b = float(v.max() if first_max else v.min())
             if best is None or (b > best if first_max else b < best):
                 best = b
+        if flush is not None:
+            flush()
         complete = _n_complete(study)
         if progress is not None:
             elapsed = time.perf_counter() - start

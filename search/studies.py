@@ -19,6 +19,7 @@ from optuna.trial import TrialState
 
 from costmodel.technology import Technology
 from onnx_frontend.errors import PimtuneError
+from search.journal_lock import OwnedSymlinkLock
 from search.storage_urls import JOURNAL_SUFFIXES, check_storage_file
 
 #: Study user attribute holding what the study searches.
@@ -35,7 +36,7 @@ LABELS = {"command": "command", "network": "network", "power_w": "power budget (
 def open_storage(url: str | None, resumable: bool = False, existing: bool = False):
     """The storage named by ``--storage`` (None: in memory): an RDB URL such as
     ``sqlite:///pimtune.db``, or the path of an Optuna journal file ending in ``.log``
-    (about 10x faster than SQLite for many small trials). PimtuneError (one line) if it
+    (its lock names its owner: :mod:`search.journal_lock`). PimtuneError (one line) if it
     cannot be opened, or must not be (:func:`~search.storage_urls.check_storage_file`:
     ``resumable`` refuses an in-memory database, ``existing`` a missing file)."""
     if url is None:
@@ -47,7 +48,7 @@ def open_storage(url: str | None, resumable: bool = False, existing: bool = Fals
     if "://" not in url:
         from optuna.storages.journal import JournalFileBackend
         try:
-            storage = optuna.storages.JournalStorage(JournalFileBackend(url))
+            storage = optuna.storages.JournalStorage(JournalFileBackend(url, lock_obj=OwnedSymlinkLock(url)))
             optuna.get_all_study_names(storage)        # reads the file: a corrupt one fails here
             return storage
         except OSError as exc:

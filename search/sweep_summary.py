@@ -15,6 +15,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
+from search import atomic_files
 from search.sweep import Cell, cell_states, short
 from search.synthesis import best_trial
 
@@ -79,11 +80,11 @@ def write_summary(rows: list[dict], out: Path, title: str) -> dict[str, Path]:
     """Write ``summary.csv``, ``summary.md`` and ``tops_per_watt.png`` into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     files = {"csv": out / "summary.csv", "markdown": out / "summary.md", "plot": out / "tops_per_watt.png"}
-    with files["csv"].open("w", newline="") as f:
+    with atomic_files.open_text(files["csv"], newline="") as f:
         writer = csv.DictWriter(f, fieldnames=[k for k, _, _ in COLUMNS])
         writer.writeheader()
         writer.writerows({k: ("" if r[k] is None else r[k]) for k, _, _ in COLUMNS} for r in rows)
-    files["markdown"].write_text(f"# {title}\n\n" + markdown(rows))
+    atomic_files.write_text(files["markdown"], f"# {title}\n\n" + markdown(rows))
     plot(rows, files["plot"], title)
     return files
 
@@ -117,5 +118,5 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
     if ax.lines:
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    atomic_files.save_figure(fig, path, dpi=120)
     plt.close(fig)

@@ -30,6 +30,7 @@ from costmodel.design import COMPONENTS, DesignBatch, DesignError
 from costmodel.evaluator import Results, evaluate
 from costmodel.reference_designs import reference_design
 from costmodel.summary import design_summary
+from search import atomic_files
 from search.objectives import maximised
 from search.synthesis import SynthesisPlan, best_trial
 from space import DesignSpace
@@ -71,16 +72,16 @@ def write_outputs(out: Path, space: DesignSpace, study: optuna.Study, plan: Synt
     summary["references"] = refs
     if best is None:
         text = _markdown(space, study, plan, storage_label, trials, None, None, refs)
-        (out / "report.md").write_text(text)
+        atomic_files.write_text(out / "report.md", text)
         summary["files"]["report"] = str(out / "report.md")
         return summary
     batch, res = best_design(space, best)
     table = design_summary(space.network, res, 0, batch)
     files = {"design": out / "design.json", "report": out / "report.md", "pareto": out / "pareto.png",
              "energy": out / "energy.png", "convergence": out / "convergence.png", "pimcomp": out / "pimcomp.json"}
-    files["design"].write_text(json.dumps(best.user_attrs["design"], indent=2) + "\n")
-    files["pimcomp"].write_text(json.dumps(pimcomp_export(space, batch, res, table), indent=2) + "\n")
-    files["report"].write_text(_markdown(space, study, plan, storage_label, trials, best, table, refs))
+    atomic_files.write_text(files["design"], json.dumps(best.user_attrs["design"], indent=2) + "\n")
+    atomic_files.write_text(files["pimcomp"], json.dumps(pimcomp_export(space, batch, res, table), indent=2) + "\n")
+    atomic_files.write_text(files["report"], _markdown(space, study, plan, storage_label, trials, best, table, refs))
     plot_pareto(files["pareto"], trials, best, space)
     plot_energy(files["energy"], table)
     plot_convergence(files["convergence"], best, plan)
@@ -168,7 +169,7 @@ def plot_pareto(path: Path, trials: list[FrozenTrial], best: FrozenTrial, space:
     ax.set_title(f"{space.network.name} at {space.power_w:g} W: best design of each outer point")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    atomic_files.save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -188,7 +189,7 @@ def plot_energy(path: Path, table: dict) -> None:
     ax.legend()
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    atomic_files.save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -203,7 +204,7 @@ def plot_convergence(path: Path, best: FrozenTrial, plan: SynthesisPlan) -> None
     ax.set_title(f"EA convergence at the best outer point (trial {best.number})")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    atomic_files.save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 

@@ -18,16 +18,19 @@ Outer samplers (``outer``):
 - ``tpe`` / ``random``: ``trials`` points sampled by Optuna, rram_ratio on the space's
   finer grid (``SpaceOptions.rram_ratio``).
 
-Batches run in ``jobs`` worker processes; only the calling process writes to the
-storage. Resuming: trials a killed run left RUNNING become FAIL and their points are
-searched again; finished points are skipped. Ctrl-C marks the trials in flight FAIL and
-raises :class:`SynthesisInterrupted`; everything told before is kept.
+Batches run in ``jobs`` worker processes (which die with this one, even when it is
+SIGKILLed: :mod:`search.lifecycle`); only the calling process writes to the storage, and
+only one process runs a study at a time (:mod:`search.study_lease`). Resuming: trials a
+killed run left RUNNING become FAIL and their points are searched again; finished points
+are skipped. Ctrl-C, SIGTERM or SIGHUP kill the workers, mark the trials in flight FAIL
+and raise :class:`SynthesisInterrupted`; everything told before is kept.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -42,8 +45,10 @@ from threadpoolctl import threadpool_limits
 from onnx_frontend.errors import Interrupted, PimtuneError
 from search.effort import Effort
 from search.inner_search import DUPLICATION_SOURCES, OUTER_PARAMS, PointOutcome, point_rows, search_points, unfit_reasons
+from search.lifecycle import init_worker, stop_pool
 from search.objectives import SYNTH_OBJECTIVES, maximised
 from search.studies import fail_stale_trials, open_study, tech_fingerprint
+from search.study_lease import hold_study
 from space import DesignSpace
 
 OUTER_SAMPLERS = ("grid", "tpe", "random")
@@ -167,8 +172,15 @@ def best_trial(study: optuna.Study, objective: str) -> FrozenTrial | None:
 # --- the flow ------------------------------------------------------------------------------
 def run_synthesis(space: DesignSpace, study: optuna.Study, plan: SynthesisPlan,
                   progress: Progress | None = None) -> SynthesisStats:
-    """Search every outer point the study still lacks (see the module docstring)."""
+    """Search every outer point the study still lacks (see the module docstring); the
+    study's lease is held meanwhile (:mod:`search.study_lease`: StudyBusy if another live
+    process runs it)."""
     plan.check()
+    with hold_study(study):
+        return _run_synthesis(space, study, plan, progress)
+
+
+def _run_synthesis(space, study, plan, progress) -> SynthesisStats:
     start = time.perf_counter()
     stale = fail_stale_trials(study)
     dists = outer_distributions(space, plan)
@@ -268,8 +280,9 @@ def _best_value(study: optuna.Study, objective: str) -> float | None:
 _WORKER_SPACE: DesignSpace | None = None
 
 
-def _init_worker(network, tech, power_w, options) -> None:
+def _init_worker(parent, network, tech, power_w, options) -> None:
     global _WORKER_SPACE
+    init_worker(parent)                      # ignores Ctrl-C, dies with the parent
     threadpool_limits(limits=1)              # one BLAS thread per worker process (for good)
     _WORKER_SPACE = DesignSpace.for_network(network, tech, power_w, options)
 
@@ -291,7 +304,7 @@ def _execute(space, study, plan, dists, batches, told) -> None:
     pool = None
     if plan.jobs > 1:
         pool = ProcessPoolExecutor(plan.jobs, initializer=_init_worker,
-                                   initargs=(space.network, space.tech, space.power_w, space.options))
+                                   initargs=(os.getpid(), space.network, space.tech, space.power_w, space.options))
     in_flight: dict[Future, list] = {}
     asked: list[optuna.trial.Trial] = []
     try:
@@ -314,11 +327,9 @@ def _execute(space, study, plan, dists, batches, told) -> None:
             for fut in finished:
                 points, trials = in_flight.pop(fut)
                 _finish(points, trials, fut.result(), told, asked)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:                # Ctrl-C, or SIGTERM / SIGHUP (search.lifecycle)
         if pool is not None:
-            for p in list(getattr(pool, "_processes", {}).values()):
-                p.terminate()
-            pool.shutdown(wait=False, cancel_futures=True)
+            stop_pool(pool)
             pool = None
         for trial in asked:
             study.tell(trial, state=TrialState.FAIL)

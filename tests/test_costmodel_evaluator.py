@@ -316,7 +316,6 @@ def test_partition_rules(alexnet, tech, base):
 
 
 def test_valid_sharing_is_not_a_partition_error(alexnet, tech, base):
-    conv = conv_positions(alexnet)
     for edit in (dict(share={1: 0}), dict(share={1: 0, 3: 2}, macros={3: 2}), dict(share={4: 1}, macros={4: 1}),
                  dict(share={fc_positions(alexnet)[-1]: 0})):
         r = evaluate(alexnet, tech, with_rows(base, **edit), 20.0)

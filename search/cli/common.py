@@ -18,6 +18,7 @@ from rich.console import Console
 from costmodel.chip_limits import area_warning, power_problem
 from onnx_frontend import load_network
 from onnx_frontend.errors import FrontendError, PimtuneError
+from search.cli.fit_table import FittingConsole
 from onnx_frontend.network import Network
 from onnx_frontend.zoo import NETWORKS, build_model
 
@@ -116,12 +117,13 @@ def jsonable(obj):
 
 
 def console(stderr: bool = False) -> Console:
-    """A rich console; when not writing to a terminal it is 160 columns wide, so that
-    tables piped to a file are not wrapped at 80 columns."""
+    """A rich console that lays every table out to its width without cutting a value
+    (:mod:`search.cli.fit_table`); when not writing to a terminal it is 160 columns wide,
+    so that tables piped to a file are not wrapped at 80 columns."""
     stream = sys.stderr if stderr else sys.stdout
     if stream.isatty() or "COLUMNS" in os.environ:
-        return Console(stderr=stderr)
-    return Console(stderr=stderr, width=max(160, shutil.get_terminal_size((160, 24)).columns))
+        return FittingConsole(stderr=stderr)
+    return FittingConsole(stderr=stderr, width=max(160, shutil.get_terminal_size((160, 24)).columns))
 
 
 def si(value: float, unit: str, digits: int = 3) -> str:

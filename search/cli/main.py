@@ -3,8 +3,9 @@
 Each command module exposes ``register(subparsers)``, which adds its parser and sets
 ``func`` (taking the parsed ``argparse.Namespace`` and returning an exit code).
 Bad input raises :class:`~onnx_frontend.errors.PimtuneError`; it is printed as one
-``pimtune: error: ...`` line on stderr with exit code 2 (130 for an interrupted run),
-never as a traceback.
+``pimtune: error: ...`` line on stderr with exit code 2, never as a traceback. Ctrl-C,
+SIGTERM and SIGHUP end a run alike (:mod:`search.lifecycle`): finished work is kept, one
+line says so, and the exit code is 128 + the signal (130, 143, 129).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import sys
 
 from threadpoolctl import threadpool_limits
 
-from onnx_frontend.errors import PimtuneError
+from onnx_frontend.errors import Interrupted, PimtuneError
+from search import lifecycle
 from search.cli import (ablate_cmd, bench_cmd, compare_cmd, evaluate_cmd, inspect_cmd, search_cmd, synth_cmd, validate_cmd,
                         zoo_cmd)
 from search.cli import sweep_cmd
@@ -39,17 +41,21 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    lifecycle.handle_signals()
     try:
         # designs are batched per numpy call and parallel work runs in processes: numpy's
         # BLAS threads would only oversubscribe the cores (2x slower measured on 2 cores)
         with threadpool_limits(limits=1):
             return int(args.func(args) or 0)
+    except Interrupted as exc:
+        print(f"pimtune: error: {exc} ({lifecycle.interrupt_name()})", file=sys.stderr)
+        return lifecycle.interrupt_exit_code()
     except PimtuneError as exc:
         print(f"pimtune: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("pimtune: interrupted; finished work is kept", file=sys.stderr)
-        return 130
+        print(f"pimtune: interrupted ({lifecycle.interrupt_name()}); finished work is kept", file=sys.stderr)
+        return lifecycle.interrupt_exit_code()
 
 
 if __name__ == "__main__":

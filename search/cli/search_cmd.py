@@ -38,7 +38,7 @@ install cmaes`), random, nsga2 or gp (needs `pip install 'pimtune[gp]'`). Every 
 repaired to a valid design and scored by the analytical cost model; the best design (one
 objective) or the Pareto front (several) is printed. With --storage and --study-name the
 study is kept in a database (e.g. sqlite:///pimtune.db) or an Optuna journal file (a path
-ending in .log, much faster for long runs): running the same command again continues it
+ending in .log); either takes ~200-300 trials/s: running the same command again continues it
 to the same total --trials. Exit status: 0 if a feasible design was found,
 1 if none was, 2 on bad input."""
 
@@ -59,7 +59,7 @@ def register(subparsers) -> None:
     add_tech_arg(p)
     p.add_argument("--storage", metavar="URL", default=None,
                    help="Optuna storage: a database URL such as sqlite:///pimtune.db, or a journal file "
-                        "ending in .log (about 10x faster than SQLite); default: in memory")
+                        "ending in .log; default: in memory")
     p.add_argument("--study-name", metavar="NAME", default=None,
                    help="study name in --storage (default: MODEL-POWERW-SAMPLER-OBJECTIVES)")
     p.add_argument("--objectives", default="tops_per_watt", metavar="LIST",

@@ -3,8 +3,9 @@
 Runs :func:`search.synthesis.synthesize` into an Optuna study (default: a SQLite file in
 ``--out``), then writes the outputs of :mod:`search.synth_report` into ``--out``. Running
 the same command again resumes the study: finished outer points are kept, cut-off ones
-searched again. Exit status: 0 with a feasible design, 1 without, 2 on bad input, 130
-when interrupted (finished points are kept).
+searched again. Exit status: 0 with a feasible design, 1 without, 2 on bad input, 75 when
+another process runs the study, 130 / 143 when interrupted by Ctrl-C / SIGTERM (finished
+points are kept).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ followed by an EA over macro partitioning and sharing, scored by the vectorised 
 model. The study is stored (default: OUT/study.db); rerunning the same command resumes
 it. Writes design.json, report.md, pareto.png, energy.png, convergence.png and
 pimcomp.json to OUT. Exit status: 0 if a feasible design was found, 1 if none was, 2 on
-bad input, 130 when interrupted."""
+bad input, 75 if another process runs the study, 130 (Ctrl-C) or 143 (SIGTERM) when
+interrupted."""
 
 
 def register(subparsers) -> None:
