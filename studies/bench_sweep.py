@@ -4,7 +4,7 @@
 
 Four runs of every cell of the sweep, each into a fresh storage (a file in a temporary
 folder, or a new database on the PostgreSQL server of URL, dropped afterwards). Ray starts
-as ``pimtune sweep`` starts it (:func:`search.sweep_ray.connect`) and runs the cells
+as ``pimtune sweep`` starts it (:func:`search.sweeps.sweep_ray.connect`) and runs the cells
 longest expected first.
 
 1. in-process, one cell after the other: each cell's time (s);
@@ -43,10 +43,10 @@ import optuna
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from search import sweep_ray  # noqa: E402
-from search.studies import open_storage  # noqa: E402
-from search.sweep import cells_of, load_inputs, run_in_process  # noqa: E402
-from search.sweep_spec import load_sweep  # noqa: E402
+from search.sweeps import sweep_ray  # noqa: E402
+from search.storage.studies import open_storage  # noqa: E402
+from search.sweeps.sweep import cells_of, load_inputs, run_in_process  # noqa: E402
+from search.sweeps.sweep_spec import load_sweep  # noqa: E402
 
 
 @contextmanager
@@ -76,7 +76,7 @@ def fresh_storage(kind: str, folder: Path, label: str):
 def ray_run(cells, inputs, url: str, concurrent: int) -> tuple[float, float, float, list[tuple[float, str, float]]]:
     """(Ray start-up s, Tuner wall s, shut-down s, [(completion time s since the Tuner
     started, the cell's study, its seconds inside its trial)] in order of completion).
-    Ray starts as ``pimtune sweep`` starts it (:func:`search.sweep_ray.connect`)."""
+    Ray starts as ``pimtune sweep`` starts it (:func:`search.sweeps.sweep_ray.connect`)."""
     t0 = time.perf_counter()
     sweep_ray.connect(None, num_cpus=concurrent)
     startup = time.perf_counter() - t0

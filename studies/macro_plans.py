@@ -28,7 +28,7 @@ import numpy as np
 from costmodel import evaluate, load_design, load_technology
 from onnx_frontend.zoo import build_model
 from onnx_frontend import load_network
-from search.evolution import partition_columns
+from search.operators.evolution import partition_columns
 from space import DesignSpace, repair
 from space.repair import repair_partition
 

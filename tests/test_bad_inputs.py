@@ -15,7 +15,7 @@ import optuna
 import pytest
 
 from search.cli.main import main
-from search.studies import open_storage
+from search.storage.studies import open_storage
 
 PEER = "alexnet-cifar"
 

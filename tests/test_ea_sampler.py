@@ -1,4 +1,4 @@
-"""PIMSYN's EA: operators on encoded matrices (search.evolution) and the Optuna sampler."""
+"""PIMSYN's EA: operators on encoded matrices (search.operators.evolution) and the Optuna sampler."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from onnx_frontend import load_network
 from onnx_frontend.zoo import build_model
-from search.ea_sampler import EvolutionarySampler
-from search.evolution import (_pick, crossover, evolve, from_genes, macro_limits, mutate, partition_columns,
+from search.samplers.ea_sampler import EvolutionarySampler
+from search.operators.evolution import (_pick, crossover, evolve, from_genes, macro_limits, mutate, partition_columns,
                               select_parents, share_matrix, to_genes)
 from search.points import REPAIRED_KEY, store_point, trial_point
 from space import DesignSpace, repair

@@ -1,4 +1,4 @@
-"""Flat search (search.flat_search), the sampler factory, the strategy comparison and
+"""Flat search (search.flat.flat_search), the sampler factory, the strategy comparison and
 their commands (`pimtune search`, `pimtune compare`)."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import pytest
 
 from onnx_frontend.errors import PimtuneError
 from search.cli.main import main
-from search.compare import run_compare
-from search.flat_search import (INFEASIBLE_MINIMISED, OBJECTIVES, best_so_far, directions_of, run_search)
+from search.flat.compare import run_compare
+from search.flat.flat_search import (INFEASIBLE_MINIMISED, OBJECTIVES, best_so_far, directions_of, run_search)
 from search.points import REPAIRED_KEY
-from search.sampler_factory import SAMPLERS, make_sampler
+from search.samplers.sampler_factory import SAMPLERS, make_sampler
 from space import DesignSpace, repair
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

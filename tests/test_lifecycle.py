@@ -19,9 +19,9 @@ import optuna
 import pytest
 
 from search import atomic_files
-from search.journal_lock import OwnedSymlinkLock
+from search.storage.journal_lock import OwnedSymlinkLock
 from search.lifecycle import process_identity
-from search.study_lease import LEASE_KEY, StudyBusy, hold_study, owner_of
+from search.storage.study_lease import LEASE_KEY, StudyBusy, hold_study, owner_of
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 PIMTUNE = [sys.executable, "-m", "search.cli.main"]

@@ -1,5 +1,5 @@
-"""Simulated annealing: the matrix operators (search/annealing.py) and the Optuna sampler
-(search/sa_sampler.py) on its storages, several workers, resumption and Ray Tune."""
+"""Simulated annealing: the matrix operators (search/operators/annealing.py) and the Optuna sampler
+(search/samplers/sa_sampler.py) on its storages, several workers, resumption and Ray Tune."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from search.annealing import accept, anneal, pimsyn_energy, propose, temperature
+from search.operators.annealing import accept, anneal, pimsyn_energy, propose, temperature
 from search.points import REPAIRED_KEY, store_point
-from search.sa_sampler import CHAIN_KEY, STATE_KEY, SimulatedAnnealingSampler
+from search.samplers.sa_sampler import CHAIN_KEY, STATE_KEY, SimulatedAnnealingSampler
 from space import DesignSpace, repair
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

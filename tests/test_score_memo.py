@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from search.score_memo import ScoreMemo
+from search.synth.score_memo import ScoreMemo
 
 
 class CountingObjective:

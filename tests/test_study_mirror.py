@@ -6,11 +6,11 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from search.flat_search import directions_of, run_search
-from search.rdb_append import append_trials
-from search.sampler_factory import make_sampler
-from search.studies import open_storage
-from search.study_lease import LEASE_KEY
+from search.flat.flat_search import directions_of, run_search
+from search.storage.rdb_append import append_trials
+from search.samplers.sampler_factory import make_sampler
+from search.storage.studies import open_storage
+from search.storage.study_lease import LEASE_KEY
 from space import DesignSpace
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

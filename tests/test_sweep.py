@@ -21,13 +21,13 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from search import sweep_ray
-from search.studies import open_storage
-from search.sweep import (CELL_FIXED, DONE_KEY, RETRY_DELAYS_S, cell_states, cells_of, expected_cost, load_inputs,
+from search.sweeps import sweep_ray
+from search.storage.studies import open_storage
+from search.sweeps.sweep import (CELL_FIXED, DONE_KEY, RETRY_DELAYS_S, cell_states, cells_of, expected_cost, load_inputs,
                           longest_first, run_cell, run_in_process)
-from search.sweep_spec import SweepSpec, load_sweep
-from search.inner_search import OUTER_PARAMS
-from search.synthesis import point_key
+from search.sweeps.sweep_spec import SweepSpec, load_sweep
+from search.synth.inner_search import OUTER_PARAMS
+from search.synth.synthesis import point_key
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ROOT / "studies" / "quick-sweep.yaml"

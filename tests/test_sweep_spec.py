@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from onnx_frontend.zoo import save_model
-from search.sweep import cells_of
-from search.sweep_spec import SweepError, load_sweep
+from search.sweeps.sweep import cells_of
+from search.sweeps.sweep_spec import SweepError, load_sweep
 
 STUDIES = Path(__file__).resolve().parents[1] / "studies"
 GOOD = "name: s\nnetworks: [alexnet-cifar]\npower_budgets_w: [10]\n"

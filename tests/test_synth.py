@@ -17,15 +17,15 @@ import pytest
 
 from costmodel.design import load_design
 from costmodel.evaluator import evaluate
-from search import effort as effort_module
-from search import inner_search, synthesis
-from search.annealing import duplication_energy, energy_terms
+from search.synth import effort as effort_module
+from search.synth import inner_search, synthesis
+from search.operators.annealing import duplication_energy, energy_terms
 from search.cli.main import main
-from search.dup_filter import filter_duplication
-from search.effort import Effort
-from search.inner_search import point_rows, search_points, unfit_reasons
-from search.studies import open_storage
-from search.synthesis import SynthesisInterrupted, SynthesisPlan, synthesize
+from search.synth.dup_filter import filter_duplication
+from search.synth.effort import Effort
+from search.synth.inner_search import point_rows, search_points, unfit_reasons
+from search.storage.studies import open_storage
+from search.synth.synthesis import SynthesisInterrupted, SynthesisPlan, synthesize
 from space import DesignSpace, repair
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -323,7 +323,7 @@ isaac_power_w: {alexnet-cifar: 65.8}
 
 
 def test_ablations_run_and_resume(tmp_path, zoo_net):
-    from search.ablations import COMPARISONS, load_ablation_file, ratio_rows, run_ablations
+    from search.synth.ablations import COMPARISONS, load_ablation_file, ratio_rows, run_ablations
 
     path = tmp_path / "a.yaml"
     path.write_text(ABLATION)
@@ -355,7 +355,7 @@ def test_ablations_run_and_resume(tmp_path, zoo_net):
      "generations: 1, rram_ratios: [0.2]}\n", "'effort.sa_chains'"),
 ])
 def test_ablation_file_errors_name_the_key(tmp_path, text, match):
-    from search.ablations import load_ablation_file
+    from search.synth.ablations import load_ablation_file
 
     path = tmp_path / "bad.yaml"
     path.write_text(text)
@@ -367,7 +367,7 @@ def test_ablation_file_errors_name_the_key(tmp_path, text, match):
 def test_shipped_ablation_file_is_valid():
     from pathlib import Path
 
-    from search.ablations import load_ablation_file
+    from search.synth.ablations import load_ablation_file
 
     spec = load_ablation_file(Path(__file__).parent.parent / "studies" / "ablations.yaml")
     assert spec.networks == ["alexnet", "vgg13", "vgg16", "msra-a", "resnet18"]

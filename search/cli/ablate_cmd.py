@@ -1,4 +1,4 @@
-"""``pimtune ablate [FILE]``: PIMSYN's ablations in our model (see :mod:`search.ablations`)."""
+"""``pimtune ablate [FILE]``: PIMSYN's ablations in our model (see :mod:`search.synth.ablations`)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import json
 import optuna
 from rich.table import Table
 
-from search.ablations import load_ablation_file, ratio_rows, ratio_text, run_ablations, write_tables
+from search.synth.ablations import load_ablation_file, ratio_rows, ratio_text, run_ablations, write_tables
 from search.cli.common import add_json_arg, console, jsonable, load_model_arg, output_dir
-from search.studies import open_storage
+from search.storage.studies import open_storage
 
 DESCRIPTION = """\
 Run PIMSYN's ablations in pimtune's cost model: for each network of FILE, full syntheses

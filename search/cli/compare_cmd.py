@@ -1,5 +1,5 @@
 """``pimtune compare MODEL --power W --samplers sa,ea,... --trials N --seeds K --out DIR``:
-the samplers side by side (see :mod:`search.compare`)."""
+the samplers side by side (see :mod:`search.flat.compare`)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from search.cli.common import (
     positive_int,
 )
 from search.cli.search_cmd import TPE_SLOW_TRIALS, add_space_args, space_options
-from search.compare import COMPARED, REACH, run_compare
-from search.sampler_factory import SAMPLERS, TPE_NOTE
+from search.flat.compare import COMPARED, REACH, run_compare
+from search.samplers.sampler_factory import SAMPLERS, TPE_NOTE
 from space import DesignSpace
 
 DEFAULT_SAMPLERS = "sa,ea,tpe,random"

@@ -1,7 +1,7 @@
 """``pimtune search MODEL --power W --sampler NAME --trials N``: the flat search.
 
 One Optuna study searches the whole design space of MODEL at the power budget (see
-:mod:`search.flat_search`). With ``--storage URL --study-name NAME`` the study lives in a
+:mod:`search.flat.flat_search`). With ``--storage URL --study-name NAME`` the study lives in a
 database and a second invocation continues it to the same total ``--trials``; a study of
 that name made for another network, budget, technology, space, sampler or objectives is
 refused. Exit status: 0 when a feasible design was found, 1 when none was, 2 on bad input.
@@ -25,10 +25,10 @@ from search.cli.common import (
     warn_if_beyond_one_die,
 )
 from search.cli.evaluate_cmd import globals_line, headline_table
-from search.flat_search import OBJECTIVES, check_objectives, directions_of, run_search
+from search.flat.flat_search import OBJECTIVES, check_objectives, directions_of, run_search
 from search.points import trial_point
-from search.sampler_factory import SAMPLERS, TPE_NOTE, make_sampler
-from search.studies import open_storage, open_study, tech_fingerprint
+from search.samplers.sampler_factory import SAMPLERS, TPE_NOTE, make_sampler
+from search.storage.studies import open_storage, open_study, tech_fingerprint
 from space import DesignSpace, SpaceOptions
 
 DESCRIPTION = """\

@@ -1,9 +1,9 @@
 """``pimtune sweep FILE``: run every synthesis of a sweep file on Ray, or summarise it.
 
-Cells (:mod:`search.sweep`) that the storage already holds as done are skipped; the
-others run as Ray Tune trials (:mod:`search.sweep_ray`) on a new local Ray, or on the
+Cells (:mod:`search.sweeps.sweep`) that the storage already holds as done are skipped; the
+others run as Ray Tune trials (:mod:`search.sweeps.sweep_ray`) on a new local Ray, or on the
 cluster at ``--address`` / ``RAY_ADDRESS``. ``--summary`` runs nothing and writes the
-table and plot of :mod:`search.sweep_summary`. Exit status: 0 when every cell is done,
+table and plot of :mod:`search.sweeps.sweep_summary`. Exit status: 0 when every cell is done,
 1 when some are not (rerun to resume), 2 on bad input.
 """
 
@@ -17,11 +17,11 @@ from rich.table import Table
 
 from onnx_frontend.errors import PimtuneError
 from search.cli.common import console, output_dir, positive_int
-from search.storage_urls import resolve_storage
-from search.studies import open_storage, storage_label
-from search.sweep import Cell, cell_states, cells_of, load_inputs
-from search.sweep_spec import load_sweep
-from search.sweep_summary import COLUMNS, cell_text, summary_rows, write_summary
+from search.storage.storage_urls import resolve_storage
+from search.storage.studies import open_storage, storage_label
+from search.sweeps.sweep import Cell, cell_states, cells_of, load_inputs
+from search.sweeps.sweep_spec import load_sweep
+from search.sweeps.sweep_summary import COLUMNS, cell_text, summary_rows, write_summary
 
 DESCRIPTION = """\
 Run the syntheses a sweep file declares (networks x power budgets x technologies x
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
 
 def run_cells(todo: list[Cell], url: str, args: argparse.Namespace, done: int, total: int) -> None:
     """Run the cells on Ray, printing a line per finished or failed cell."""
-    from search import sweep_ray   # Ray is imported only for a run
+    from search.sweeps import sweep_ray   # Ray is imported only for a run
 
     inputs = load_inputs(todo)
     err = console(stderr=True)

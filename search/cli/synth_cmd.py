@@ -1,7 +1,7 @@
 """``pimtune synth MODEL --power W``: the full two-level synthesis, stored and reported.
 
-Runs :func:`search.synthesis.synthesize` into an Optuna study (default: a SQLite file in
-``--out``), then writes the outputs of :mod:`search.synth_report` into ``--out``. Running
+Runs :func:`search.synth.synthesis.synthesize` into an Optuna study (default: a SQLite file in
+``--out``), then writes the outputs of :mod:`search.synth.synth_report` into ``--out``. Running
 the same command again resumes the study: finished outer points are kept, cut-off ones
 searched again. Exit status: 0 with a feasible design, 1 without, 2 on bad input, 75 when
 another process runs the study, 130 / 143 when interrupted by Ctrl-C / SIGTERM (finished
@@ -25,11 +25,11 @@ from costmodel.fixes import fix_for
 from search.cli.common import (MODEL_HELP, add_json_arg, add_power_arg, add_tech_arg, console, jsonable,
                                load_model_arg, output_dir, positive_int, si, warn_if_beyond_one_die)
 from search.cli.search_cmd import add_space_args, space_options
-from search.effort import EFFORTS, effort_named
+from search.synth.effort import EFFORTS, effort_named
 from search.objectives import OBJECTIVES, SYNTH_OBJECTIVES, maximised
-from search.studies import open_storage
-from search.synth_report import write_outputs
-from search.synthesis import (DEFAULT_OUTER_TRIALS, OUTER_SAMPLERS, SynthesisPlan, default_study_name, run_label,
+from search.storage.studies import open_storage
+from search.synth.synth_report import write_outputs
+from search.synth.synthesis import (DEFAULT_OUTER_TRIALS, OUTER_SAMPLERS, SynthesisPlan, default_study_name, run_label,
                               synthesize)
 from space import DesignSpace
 

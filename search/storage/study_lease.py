@@ -1,7 +1,7 @@
 """One process runs a stored study at a time: a lease with the owner's pid and host.
 
 A run that resumes a study marks the trials a killed run left RUNNING as FAIL
-(:func:`search.studies.fail_stale_trials`); done while another process still runs the
+(:func:`search.storage.studies.fail_stale_trials`); done while another process still runs the
 study, that would cut off the other's live points. :func:`hold_study` therefore takes the
 study's lease first, kept in the study system attribute :data:`LEASE_KEY` as
 ``{"pid", "host", "start", "token", "beat"}`` and refreshed every :data:`BEAT_S` seconds

@@ -6,19 +6,19 @@ Algorithm 1 (BACKGROUND.md section 5):
 1. every point is tried at every DAC resolution of the space; a (point, DAC) pair whose
    single copy of the weights does not fit (or that has no precise enough ADC) is
    skipped with a reason;
-2. :func:`search.dup_filter.filter_duplication` anneals duplication vectors of all
+2. :func:`search.synth.dup_filter.filter_duplication` anneals duplication vectors of all
    remaining pairs at once and keeps ``effort.candidates`` per pair; the last candidate
    is the H_out x W_out heuristic's vector (the published baseline) unless the filter
    kept it anyway, so the synthesis never does worse than the baseline's duplication;
 3. for every (pair, candidate) an EA instance of ``effort.population`` designs searches
    macro counts and sharing (and the allocation multipliers when the space searches
-   them) with the operators of :mod:`search.evolution`: all instances of the batch are
+   them) with the operators of :mod:`search.operators.evolution`: all instances of the batch are
    one (E, P, D) matrix, scored by ONE evaluator call per generation (rows the batch
-   scored before take their stored score, :class:`search.score_memo.ScoreMemo`);
+   scored before take their stored score, :class:`search.synth.score_memo.ScoreMemo`);
 4. each point's result is the best design over its pairs and candidates.
 
 The operators draw from one random source for the whole batch, so a point's result
-depends on the batch it ran in; :mod:`search.synthesis` forms batches deterministically.
+depends on the batch it ran in; :mod:`search.synth.synthesis` forms batches deterministically.
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ import numpy as np
 
 from costmodel.reference_designs import heuristic_dup
 from onnx_frontend.errors import PimtuneError
-from search.annealing import conv_copies, duplication_energy, energy_terms
-from search.dup_filter import FilterResult, filter_duplication
-from search.effort import Effort
-from search.evolution import evolve, partition_columns
+from search.operators.annealing import conv_copies, duplication_energy, energy_terms
+from search.synth.dup_filter import FilterResult, filter_duplication
+from search.synth.effort import Effort
+from search.operators.evolution import evolve, partition_columns
 from search.objectives import fitness, maximised, needs_latency
-from search.score_memo import ScoreMemo
+from search.synth.score_memo import ScoreMemo
 from space import DesignSpace, repair
 from space.options import GLOBALS
 

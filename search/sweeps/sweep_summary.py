@@ -16,8 +16,8 @@ import optuna
 from optuna.trial import TrialState
 
 from search import atomic_files
-from search.sweep import Cell, cell_states, short
-from search.synthesis import best_trial
+from search.sweeps.sweep import Cell, cell_states, short
+from search.synth.synthesis import best_trial
 
 #: (column, heading, format) of the summary table, in order.
 COLUMNS = (

@@ -1,6 +1,6 @@
 """PIMSYN's ablations reproduced in pimtune's model, driven by ``studies/ablations.yaml``.
 
-For every network of the file, full syntheses (:func:`search.synthesis.synthesize`) of
+For every network of the file, full syntheses (:func:`search.synth.synthesis.synthesize`) of
 these variants, at the file's power budget:
 
 - ``full``: the complete flow (SA-filtered duplication candidates plus the heuristic's,
@@ -33,8 +33,8 @@ from costmodel.reference_designs import reference_design
 from costmodel.technology import load_technology
 from onnx_frontend.errors import PimtuneError
 from search import atomic_files
-from search.effort import Effort, effort_named
-from search.synthesis import SynthesisPlan, best_trial, synthesize
+from search.synth.effort import Effort, effort_named
+from search.synth.synthesis import SynthesisPlan, best_trial, synthesize
 from search.yaml_files import load_yaml_model
 from space import DesignSpace, SpaceOptions
 

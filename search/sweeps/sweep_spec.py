@@ -1,7 +1,7 @@
 """Sweep files (``studies/*.yaml``): which syntheses a ``pimtune sweep`` runs.
 
 A sweep is the product networks x power budgets x technologies x space options x seeds;
-every element is one synthesis (a *cell*, :mod:`search.sweep`). Example::
+every element is one synthesis (a *cell*, :mod:`search.sweeps.sweep`). Example::
 
     name: pimsyn-benchmarks          # prefix of every cell's study name
     networks: [alexnet, vgg16]       # zoo names or .onnx paths (relative to this file)
@@ -30,9 +30,9 @@ from costmodel.chip_limits import Watts
 from costmodel.technology import TECH_DIR
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.zoo import NETWORKS
-from search.effort import EFFORTS
-from search.storage_urls import resolve_storage
-from search.synthesis import DEFAULT_OUTER_TRIALS, OUTER_SAMPLERS
+from search.synth.effort import EFFORTS
+from search.storage.storage_urls import resolve_storage
+from search.synth.synthesis import DEFAULT_OUTER_TRIALS, OUTER_SAMPLERS
 from search.yaml_files import load_yaml_model
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"

@@ -2,11 +2,11 @@
 
 Every cell is one trial of a :class:`ray.tune.Tuner` over ``{"cell": grid_search(cells)}``
 with one CPU per trial and at most ``max_concurrent`` trials at a time; each trial runs
-:func:`search.sweep.run_cell` against the shared Optuna storage. The grid lists the cells
-longest expected first (:func:`search.sweep.longest_first`), so that the workers run out
+:func:`search.sweeps.sweep.run_cell` against the shared Optuna storage. The grid lists the cells
+longest expected first (:func:`search.sweeps.sweep.longest_first`), so that the workers run out
 of cells at about the same time instead of one waiting for a long last cell. Ray Tune's own
 experiment state goes to a temporary folder and is thrown away: the Optuna storage is the
-record of what is done (:func:`search.sweep.cell_states`). A trial whose worker dies (a
+record of what is done (:func:`search.sweeps.sweep.cell_states`). A trial whose worker dies (a
 node lost) is run again up to :data:`MAX_FAILURES` times; a cell that raises
 PimtuneError (bad input) is reported and not retried.
 """
@@ -29,8 +29,8 @@ from ray import tune  # noqa: E402
 from ray._private import state  # noqa: E402
 
 from onnx_frontend.errors import PimtuneError  # noqa: E402
-from search.studies import one_line, open_storage  # noqa: E402
-from search.sweep import Cell, Inputs, longest_first, run_cell  # noqa: E402
+from search.storage.studies import one_line, open_storage  # noqa: E402
+from search.sweeps.sweep import Cell, Inputs, longest_first, run_cell  # noqa: E402
 
 #: Times Ray Tune reruns a cell whose trial failed for a reason other than bad input.
 MAX_FAILURES = 2

@@ -19,8 +19,8 @@ from optuna.trial import TrialState
 
 from costmodel.technology import Technology
 from onnx_frontend.errors import PimtuneError
-from search.journal_lock import OwnedSymlinkLock
-from search.storage_urls import JOURNAL_SUFFIXES, check_storage_file
+from search.storage.journal_lock import OwnedSymlinkLock
+from search.storage.storage_urls import JOURNAL_SUFFIXES, check_storage_file
 
 #: Study user attribute holding what the study searches.
 STUDY_KEY = "pimtune"
@@ -36,8 +36,8 @@ LABELS = {"command": "command", "network": "network", "power_w": "power budget (
 def open_storage(url: str | None, resumable: bool = False, existing: bool = False):
     """The storage named by ``--storage`` (None: in memory): an RDB URL such as
     ``sqlite:///pimtune.db``, or the path of an Optuna journal file ending in ``.log``
-    (its lock names its owner: :mod:`search.journal_lock`). PimtuneError (one line) if it
-    cannot be opened, or must not be (:func:`~search.storage_urls.check_storage_file`:
+    (its lock names its owner: :mod:`search.storage.journal_lock`). PimtuneError (one line) if it
+    cannot be opened, or must not be (:func:`~search.storage.storage_urls.check_storage_file`:
     ``resumable`` refuses an in-memory database, ``existing`` a missing file)."""
     if url is None:
         return optuna.storages.InMemoryStorage()

@@ -1,7 +1,7 @@
 """Strategy comparison: every sampler K times with the same trial budget, side by side.
 
 :func:`run_compare` runs each (sampler, seed) pair — seeds 0..K-1 — as a flat search
-(:func:`search.flat_search.run_search`, objective TOPS/W: ``tops_per_watt`` of a stream by
+(:func:`search.flat.flat_search.run_search`, objective TOPS/W: ``tops_per_watt`` of a stream by
 default, or ``tops_per_watt_single``, one inference alone) in its own in-memory study, the
 pairs in parallel worker processes. Each worker rebuilds the design space from a
 :class:`SpaceSpec` (network, power, technology, options), all cheap to pickle. It writes
@@ -37,7 +37,7 @@ from onnx_frontend.errors import PimtuneError
 from onnx_frontend.network import Network
 from search import atomic_files
 from search.lifecycle import init_worker, stop_pool
-from search.sampler_factory import SAMPLERS, make_sampler
+from search.samplers.sampler_factory import SAMPLERS, make_sampler
 from space import DesignSpace, SpaceOptions
 
 #: Fraction of the overall best TOPS/W whose first crossing is reported.
@@ -69,7 +69,7 @@ def run_one(spec: SpaceSpec, sampler: str, seed: int, n_trials: int, objective: 
 
     import optuna
 
-    from search.flat_search import run_search
+    from search.flat.flat_search import run_search
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = spec.build()
@@ -90,7 +90,7 @@ def run_compare(space: DesignSpace | SpaceSpec, samplers: Sequence[str], n_trial
 
     Args:
         space: the design space (or its :class:`SpaceSpec`).
-        samplers: names from :data:`search.sampler_factory.SAMPLERS` (single objective).
+        samplers: names from :data:`search.samplers.sampler_factory.SAMPLERS` (single objective).
         n_trials: trials of every run.
         seeds: K (seeds 0..K-1) or the seeds themselves.
         out_dir: folder of the output files (created).

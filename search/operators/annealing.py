@@ -2,7 +2,7 @@
 
 Everything here works on K designs (chains) at once, as rows of an encoded matrix
 ``X`` of shape (K, D) (see :mod:`space.design_space`): the Optuna sampler
-(:mod:`search.sa_sampler`) runs one row per trial, the synthesis engine runs a whole
+(:mod:`search.samplers.sa_sampler`) runs one row per trial, the synthesis engine runs a whole
 population per step.
 
 - :func:`propose`: PIMSYN's neighbour move. One conv layer per row gets more weight
@@ -12,7 +12,7 @@ population per step.
   takes a small step instead.
 - :func:`move_copies`, :func:`fill_copies`: the duplication move itself on plain
   (K, C) copy arrays (:func:`conv_copies` extracts them from rows), which the synthesis
-  engine's SA filter (:mod:`search.dup_filter`) runs without the rest of a design.
+  engine's SA filter (:mod:`search.synth.dup_filter`) runs without the rest of a design.
 - :func:`pimsyn_energy`: PIMSYN's Eq. 4, the SA filter's energy (lower is better);
   :func:`duplication_energy` is the same on copy arrays.
 - :func:`accept`: Metropolis acceptance for maximisation on a relative scale.

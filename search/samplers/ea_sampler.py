@@ -1,13 +1,13 @@
 """PIMSYN's evolutionary algorithm as an Optuna sampler (generations of ``population_size`` trials).
 
-:class:`EvolutionarySampler` runs the EA of :mod:`search.evolution` over a whole
+:class:`EvolutionarySampler` runs the EA of :mod:`search.operators.evolution` over a whole
 :class:`space.DesignSpace` through an Optuna study, so that it works with Optuna's
 ask/tell and ``optimize`` loops, Ray Tune's ``OptunaSearch`` and any storage:
 
 - generations come from :class:`optuna.samplers.BaseGASampler`: a trial belongs to the
   generation after the newest one that has ``population_size`` complete trials;
 - the parents of generation g (cached as trial ids by the base class) are selected by
-  :func:`search.evolution.select_parents` from the complete trials of generation g - 1
+  :func:`search.operators.evolution.select_parents` from the complete trials of generation g - 1
   and the parents of g - 1 (a (mu + lambda) scheme: the elite survives);
 - the children of generation g are bred once, deterministically from ``(seed, g)`` and the
   parents, and cached as rows of the space's integer matrix in the study's system attrs;
@@ -38,7 +38,7 @@ from optuna.study import Study, StudyDirection
 from optuna.study._constrained_optimization import _get_constraints_from_system_attrs
 from optuna.trial import FrozenTrial, TrialState
 
-from search.evolution import breed, mutate, select_parents
+from search.operators.evolution import breed, mutate, select_parents
 from search.points import REPAIRED_KEY
 from space import DesignSpace, repair
 

@@ -1,11 +1,11 @@
 """Cells of a sweep and running one cell: the part of ``pimtune sweep`` that Ray does not know.
 
-A *cell* is one synthesis of a sweep file (:mod:`search.sweep_spec`): one network, power
+A *cell* is one synthesis of a sweep file (:mod:`search.sweeps.sweep_spec`): one network, power
 budget, technology, space options and seed. It writes its outer-level study into the
 sweep's Optuna storage under :attr:`Cell.study_name`, a name derived from the cell alone,
 so that every rerun finds it again. The storage is the only record of progress:
 
-- *done*: :func:`run_cell` returned, i.e. :func:`search.synthesis.synthesize` found no
+- *done*: :func:`run_cell` returned, i.e. :func:`search.synth.synthesis.synthesize` found no
   unfinished outer point, and then set the study's user attribute :data:`DONE_KEY`;
 - *partial*: the study exists without that mark (a run was cut off); running the cell
   again fails the trials left RUNNING and searches their points again;
@@ -32,11 +32,11 @@ from costmodel.technology import Technology
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.network import Network
 from search.cli.common import load_model_arg
-from search.effort import effort_named
-from search.inner_search import point_rows
-from search.studies import one_line, open_storage
-from search.sweep_spec import SweepError, SweepSpec
-from search.synthesis import SynthesisPlan, best_trial, outer_distributions, synthesize
+from search.synth.effort import effort_named
+from search.synth.inner_search import point_rows
+from search.storage.studies import one_line, open_storage
+from search.sweeps.sweep_spec import SweepError, SweepSpec
+from search.synth.synthesis import SynthesisPlan, best_trial, outer_distributions, synthesize
 from space import DesignSpace, SpaceOptions
 
 #: Study user attribute marking a finished cell (a dict, see :func:`run_cell`).
@@ -125,7 +125,7 @@ def expected_cost(cell: Cell, inputs: Inputs) -> float:
     """A cell's cost relative to the other cells of its sweep (which share its effort):
     the outer points it will search x (weighted layers + :data:`POINT_LAYERS`) +
     :data:`CELL_FIXED`. A grid searches the points where one copy of the weights fits
-    (the check :func:`search.inner_search.unfit_reasons` starts with); TPE and random
+    (the check :func:`search.synth.inner_search.unfit_reasons` starts with); TPE and random
     search ``outer_trials`` points, of which the grid's share fits. Fitted to the quick
     effort's cell times on this machine (within ~15 %, a process's first cell aside), it
     is good enough to order cells, at about 1 ms a cell. A cell whose space cannot be

@@ -26,7 +26,7 @@ from optuna.distributions import BaseDistribution
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from search.annealing import accept, pimsyn_energy, propose, temperature
+from search.operators.annealing import accept, pimsyn_energy, propose, temperature
 from search.points import trial_point
 from space import DesignSpace, SpaceError, repair
 
@@ -52,7 +52,7 @@ class SimulatedAnnealingSampler(optuna.samplers.BaseSampler):
             objective); ``"pimsyn"``: PIMSYN's Eq. 4 on the trial's duplication (lower is
             better; the trial's value then only marks feasibility).
         move_globals: probability of moving a non-duplication column instead of the
-            duplication (see :func:`search.annealing.propose`). 0.5 because this sampler
+            duplication (see :func:`search.operators.annealing.propose`). 0.5 because this sampler
             searches the whole space, macros and sharing included: on alexnet-cifar at
             20 W, 10 chains x 200 steps reached a best 0.72 / 0.80 / 0.84 TOPS/W (mean of
             8 seeds) with 0.1 / 0.3 / 0.5, against 0.70 for 2000 random points.

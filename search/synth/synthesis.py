@@ -1,7 +1,7 @@
 """The two-level synthesis flow (PIMSYN's Algorithm 1) recorded in an Optuna study.
 
 The outer level is an Optuna study whose trials are architecture points (rram_ratio,
-cell_bits, xbar_size); each trial's inner synthesis (:mod:`search.inner_search`: SA filter
+cell_bits, xbar_size); each trial's inner synthesis (:mod:`search.synth.inner_search`: SA filter
 over duplication at every DAC resolution, then EA over macro partitioning) runs in memory
 with the vectorised engine. A trial's value is its best design's objective; its user
 attributes hold that design (the ``pimtune-design/1`` JSON form, ``design``), its
@@ -20,7 +20,7 @@ Outer samplers (``outer``):
 
 Batches run in ``jobs`` worker processes (which die with this one, even when it is
 SIGKILLed: :mod:`search.lifecycle`); only the calling process writes to the storage, and
-only one process runs a study at a time (:mod:`search.study_lease`). Resuming: trials a
+only one process runs a study at a time (:mod:`search.storage.study_lease`). Resuming: trials a
 killed run left RUNNING become FAIL and their points are searched again; finished points
 are skipped. Ctrl-C, SIGTERM or SIGHUP kill the workers, mark the trials in flight FAIL
 and raise :class:`SynthesisInterrupted`; everything told before is kept.
@@ -43,12 +43,12 @@ from optuna.trial import FrozenTrial, TrialState
 from threadpoolctl import threadpool_limits
 
 from onnx_frontend.errors import Interrupted, PimtuneError
-from search.effort import Effort
-from search.inner_search import DUPLICATION_SOURCES, OUTER_PARAMS, PointOutcome, point_rows, search_points, unfit_reasons
+from search.synth.effort import Effort
+from search.synth.inner_search import DUPLICATION_SOURCES, OUTER_PARAMS, PointOutcome, point_rows, search_points, unfit_reasons
 from search.lifecycle import init_worker, stop_pool
 from search.objectives import SYNTH_OBJECTIVES, maximised
-from search.studies import fail_stale_trials, open_study, tech_fingerprint
-from search.study_lease import hold_study
+from search.storage.studies import fail_stale_trials, open_study, tech_fingerprint
+from search.storage.study_lease import hold_study
 from space import DesignSpace
 
 OUTER_SAMPLERS = ("grid", "tpe", "random")
@@ -81,7 +81,7 @@ class SynthesisPlan:
         if self.outer not in OUTER_SAMPLERS:
             raise PimtuneError(f"unknown outer sampler {self.outer!r}; choose from {', '.join(OUTER_SAMPLERS)}")
         if self.effort is None:
-            raise PimtuneError("a synthesis needs an effort (search.effort.EFFORTS)")
+            raise PimtuneError("a synthesis needs an effort (search.synth.effort.EFFORTS)")
         if self.duplication not in DUPLICATION_SOURCES:
             raise PimtuneError(f"unknown duplication source {self.duplication!r}; choose from "
                                f"{', '.join(DUPLICATION_SOURCES)}")
@@ -106,7 +106,7 @@ def direction(plan: SynthesisPlan) -> str:
 
 
 def identity(space: DesignSpace, plan: SynthesisPlan) -> dict:
-    """What a synthesis study searches (see :func:`search.studies.open_study`)."""
+    """What a synthesis study searches (see :func:`search.storage.studies.open_study`)."""
     return {"command": "synth", "network": space.network.name, "network_sha1": space.network.fingerprint(),
             "power_w": space.power_w, "tech": space.tech.name, "tech_sha1": tech_fingerprint(space.tech),
             "sharing": space.options.sharing, "macros": space.options.macro_mode,
@@ -173,7 +173,7 @@ def best_trial(study: optuna.Study, objective: str) -> FrozenTrial | None:
 def run_synthesis(space: DesignSpace, study: optuna.Study, plan: SynthesisPlan,
                   progress: Progress | None = None) -> SynthesisStats:
     """Search every outer point the study still lacks (see the module docstring); the
-    study's lease is held meanwhile (:mod:`search.study_lease`: StudyBusy if another live
+    study's lease is held meanwhile (:mod:`search.storage.study_lease`: StudyBusy if another live
     process runs it)."""
     plan.check()
     with hold_study(study):
@@ -247,7 +247,7 @@ def _join_reasons(reasons: list[str]) -> str:
 
 def _ask_point(study: optuna.Study, params: dict, dists: dict) -> optuna.trial.Trial:
     """A new trial at exactly ``params`` (enqueued, then asked: no other trial may be
-    WAITING, which :func:`~search.studies.fail_stale_trials` ensures at the start)."""
+    WAITING, which :func:`~search.storage.studies.fail_stale_trials` ensures at the start)."""
     study.enqueue_trial(params, skip_if_exists=False)
     trial = study.ask(dists)
     if point_key(trial.params) != point_key(params):

@@ -10,7 +10,7 @@ and reads). It refuses (returns False, writing nothing) if those models lack a c
 writes, and the caller falls back to Optuna's path.
 
 Numbers continue the study's count: the caller holds the study (one process per study,
-:mod:`search.study_lease`) and the study row is locked for update as Optuna does.
+:mod:`search.storage.study_lease`) and the study row is locked for update as Optuna does.
 """
 
 from __future__ import annotations

@@ -35,9 +35,9 @@ from costmodel.resolve import REASONS
 from onnx_frontend.errors import PimtuneError
 from search.objectives import INFEASIBLE_MINIMISED, OBJECTIVES, needs_latency, told_values
 from search.points import store_point
-from search.studies import fail_stale_trials
-from search.study_lease import hold_study
-from search.study_mirror import StudyMirror
+from search.storage.studies import fail_stale_trials
+from search.storage.study_lease import hold_study
+from search.storage.study_mirror import StudyMirror
 from space import DesignSpace, repair
 
 #: The user attrs every told trial carries.
@@ -120,7 +120,7 @@ def run_search(space: DesignSpace, study: optuna.Study, sampler_batch: int, n_tr
     if sampler_batch < 1 or n_trials < 0:
         raise PimtuneError(f"batch must be >= 1 and trials >= 0, got {sampler_batch} and {n_trials}")
 
-    with hold_study(study):            # one process per stored study (search.study_lease)
+    with hold_study(study):            # one process per stored study (search.storage.study_lease)
         stale = len(fail_stale_trials(study))
         mirror = None if isinstance(study._storage, InMemoryStorage) else StudyMirror(study)
         study = study if mirror is None else mirror.study         # batches are stored by flush

@@ -3,8 +3,8 @@
 An instance is one outer point at one DAC resolution: its globals are fixed, so each conv
 layer's crossbars per copy and the crossbars the copies may use are fixed too. For E
 instances, ``chains`` SA chains each anneal the conv layers' copies with PIMSYN's move
-(:func:`search.annealing.move_copies`, then :func:`~search.annealing.fill_copies` so the
-budget stays used) under PIMSYN's Eq.-4 energy (:func:`~search.annealing.duplication_energy`,
+(:func:`search.operators.annealing.move_copies`, then :func:`~search.operators.annealing.fill_copies` so the
+budget stays used) under PIMSYN's Eq.-4 energy (:func:`~search.operators.annealing.duplication_energy`,
 lower is better). Every proposal enters an archive of the ``keep`` best distinct vectors
 of its instance: the candidates the EA then partitions. All E * chains chains are rows of
 one array, so a step costs the same few numpy calls whatever E is.
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from search.annealing import (PIMSYN_ALPHA, accept, conv_copies, duplication_energy, energy_terms, fill_copies,
+from search.operators.annealing import (PIMSYN_ALPHA, accept, conv_copies, duplication_energy, energy_terms, fill_copies,
                               move_copies, temperature)
-from search.evolution import rows_of
+from search.operators.evolution import rows_of
 from space import DesignSpace
 
 
@@ -54,7 +54,7 @@ def filter_duplication(space: DesignSpace, X: np.ndarray, chains: int, steps: in
             budget in a random layer order).
         chains, steps, keep: chains per instance, proposals per chain, candidates kept.
         rng: random source of every draw.
-        t0, decay, steps_per_temperature: the cooling schedule (:func:`~search.annealing.temperature`).
+        t0, decay, steps_per_temperature: the cooling schedule (:func:`~search.operators.annealing.temperature`).
         alpha: Eq. 4's weight of the access-balance term.
     """
     E = len(X)

@@ -5,9 +5,9 @@ the flat search (``pimtune search``) and the strategy comparison (``pimtune comp
 ``space.evaluate`` call and tells them: one generation or one round of chains, so that
 every trial of a batch is proposed from the same information.
 
-- ``sa``: :class:`search.sa_sampler.SimulatedAnnealingSampler`, 10 chains, batch 10;
+- ``sa``: :class:`search.samplers.sa_sampler.SimulatedAnnealingSampler`, 10 chains, batch 10;
   one maximised objective.
-- ``ea``: :class:`search.ea_sampler.EvolutionarySampler`, population 40, batch 40; one
+- ``ea``: :class:`search.samplers.ea_sampler.EvolutionarySampler`, population 40, batch 40; one
   maximised objective.
 - ``tpe``: Optuna's multivariate ``TPESampler`` with the constant liar (trials of a batch
   still running are "lied" about, so a batch does not repeat one point), 32 random
@@ -89,10 +89,10 @@ def make_sampler(name: str, space: DesignSpace, seed: int | None, n_objectives: 
                            f"or another sampler to minimise area")
 
     if name == "sa":
-        from search.sa_sampler import SimulatedAnnealingSampler
+        from search.samplers.sa_sampler import SimulatedAnnealingSampler
         return SimulatedAnnealingSampler(space, chains=SA_CHAINS, seed=seed), SA_CHAINS
     if name == "ea":
-        from search.ea_sampler import EvolutionarySampler
+        from search.samplers.ea_sampler import EvolutionarySampler
         return EvolutionarySampler(space, population_size=EA_POPULATION, seed=seed), EA_POPULATION
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed), RANDOM_BATCH

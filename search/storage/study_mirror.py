@@ -7,11 +7,11 @@ storage; into SQLite that held the flat search to ~11 trials/s against ~900 in m
 sampler, trials, and study attributes) and :meth:`StudyMirror.flush` appends the trials
 finished since the last flush to the stored study, with the study system attributes the
 sampler changed. Into an RDB storage a flush is one transaction
-(:mod:`search.rdb_append`); other storages get one ``create_new_trial(template_trial=...)``
+(:mod:`search.storage.rdb_append`); other storages get one ``create_new_trial(template_trial=...)``
 call per trial (a journal file: one appended line each).
 
 Trials keep their numbers: the stored study receives the mirror's trials in order, and
-only one process may run a study at a time (:mod:`search.study_lease`). A run killed
+only one process may run a study at a time (:mod:`search.storage.study_lease`). A run killed
 between two flushes loses at most the batch in flight and leaves no RUNNING trial.
 """
 
@@ -22,7 +22,7 @@ from optuna.storages import InMemoryStorage, RDBStorage
 from optuna.storages._cached_storage import _CachedStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from search.rdb_append import append_trials
+from search.storage.rdb_append import append_trials
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 

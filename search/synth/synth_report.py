@@ -32,7 +32,7 @@ from costmodel.reference_designs import reference_design
 from costmodel.summary import design_summary
 from search import atomic_files
 from search.objectives import maximised
-from search.synthesis import SynthesisPlan, best_trial
+from search.synth.synthesis import SynthesisPlan, best_trial
 from space import DesignSpace
 
 REFERENCES = ("isaac", "heuristic", "no-dup")

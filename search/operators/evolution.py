@@ -1,6 +1,6 @@
 """PIMSYN's evolutionary algorithm over macro partitioning, on encoded design matrices.
 
-The numerical core shared by :class:`search.ea_sampler.EvolutionarySampler` (one EA
+The numerical core shared by :class:`search.samplers.ea_sampler.EvolutionarySampler` (one EA
 driven through an Optuna study) and the fast synthesis engine (many EA instances, one per
 duplication candidate, evaluated as one population matrix). Everything works on the
 integer matrix ``X`` (N, D) of a :class:`space.DesignSpace`; instances are a leading

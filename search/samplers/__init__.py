@@ -1,0 +1,1 @@
+"""Optuna samplers built on the operators (SA, EA) and the factory that makes any sampler by name."""

@@ -1,0 +1,1 @@
+"""Sweeps: many syntheses as Ray Tune trials into one shared Optuna storage, and their summary."""
