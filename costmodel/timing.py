@@ -76,7 +76,7 @@ def pipeline_timing(r: Resolved, latency: bool = True) -> Timing:
     lb = wl.layer_of_w[b_idx]
     la = wl.layer_of_w[r.share[n_idx, b_idx]]
     if len(n_idx):
-        loaded_b, wait, loaded_a = _partner_load(wl, r, start, finish, shared, n_idx, b_idx,
+        loaded_b, wait, loaded_a = _partner_load(wl, r, start, finish, fed, shared, n_idx, b_idx,
                                                  _backlogged(start, finish, fed, n_idx, la))
         step_own[n_idx, lb] = np.maximum(private[n_idx, lb], loaded_b)
         step_own[n_idx, la] = np.maximum(step_own[n_idx, la], loaded_a)
@@ -244,15 +244,17 @@ def _backlogged(start, finish, fed, n_idx, layers) -> np.ndarray:
     return fed[n_idx, layers] - s < F(0.9) * (f - s)
 
 
-def _partner_load(wl: Workload, r: Resolved, start, finish, shared, n_idx, b_idx, backlog):
+def _partner_load(wl: Workload, r: Resolved, start, finish, fed, shared, n_idx, b_idx, backlog):
     """Step time and start wait of weighted layers that share an earlier layer's macros.
 
     ``(n_idx, b_idx)`` list the (design, weighted position) pairs that share. Returns
     ``(loaded, wait)``, one value per pair: the slowest shared resource per step once the
     partner's work inside the layer's window is added (the partner's work spread evenly
     over its own window), and the wait of the layer's first step when it starts while the
-    partner keeps a resource busy: its per-step work at the capacity the partner leaves,
-    at most until the partner ends. Weightless layers run by the same set add little and
+    partner keeps a resource busy: the lesser of its per-step work at the capacity the
+    partner leaves and the partner's queue when it starts (the partner's work its
+    producers have handed over by then, evenly until they end, less the work it has done,
+    evenly over its span), at most until the partner ends. Weightless layers run by the same set add little and
     are left out.
     """
     La = start.shape[1]
@@ -266,8 +268,14 @@ def _partner_load(wl: Workload, r: Resolved, start, finish, shared, n_idx, b_idx
     w_a, w_b = per_step.take(at_a, axis=1), per_step.take(at_b, axis=1)  # (R, M)
     work_a = steps_a * w_a
     span_a = np.maximum(f_a - s_a, F(1e-9))
+    # the partner's queue when the layer starts: its work released by then (its producers
+    # hand it over evenly until they end) less its work done (evenly over its span)
+    fed_a = fed[n_idx, la]
+    released = np.clip((s_b - s_a) / np.maximum(fed_a - s_a, F(1e-9)), 0, 1)
+    done = np.clip((s_b - s_a) / span_a, 0, 1)
     util = np.minimum(work_a / span_a, F(1 - 1e-6))
-    wait = (np.minimum(w_b / (1 - util) - w_b, np.maximum(f_a - s_b, 0))).max(0)
+    queue = (work_a * np.maximum(released - done, 0)).max(0)
+    wait = np.minimum(np.minimum(queue, (w_b / (1 - util) - w_b).max(0)), np.maximum(f_a - s_b, 0))
     wait *= (s_a <= s_b) & (s_b < f_a)
     overlap = np.clip(np.minimum(f_b + wait, f_a) - np.maximum(s_b + wait, s_a), 0, None)
     loaded = (w_b + work_a * (overlap / span_a / steps_b)) * (w_b > 0)
