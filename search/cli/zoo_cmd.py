@@ -10,6 +10,7 @@ from rich.table import Table
 from onnx_frontend import load_network
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.zoo import NETWORKS, build_model
+from search import atomic_files
 
 
 def register(subparsers) -> None:
@@ -35,8 +36,7 @@ def run(args: argparse.Namespace) -> int:
     model = build_model(args.name)
     data = model.SerializeToString()
     try:
-        with open(args.output, "wb") as f:
-            f.write(data)
+        atomic_files.write_bytes(args.output, data)         # never a half-written model
     except OSError as exc:
         raise PimtuneError(f"zoo: cannot write {args.output} ({exc.strerror}); check the path") from None
     macs = load_network(model).macs
