@@ -34,7 +34,6 @@ class UnitGates(_Strict):
     xor2_cap_vs_nand2: float = Positive
     dff_area_vs_nand2: float = Positive
     dff_cap_vs_nand2: float = Positive
-    cell_wordline_cap_ff: float = NonNegative
     cell_bitline_cap_ff: float = NonNegative
     multiplier_switching_fraction: float = Fraction
 
