@@ -14,7 +14,7 @@ import numpy as np
 
 from costmodel.design import DesignBatch
 from costmodel.resolve import REASONS, Resolved, resolve
-from costmodel.technology import Technology, load_technology
+from costmodel.technology import Technology, load_technology, require_network_family
 from costmodel.timing import Timing, pipeline_timing
 from onnx_frontend.network import Network
 
@@ -101,7 +101,7 @@ def evaluate(network: Network, tech: Technology | str, batch: DesignBatch, power
     ``latency=False`` skips the layer schedule, which only the latency needs: latency,
     EDP, ``tops_per_watt_single`` and the per-layer times are NaN then, everything else
     is the same."""
-    tech = load_technology(tech)
+    tech = require_network_family(load_technology(tech))
     # designs that break the rules (e.g. no copies) compute garbage that their reason flags
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         r = resolve(network, tech, batch, power_w)

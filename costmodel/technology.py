@@ -18,6 +18,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from costmodel.sram.technology import SramTechnology
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.text_files import read_text
 
@@ -285,20 +286,38 @@ class TechTables:
         )
 
 
-def load_technology(source: str | Path | Technology = "reram") -> Technology:
-    """Load a technology by bundled name (``reram``) or by YAML file path.
+SRAM_FAMILIES = ("sram_aimc", "sram_dimc")
+
+
+def bundled_technologies() -> list[str]:
+    """Names ``--tech`` resolves without a path: ``reram``, ``sram-aimc``, ``chips/dimc3``, ..."""
+    return sorted(p.relative_to(TECH_DIR).with_suffix("").as_posix() for p in TECH_DIR.rglob("*.yaml"))
+
+
+def require_network_family(tech: Technology | SramTechnology) -> Technology:
+    """``tech`` if the network evaluator models it (the crossbar family), else one line why not."""
+    if isinstance(tech, SramTechnology):
+        raise TechnologyError(
+            f"{tech.name}: SRAM in-memory macros are modelled at the macro level (pimtune macro, pimtune chips); "
+            "whole networks on them need segmented execution, not built yet")
+    return tech
+
+
+def load_technology(source: str | Path | Technology | SramTechnology = "reram") -> Technology | SramTechnology:
+    """Load a technology by bundled name (``reram``, ``sram-aimc``, ``chips/dimc3``) or by
+    YAML file path; ``family:`` picks the schema (:class:`Technology` for
+    ``analog_crossbar``, :class:`~costmodel.sram.technology.SramTechnology` for SRAM macros).
 
     Raises:
         TechnologyError: one line naming the file, the key, the rule and the value.
     """
-    if isinstance(source, Technology):
+    if isinstance(source, (Technology, SramTechnology)):
         return source
     path = Path(source)
     if not path.suffix and (TECH_DIR / f"{source}.yaml").exists():
         path = TECH_DIR / f"{source}.yaml"
     if not path.is_file():
-        bundled = sorted(p.stem for p in TECH_DIR.glob("*.yaml"))
-        raise TechnologyError(f"{source}: no such technology file; pass a YAML path or one of {bundled}")
+        raise TechnologyError(f"{source}: no such technology file; pass a YAML path or one of {bundled_technologies()}")
     text = read_text(path, TechnologyError, "technology file")
     try:
         data = yaml.safe_load(text)
@@ -308,8 +327,13 @@ def load_technology(source: str | Path | Technology = "reram") -> Technology:
         raise TechnologyError(f"{path}:{where} is not valid YAML ({getattr(exc, 'problem', exc)}); fix the syntax") from None
     if not isinstance(data, dict):
         raise TechnologyError(f"{path}: expected a mapping of sections (name, crossbar, adc, ...), got {type(data).__name__}")
+    family = data.get("family")
+    if family not in ("analog_crossbar",) + SRAM_FAMILIES:
+        raise TechnologyError(f"{path}: key 'family': must be one of analog_crossbar, {', '.join(SRAM_FAMILIES)}; "
+                              f"value {family!r}")
+    schema = SramTechnology if family in SRAM_FAMILIES else Technology
     try:
-        return Technology.model_validate(data)
+        return schema.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors()
         # an unknown key (a typo) explains the "missing" error it causes: report it first

@@ -13,7 +13,7 @@ from math import ceil
 
 import numpy as np
 
-from costmodel.technology import Technology
+from costmodel.technology import Technology, require_network_family
 from onnx_frontend.network import Layer, Network
 
 SIGMOID_LIKE = {"sigmoid", "tanh", "swish", "hardswish", "hardsigmoid", "gelu", "mish", "softplus", "elu", "selu"}
@@ -176,7 +176,7 @@ def build_workload(network: Network, tech: Technology) -> Workload:
         return hit[2]
     if len(_CACHE) > 64:
         _CACHE.clear()
-    workload = _build(network, tech)
+    workload = _build(network, require_network_family(tech))
     _CACHE[key] = (network, tech, workload)
     return workload
 

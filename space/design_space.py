@@ -28,7 +28,7 @@ import optuna
 
 from costmodel.design import COMPONENTS, DesignBatch
 from costmodel.evaluator import Results, evaluate
-from costmodel.technology import Technology, adc_bits_required, load_technology
+from costmodel.technology import Technology, adc_bits_required, load_technology, require_network_family
 from costmodel.workload import Workload, build_workload
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.network import Network
@@ -101,7 +101,7 @@ class DesignSpace:
     def for_network(cls, network: Network, tech: Technology | str, power_w: float,
                     options: SpaceOptions | None = None) -> "DesignSpace":
         """Declare the space (BACKGROUND.md section 4) for ``network`` at ``power_w`` W."""
-        tech = load_technology(tech)
+        tech = require_network_family(load_technology(tech))
         options = options or SpaceOptions()
         if not math.isfinite(power_w) or power_w <= 0:
             raise SpaceError(f"power budget must be a positive number of watts, got {power_w}")

@@ -8,6 +8,7 @@ import json
 
 from rich.table import Table
 
+from costmodel.technology import require_network_family
 from costmodel import load_technology
 from costmodel.benchmark import bench_evaluator, bench_reference, thread_info
 from costmodel.fidelity import feasible_random_designs
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     if args.network != "all" and args.network not in NETWORKS:
         raise PimtuneError(f"bench: unknown network {args.network!r}; choose 'all' or one of: {', '.join(NETWORKS)}")
     names = list(NETWORKS) if args.network == "all" else [args.network]
-    tech = load_technology(args.tech)
+    tech = require_network_family(load_technology(args.tech))
     rows = []
     status = None if args.json else console(stderr=True)
     for name in names:

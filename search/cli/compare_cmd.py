@@ -9,6 +9,7 @@ import json
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from costmodel.technology import require_network_family
 from costmodel import load_technology
 from onnx_frontend.errors import PimtuneError
 from search.cli.common import (
@@ -67,7 +68,7 @@ def parse_samplers(text: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     samplers = parse_samplers(args.samplers)
     network = load_model_arg(args.model)
-    tech = load_technology(args.tech)
+    tech = require_network_family(load_technology(args.tech))
     space = DesignSpace.for_network(network, tech, args.power, space_options(args))
     output_dir(args.out)
     err = console(stderr=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from costmodel.technology import require_network_family
 from costmodel import REFERENCE_DESIGNS, evaluate, load_design, load_technology, reference_design
 from costmodel.design import DesignError
 from costmodel.summary import design_summary
@@ -54,7 +55,7 @@ def load_design_arg(arg: str, network, tech, power_w: float, index: int = 0):
 
 def run(args: argparse.Namespace) -> int:
     network = load_model_arg(args.model)
-    tech = load_technology(args.tech)
+    tech = require_network_family(load_technology(args.tech))
     batch, n = load_design_arg(args.design, network, tech, args.power, args.index)
     batch = batch.subset(n)
     results = evaluate(network, tech, batch, args.power)

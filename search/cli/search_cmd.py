@@ -18,6 +18,7 @@ import optuna
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from costmodel.technology import require_network_family
 from costmodel import load_technology
 from costmodel.summary import design_summary
 from search.cli.common import (
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     objectives = parse_objectives(args.objectives)
     network = load_model_arg(args.model)
-    tech = load_technology(args.tech)
+    tech = require_network_family(load_technology(args.tech))
     space = DesignSpace.for_network(network, tech, args.power, space_options(args))
     directions = directions_of(objectives)
     sampler, batch = make_sampler(args.sampler, space, args.seed, len(objectives),

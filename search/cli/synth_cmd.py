@@ -20,6 +20,7 @@ import optuna
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from costmodel.technology import require_network_family
 from costmodel import load_technology
 from costmodel.fixes import fix_for
 from search.cli.common import (MODEL_HELP, add_json_arg, add_power_arg, add_tech_arg, console, jsonable,
@@ -77,7 +78,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     network = load_model_arg(args.model)
-    tech = load_technology(args.tech)
+    tech = require_network_family(load_technology(args.tech))
     space = DesignSpace.for_network(network, tech, args.power, space_options(args))
     plan = SynthesisPlan(objective=args.objective, outer=args.outer, effort=effort_named(args.effort),
                          trials=args.trials, seed=args.seed, jobs=args.jobs)

@@ -8,6 +8,7 @@ import json
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from costmodel.technology import require_network_family
 from costmodel import load_technology
 from costmodel.fidelity import TARGETS, measure_fidelity
 from search.cli.common import (
@@ -36,7 +37,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     network = load_model_arg(args.model)
-    tech = load_technology(args.tech)
+    tech = require_network_family(load_technology(args.tech))
     if args.json:
         report = measure_fidelity(network, tech, args.power, args.designs, seed=args.seed)
         print(json.dumps(jsonable(report), indent=2))

@@ -1,0 +1,193 @@
+"""The schema of SRAM in-memory-macro technology files (``family: sram_aimc | sram_dimc``).
+
+Every figure carries its unit in its key (``_um2``, ``_ns``, ``_ff``, ``_v``, ``_nm``,
+``_bits``); ratios are named ``_vs_nand2`` / ``_fraction`` / ``_rate``. The bundled files
+are ``costmodel/tech/sram-aimc.yaml``, ``sram-dimc.yaml`` and the published chips under
+``costmodel/tech/chips/``. The model is BACKGROUND.md section 9 (KU Leuven, ICCAD 2023).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Positive = Field(gt=0)
+NonNegative = Field(ge=0)
+Fraction = Field(ge=0, le=1)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UnitGates(_Strict):
+    """The unit gates every logic cost is built from (the published set is 28 nm, 0.9 V)."""
+
+    vdd_v: float = Positive
+    nand2_area_um2: float = Positive
+    nand2_delay_ns: float = Positive
+    nand2_cap_ff: float = Positive
+    xor2_area_vs_nand2: float = Positive
+    xor2_delay_vs_nand2: float = Positive
+    xor2_cap_vs_nand2: float = Positive
+    dff_area_vs_nand2: float = Positive
+    dff_cap_vs_nand2: float = Positive
+    cell_bitline_cap_ff: float = NonNegative
+    multiplier_switching_fraction: float = Fraction
+
+
+class Node(_Strict):
+    """Linear scaling of logic area and energy from the unit gates' node to the chip's."""
+
+    node_nm: float = Positive
+    unit_gate_node_nm: float = Positive
+    scale_adc_area: bool
+    scale_adc_energy: bool
+    scale_dac_energy: bool
+
+    @property
+    def factor(self) -> float:
+        return self.node_nm / self.unit_gate_node_nm
+
+
+class AdcFit(_Strict):
+    """energy (e1*B + e4*4^B) fF*V^2; area 10^(a1*B + a0)*2^B um^2 (0 for B <= 1);
+    delay B*(d_row*rows + d_bit) ns."""
+
+    energy_ff_per_bit: float = NonNegative
+    energy_ff_per_4_pow_bits: float = NonNegative
+    area_log10_um2_offset: float
+    area_log10_um2_per_bit: float
+    delay_ns_per_bit: float = NonNegative
+    delay_ns_per_bit_per_row: float = NonNegative
+
+
+class DacFit(_Strict):
+    """energy k*Bs fF*V^2 per row and cycle, none for 1-bit inputs; area and delay 0."""
+
+    energy_ff_per_input_bit: float = NonNegative
+
+
+class Cell(_Strict):
+    """One bitcell's area at the file's node (not scaled; 0 leaves the array out)."""
+
+    area_um2: float = NonNegative
+
+
+def _power_of_two(n: int) -> bool:
+    return n >= 1 and not n & (n - 1)
+
+
+class MacroGeometry(_Strict):
+    """One macro design: ``rows`` x ``cols`` weights per bank, ``banks`` banks.
+
+    Attributes:
+        rows: accumulation dimension (C_in*kh*kw mapped), a power of two.
+        cols: output channels per bank.
+        banks: macros computing in parallel.
+        weight_bits, activation_bits: operand precisions.
+        input_bits_per_cycle: activation bits fed per cycle (divides activation_bits).
+        adc_bits: ADC resolution (AIMC only; null for DIMC).
+        cells_per_weight_group: cells sharing one compute unit (weights time-multiplexed);
+            they cost cell area only.
+        weight_bits_per_adc: weight-bit columns whose bitlines one ADC reads together (AIMC).
+    """
+
+    rows: int = Positive
+    cols: int = Positive
+    banks: int = Positive
+    weight_bits: int = Field(gt=0, le=32)
+    activation_bits: int = Field(gt=0, le=32)
+    input_bits_per_cycle: int = Field(gt=0, le=32)
+    adc_bits: int | None = Field(default=None, gt=0, le=16)
+    cells_per_weight_group: int = Field(default=1, gt=0)
+    weight_bits_per_adc: int = Field(default=1, gt=0)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if not _power_of_two(self.rows):
+            raise ValueError(f"rows must be a power of two (adder trees are binary), got {self.rows}")
+        if self.activation_bits % self.input_bits_per_cycle:
+            raise ValueError(f"input_bits_per_cycle ({self.input_bits_per_cycle}) must divide "
+                             f"activation_bits ({self.activation_bits})")
+        if self.weight_bits % self.weight_bits_per_adc:
+            raise ValueError(f"weight_bits_per_adc ({self.weight_bits_per_adc}) must divide "
+                             f"weight_bits ({self.weight_bits})")
+        return self
+
+
+class Activity(_Strict):
+    """Activity factors: multipliers and digital adder trees switch at
+    toggle*(1 - sparsity) (their operand is an input bit times a weight bit); ADCs and
+    bitlines at (1 - sparsity) (a zero weight leaves its bitline and ADC idle)."""
+
+    input_toggle_rate: float = Fraction
+    weight_sparsity: float = Fraction
+
+
+class Measured(_Strict):
+    """A published chip's measured figures and the published model's errors."""
+
+    citation: str
+    area_mm2: float = Positive
+    tclk_ns: float = Positive
+    tops_per_w: float = Positive
+    published_model_area_vs_measured: float = Positive
+    published_model_tclk_vs_measured: float = Positive
+    published_model_energy_per_mac_vs_measured: float = Positive
+
+
+class SramTechnology(_Strict):
+    """A validated SRAM in-memory-macro technology file."""
+
+    name: str
+    family: Literal["sram_aimc", "sram_dimc"]
+    description: str = ""
+    unit_gates: UnitGates
+    node: Node
+    cell: Cell
+    adc: AdcFit | None = None
+    dac: DacFit | None = None
+    macro: MacroGeometry
+    activity: Activity
+    measured: Measured | None = None
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _family_sections(self):
+        analog = self.family == "sram_aimc"
+        for section in ("adc", "dac"):
+            if analog and getattr(self, section) is None:
+                raise ValueError(f"family sram_aimc needs a '{section}:' section")
+            if not analog and getattr(self, section) is not None:
+                raise ValueError(f"family sram_dimc has no '{section}:' section; remove it")
+        check_geometry_family(self.macro, self.family)
+        return self
+
+    @property
+    def is_analog(self) -> bool:
+        return self.family == "sram_aimc"
+
+
+def check_geometry_family(geom: MacroGeometry, family: str) -> None:
+    """Raise ValueError when ``geom`` does not suit ``family``: AIMC needs ``adc_bits`` and
+    a power-of-two number of ADCs per weight (place-value adder), DIMC a power-of-two
+    ``input_bits_per_cycle`` and no ADC."""
+    if family == "sram_aimc":
+        if geom.adc_bits is None:
+            raise ValueError("adc_bits is required for family sram_aimc")
+        if not _power_of_two(geom.weight_bits // geom.weight_bits_per_adc):
+            raise ValueError(f"weight_bits / weight_bits_per_adc must be a power of two, "
+                             f"got {geom.weight_bits}/{geom.weight_bits_per_adc}")
+    else:
+        if geom.adc_bits is not None:
+            raise ValueError(f"family sram_dimc has no ADC; adc_bits must be null, got {geom.adc_bits}")
+        if geom.weight_bits_per_adc != 1:
+            raise ValueError("family sram_dimc has no ADC; weight_bits_per_adc must be 1")
+        if not _power_of_two(geom.input_bits_per_cycle):
+            raise ValueError(f"input_bits_per_cycle must be a power of two (place-value adder), "
+                             f"got {geom.input_bits_per_cycle}")
+    if math.log2(geom.rows) < 1 and family == "sram_dimc":
+        raise ValueError("rows must be at least 2 for an adder tree")
