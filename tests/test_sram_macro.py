@@ -245,3 +245,45 @@ def test_dimc_refuses_converters(tmp_path):
 def test_geometry_model_is_the_file_schema():
     assert set(MacroGeometry.model_fields) <= set(BASE["macro"])
     assert np.isfinite(costs(DIMC)["peak_tops_per_mm2"])
+
+
+# --- optional structure keys (the published chips' scripts): each changes only its parts ---
+def with_keys(tech, section, **values):
+    """``tech`` with ``values`` set in its ``section`` (validated like a file would be)."""
+    data = tech.model_dump()
+    data[section].update(values)
+    return type(tech).model_validate(data)
+
+
+# (tech, section, key -> value, the (kind, component) pairs it may change)
+OPTIONS = [
+    (AIMC, "unit_gates", {"weight_enable_cap_ff": 0.35}, {("energy_breakdown_pj", "bitlines")}),
+]
+
+
+@pytest.mark.parametrize("tech, section, values, claimed", OPTIONS, ids=[str(o[2]) for o in OPTIONS])
+def test_option_changes_only_its_components(tech, section, values, claimed):
+    old, new = costs(tech), costs(with_keys(tech, section, **values))
+    for kind in ("area_breakdown_mm2", "energy_breakdown_pj", "tclk_breakdown_ns"):
+        for part in COMPONENTS:
+            if (kind, part) in claimed:
+                assert new[kind][part] != pytest.approx(old[kind][part]), (kind, part)
+            else:
+                assert new[kind][part] == old[kind][part], (kind, part)
+
+
+def test_enable_line_energy_is_one_cap_per_weight():
+    tech = with_keys(AIMC, "unit_gates", weight_enable_cap_ff=0.35)
+    quiet = with_keys(tech, "activity", weight_sparsity=0.5)
+    extra = costs(tech)["energy_breakdown_pj"]["bitlines"] - costs(AIMC)["energy_breakdown_pj"]["bitlines"]
+    assert extra == pytest.approx(128 * 128 * 0.35 * V2 / 1e3)
+    assert costs(quiet)["energy_breakdown_pj"]["bitlines"] == pytest.approx(costs(tech)["energy_breakdown_pj"]["bitlines"] / 2)
+
+
+@pytest.mark.parametrize("base, path, bad", [
+    (BASE, ("unit_gates", "weight_enable_cap_ff"), -0.1), (BASE, ("unit_gates", "weight_enable_cap_ff"), "lots"),
+])
+def test_option_keys_refuse_a_bad_value(tmp_path, base, path, bad):
+    data = copy.deepcopy(base)
+    data[path[0]][path[1]] = bad
+    assert path[1] in one_line_error(tmp_path, data)

@@ -26,6 +26,7 @@ class Gates:
     dff_area_um2: float
     dff_energy_fj: float
     bitline_energy_fj: float  # per cell on a bitline
+    enable_energy_fj: float   # per weight's enable line (0 without one)
     mult_delay_ns: float
     fa_in_to_sum_ns: float
     fa_in_to_cout_ns: float
@@ -45,6 +46,7 @@ class Gates:
             dff_area_um2=g.nand2_area_um2 * g.dff_area_vs_nand2,
             dff_energy_fj=g.nand2_cap_ff * g.dff_cap_vs_nand2 * v2,
             bitline_energy_fj=g.cell_bitline_cap_ff * v2,
+            enable_energy_fj=g.weight_enable_cap_ff * v2,
             mult_delay_ns=g.nand2_delay_ns,
             fa_in_to_sum_ns=2 * xor_delay,
             fa_in_to_cout_ns=xor_delay + 2 * g.nand2_delay_ns,

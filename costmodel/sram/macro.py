@@ -140,7 +140,8 @@ def macro_costs(tech: SramTechnology, b: MacroBatch) -> MacroCosts:
         }
         delay |= {"dacs": zero, "adcs": g.adc_delay_ns(tech.adc, b.adc_bits, b.rows)}
         n_mult = cells
-        energy["bitlines"] = cells * gt.bitline_energy_fj * density * f * fj
+        weights = b.rows * per_col
+        energy["bitlines"] = (cells * gt.bitline_energy_fj + weights * gt.enable_energy_fj) * density * f * fj
         area["adder_trees"] = energy["adder_trees"] = delay["adder_trees"] = zero
         pv_inputs, pv_in_bits = adcs_per_col, b.adc_bits
         acc_bits = b.activation_bits + b.adc_bits + b.weight_bits

@@ -36,6 +36,9 @@ class UnitGates(_Strict):
     dff_cap_vs_nand2: float = Positive
     cell_bitline_cap_ff: float = NonNegative
     multiplier_switching_fraction: float = Fraction
+    #: capacitance (fF) of a per-weight enable line (AIMC1's "csbias") charged every cycle,
+    #: one per weight (row x output channel), in the bitlines' energy; 0: no enable line
+    weight_enable_cap_ff: float = Field(default=0.0, ge=0)
 
 
 class Node(_Strict):
