@@ -258,6 +258,11 @@ def with_keys(tech, section, **values):
 # (tech, section, key -> value, the (kind, component) pairs it may change)
 OPTIONS = [
     (AIMC, "unit_gates", {"weight_enable_cap_ff": 0.35}, {("energy_breakdown_pj", "bitlines")}),
+    (with_keys(DIMC, "macro", input_bits_per_cycle=2), "macro", {"booth_encoding": True},
+     {(k, p) for k in ("area_breakdown_mm2", "energy_breakdown_pj") for p in ("multipliers", "adder_trees",
+                                                                              "place_value_adders")}
+     # the accumulator's carry ripple starts after the (now narrower) place-value sum
+     | {("tclk_breakdown_ns", p) for p in ("adder_trees", "place_value_adders", "accumulators")}),
 ]
 
 
@@ -278,6 +283,26 @@ def test_enable_line_energy_is_one_cap_per_weight():
     extra = costs(tech)["energy_breakdown_pj"]["bitlines"] - costs(AIMC)["energy_breakdown_pj"]["bitlines"]
     assert extra == pytest.approx(128 * 128 * 0.35 * V2 / 1e3)
     assert costs(quiet)["energy_breakdown_pj"]["bitlines"] == pytest.approx(costs(tech)["energy_breakdown_pj"]["bitlines"] / 2)
+
+
+def test_booth_halves_the_partial_products():
+    plain, booth = (costs(DIMC, cell_area_um2=0, input_bits_per_cycle=4, booth_encoding=b) for b in (False, True))
+    assert booth["area_breakdown_mm2"]["multipliers"] == pytest.approx(plain["area_breakdown_mm2"]["multipliers"] / 2)
+    # two trees of 128 operands of 9 bits instead of four of 8 bits, per column
+    trees = lambda n, bits: n * (128 * (bits + 1) - (bits + 7 + 1))  # noqa: E731
+    ratio = booth["area_breakdown_mm2"]["adder_trees"] / plain["area_breakdown_mm2"]["adder_trees"]
+    assert ratio == pytest.approx(trees(2, 9) / trees(4, 8))
+    assert booth["macs_per_cycle"] == plain["macs_per_cycle"]
+
+
+@pytest.mark.parametrize("base, mutate, words", [
+    (BASE_D, lambda m: m.update(booth_encoding=True, input_bits_per_cycle=1), "must be even"),
+    (BASE, lambda m: m.update(booth_encoding=True), "sram_dimc"),
+])
+def test_booth_needs_pairs_of_input_bits_and_dimc(tmp_path, base, mutate, words):
+    data = copy.deepcopy(base)
+    mutate(data["macro"])
+    assert words in one_line_error(tmp_path, data)
 
 
 @pytest.mark.parametrize("base, path, bad", [

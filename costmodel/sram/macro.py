@@ -37,6 +37,7 @@ class MacroBatch:
     adc_bits: np.ndarray
     cells_per_weight_group: np.ndarray
     weight_bits_per_adc: np.ndarray
+    booth_encoding: np.ndarray
     input_toggle_rate: np.ndarray
     weight_sparsity: np.ndarray
     cell_area_um2: np.ndarray
@@ -149,15 +150,17 @@ def macro_costs(tech: SramTechnology, b: MacroBatch) -> MacroCosts:
         area |= {"dacs": zero, "adcs": zero}
         energy |= {"dacs": zero, "adcs": zero, "bitlines": zero}
         delay |= {"dacs": zero, "adcs": zero}
-        n_mult = cells * b.input_bits_per_cycle
+        # radix-4 Booth: one (weight_bits + 1)-bit partial product per pair of input bits
+        partial_products = b.input_bits_per_cycle / (1 + b.booth_encoding)
+        operand_bits = b.weight_bits + b.booth_encoding
+        n_mult = cells * partial_products
         depth = np.log2(b.rows)
-        trees = b.input_bits_per_cycle * per_col
-        fas = g.adder_tree_full_adders(b.rows, b.weight_bits) * trees
+        fas = g.adder_tree_full_adders(b.rows, operand_bits) * partial_products * per_col
         area["adder_trees"] = fas * gt.fa_area_um2 * f * um2
         energy["adder_trees"] = fas * gt.fa_energy_fj * switching * f * fj
-        tree_bits = b.weight_bits + depth
+        tree_bits = operand_bits + depth
         delay["adder_trees"] = gt.rca_delay_ns(depth, tree_bits - 2)
-        pv_inputs, pv_in_bits = b.input_bits_per_cycle, tree_bits
+        pv_inputs, pv_in_bits = partial_products, tree_bits
         acc_bits = b.activation_bits + depth + b.weight_bits
     area["multipliers"] = n_mult * gt.mult_area_um2 * f * um2
     energy["multipliers"] = n_mult * gt.mult_energy_fj * switching * f * fj

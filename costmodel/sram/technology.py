@@ -96,6 +96,9 @@ class MacroGeometry(_Strict):
         cells_per_weight_group: cells sharing one compute unit (weights time-multiplexed);
             they cost cell area only.
         weight_bits_per_adc: weight-bit columns whose bitlines one ADC reads together (AIMC).
+        booth_encoding: radix-4 Booth multipliers (DIMC): each pair of input bits is recoded
+            into one partial product of weight_bits + 1 bits, halving the multipliers and the
+            adder trees (one tree per two input bits, input_bits_per_cycle even).
     """
 
     rows: int = Positive
@@ -107,6 +110,7 @@ class MacroGeometry(_Strict):
     adc_bits: int | None = Field(default=None, gt=0, le=16)
     cells_per_weight_group: int = Field(default=1, gt=0)
     weight_bits_per_adc: int = Field(default=1, gt=0)
+    booth_encoding: bool = False
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -181,6 +185,8 @@ def check_geometry_family(geom: MacroGeometry, family: str) -> None:
     if family == "sram_aimc":
         if geom.adc_bits is None:
             raise ValueError("adc_bits is required for family sram_aimc")
+        if geom.booth_encoding:
+            raise ValueError("booth_encoding is a digital multiplier (family sram_dimc); set it false")
         if not _power_of_two(geom.weight_bits // geom.weight_bits_per_adc):
             raise ValueError(f"weight_bits / weight_bits_per_adc must be a power of two, "
                              f"got {geom.weight_bits}/{geom.weight_bits_per_adc}")
@@ -189,6 +195,9 @@ def check_geometry_family(geom: MacroGeometry, family: str) -> None:
             raise ValueError(f"family sram_dimc has no ADC; adc_bits must be null, got {geom.adc_bits}")
         if geom.weight_bits_per_adc != 1:
             raise ValueError("family sram_dimc has no ADC; weight_bits_per_adc must be 1")
+        if geom.booth_encoding and geom.input_bits_per_cycle % 2:
+            raise ValueError(f"booth_encoding recodes input bits in pairs; input_bits_per_cycle must be even, "
+                             f"got {geom.input_bits_per_cycle}")
         if not _power_of_two(geom.input_bits_per_cycle):
             raise ValueError(f"input_bits_per_cycle must be a power of two (place-value adder), "
                              f"got {geom.input_bits_per_cycle}")
