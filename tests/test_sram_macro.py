@@ -263,6 +263,7 @@ OPTIONS = [
                                                                               "place_value_adders")}
      # the accumulator's carry ripple starts after the (now narrower) place-value sum
      | {("tclk_breakdown_ns", p) for p in ("adder_trees", "place_value_adders", "accumulators")}),
+    (AIMC, "macro", {"adc_area_bits": 10}, {("area_breakdown_mm2", "adcs")}),
 ]
 
 
@@ -298,11 +299,19 @@ def test_booth_halves_the_partial_products():
 @pytest.mark.parametrize("base, mutate, words", [
     (BASE_D, lambda m: m.update(booth_encoding=True, input_bits_per_cycle=1), "must be even"),
     (BASE, lambda m: m.update(booth_encoding=True), "sram_dimc"),
+    (BASE, lambda m: m.update(adc_area_bits=4), "at least adc_bits"),
+    (BASE_D, lambda m: m.update(adc_area_bits=7), "adc_area_bits must be 0"),
 ])
-def test_booth_needs_pairs_of_input_bits_and_dimc(tmp_path, base, mutate, words):
+def test_option_keys_refuse_an_inconsistent_structure(tmp_path, base, mutate, words):
     data = copy.deepcopy(base)
     mutate(data["macro"])
     assert words in one_line_error(tmp_path, data)
+
+
+def test_adc_area_bits_is_the_area_of_that_adc():
+    wide, at_ten = costs(AIMC, adc_area_bits=10), costs(AIMC, adc_bits=10)
+    assert wide["area_breakdown_mm2"]["adcs"] == pytest.approx(at_ten["area_breakdown_mm2"]["adcs"])
+    assert costs(AIMC, adc_area_bits=AIMC.macro.adc_bits) == costs(AIMC)
 
 
 @pytest.mark.parametrize("base, path, bad", [

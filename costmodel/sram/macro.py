@@ -38,6 +38,7 @@ class MacroBatch:
     cells_per_weight_group: np.ndarray
     weight_bits_per_adc: np.ndarray
     booth_encoding: np.ndarray
+    adc_area_bits: np.ndarray
     input_toggle_rate: np.ndarray
     weight_sparsity: np.ndarray
     cell_area_um2: np.ndarray
@@ -134,7 +135,8 @@ def macro_costs(tech: SramTechnology, b: MacroBatch) -> MacroCosts:
         adc_area_f = f if node.scale_adc_area else 1.0
         adc_energy_f = f if node.scale_adc_energy else 1.0
         dac_energy_f = f if node.scale_dac_energy else 1.0
-        area |= {"dacs": zero, "adcs": n_adc * g.adc_area_um2(tech.adc, b.adc_bits) * adc_area_f * um2}
+        area_bits = np.where(b.adc_area_bits > 0, b.adc_area_bits, b.adc_bits)
+        area |= {"dacs": zero, "adcs": n_adc * g.adc_area_um2(tech.adc, area_bits) * adc_area_f * um2}
         energy |= {
             "dacs": b.rows * b.banks * g.dac_energy_fj(tech.dac, b.input_bits_per_cycle, gt.vdd2) * dac_energy_f * fj,
             "adcs": n_adc * g.adc_energy_fj(tech.adc, b.adc_bits, gt.vdd2) * density * adc_energy_f * fj,

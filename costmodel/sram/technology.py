@@ -99,6 +99,8 @@ class MacroGeometry(_Strict):
         booth_encoding: radix-4 Booth multipliers (DIMC): each pair of input bits is recoded
             into one partial product of weight_bits + 1 bits, halving the multipliers and the
             adder trees (one tree per two input bits, input_bits_per_cycle even).
+        adc_area_bits: the ADC resolution its area is counted at (AIMC; 0: adc_bits); delay
+            and energy stay at adc_bits.
     """
 
     rows: int = Positive
@@ -111,6 +113,7 @@ class MacroGeometry(_Strict):
     cells_per_weight_group: int = Field(default=1, gt=0)
     weight_bits_per_adc: int = Field(default=1, gt=0)
     booth_encoding: bool = False
+    adc_area_bits: int = Field(default=0, ge=0, le=16)
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -187,6 +190,9 @@ def check_geometry_family(geom: MacroGeometry, family: str) -> None:
             raise ValueError("adc_bits is required for family sram_aimc")
         if geom.booth_encoding:
             raise ValueError("booth_encoding is a digital multiplier (family sram_dimc); set it false")
+        if geom.adc_area_bits and geom.adc_area_bits < geom.adc_bits:
+            raise ValueError(f"adc_area_bits ({geom.adc_area_bits}) must be 0 (adc_bits) or at least "
+                             f"adc_bits ({geom.adc_bits})")
         if not _power_of_two(geom.weight_bits // geom.weight_bits_per_adc):
             raise ValueError(f"weight_bits / weight_bits_per_adc must be a power of two, "
                              f"got {geom.weight_bits}/{geom.weight_bits_per_adc}")
@@ -195,6 +201,8 @@ def check_geometry_family(geom: MacroGeometry, family: str) -> None:
             raise ValueError(f"family sram_dimc has no ADC; adc_bits must be null, got {geom.adc_bits}")
         if geom.weight_bits_per_adc != 1:
             raise ValueError("family sram_dimc has no ADC; weight_bits_per_adc must be 1")
+        if geom.adc_area_bits:
+            raise ValueError(f"family sram_dimc has no ADC; adc_area_bits must be 0, got {geom.adc_area_bits}")
         if geom.booth_encoding and geom.input_bits_per_cycle % 2:
             raise ValueError(f"booth_encoding recodes input bits in pairs; input_bits_per_cycle must be even, "
                              f"got {geom.input_bits_per_cycle}")
