@@ -264,6 +264,9 @@ OPTIONS = [
      # the accumulator's carry ripple starts after the (now narrower) place-value sum
      | {("tclk_breakdown_ns", p) for p in ("adder_trees", "place_value_adders", "accumulators")}),
     (AIMC, "macro", {"adc_area_bits": 10}, {("area_breakdown_mm2", "adcs")}),
+    (AIMC, "macro", {"output_adder_bits": 6},
+     {(k, p) for k in ("area_breakdown_mm2", "energy_breakdown_pj", "tclk_breakdown_ns")
+      for p in ("adder_trees", "accumulators")}),
 ]
 
 
@@ -301,6 +304,7 @@ def test_booth_halves_the_partial_products():
     (BASE, lambda m: m.update(booth_encoding=True), "sram_dimc"),
     (BASE, lambda m: m.update(adc_area_bits=4), "at least adc_bits"),
     (BASE_D, lambda m: m.update(adc_area_bits=7), "adc_area_bits must be 0"),
+    (BASE_D, lambda m: m.update(output_adder_bits=6), "family sram_aimc"),
 ])
 def test_option_keys_refuse_an_inconsistent_structure(tmp_path, base, mutate, words):
     data = copy.deepcopy(base)
@@ -312,6 +316,16 @@ def test_adc_area_bits_is_the_area_of_that_adc():
     wide, at_ten = costs(AIMC, adc_area_bits=10), costs(AIMC, adc_bits=10)
     assert wide["area_breakdown_mm2"]["adcs"] == pytest.approx(at_ten["area_breakdown_mm2"]["adcs"])
     assert costs(AIMC, adc_area_bits=AIMC.macro.adc_bits) == costs(AIMC)
+
+
+def test_output_adder_is_one_register_less_adder_per_channel():
+    got = costs(with_keys(AIMC, "activity", weight_sparsity=0.5), output_adder_bits=6)
+    assert got["area_breakdown_mm2"]["accumulators"] == got["tclk_breakdown_ns"]["accumulators"] == 0
+    fa_area, fa_fj = 3 * 0.614 + 2 * 2.4 * 0.614, (3 * 0.7 + 2 * 1.5 * 0.7) * V2
+    assert got["area_breakdown_mm2"]["adder_trees"] == pytest.approx(6 * 128 * fa_area / 1e6)
+    assert got["energy_breakdown_pj"]["adder_trees"] == pytest.approx(6 * 128 * fa_fj * 0.5 / 1e3)
+    # in->cout, then 5 carry ripples (the published Adder's calculate_delay_msb)
+    assert got["tclk_breakdown_ns"]["adder_trees"] == pytest.approx(0.0478 * (2.4 + 2) + 5 * 2 * 0.0478)
 
 
 @pytest.mark.parametrize("base, path, bad", [

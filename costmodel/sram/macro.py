@@ -39,6 +39,7 @@ class MacroBatch:
     weight_bits_per_adc: np.ndarray
     booth_encoding: np.ndarray
     adc_area_bits: np.ndarray
+    output_adder_bits: np.ndarray
     input_toggle_rate: np.ndarray
     weight_sparsity: np.ndarray
     cell_area_um2: np.ndarray
@@ -145,7 +146,11 @@ def macro_costs(tech: SramTechnology, b: MacroBatch) -> MacroCosts:
         n_mult = cells
         weights = b.rows * per_col
         energy["bitlines"] = (cells * gt.bitline_energy_fj + weights * gt.enable_energy_fj) * density * f * fj
-        area["adder_trees"] = energy["adder_trees"] = delay["adder_trees"] = zero
+        # output_adder_bits: one register-less ripple-carry adder per output channel
+        out_fas = b.output_adder_bits * per_col
+        area["adder_trees"] = out_fas * gt.fa_area_um2 * f * um2
+        energy["adder_trees"] = out_fas * gt.fa_energy_fj * density * f * fj
+        delay["adder_trees"] = gt.rca_delay_ns(np.minimum(b.output_adder_bits, 1), b.output_adder_bits - 1)
         pv_inputs, pv_in_bits = adcs_per_col, b.adc_bits
         acc_bits = b.activation_bits + b.adc_bits + b.weight_bits
     else:
@@ -175,7 +180,7 @@ def macro_costs(tech: SramTechnology, b: MacroBatch) -> MacroCosts:
     delay["place_value_adders"] = gt.rca_delay_ns(np.log2(pv_inputs), pv_inputs - 1)
     pv_out_bits = np.where(pv_inputs > 1, pv_in_bits + pv_inputs, pv_in_bits)
 
-    accumulating = b.input_bits_per_cycle < b.activation_bits
+    accumulating = (b.input_bits_per_cycle < b.activation_bits) & (b.output_adder_bits == 0)
     acc_fas = np.where(accumulating, acc_bits * per_col, 0.0)
     area["accumulators"] = acc_fas * (gt.fa_area_um2 + gt.dff_area_um2) * f * um2
     energy["accumulators"] = acc_fas * (gt.fa_energy_fj + gt.dff_energy_fj) * f * fj

@@ -101,6 +101,9 @@ class MacroGeometry(_Strict):
             adder trees (one tree per two input bits, input_bits_per_cycle even).
         adc_area_bits: the ADC resolution its area is counted at (AIMC; 0: adc_bits); delay
             and energy stay at adc_bits.
+        output_adder_bits: AIMC only; N > 0: one N-bit ripple-carry adder per output channel
+            after the ADCs, without a register, in place of the accumulator (the input bits
+            accumulate in the analog domain); 0: the accumulator.
     """
 
     rows: int = Positive
@@ -114,6 +117,7 @@ class MacroGeometry(_Strict):
     weight_bits_per_adc: int = Field(default=1, gt=0)
     booth_encoding: bool = False
     adc_area_bits: int = Field(default=0, ge=0, le=16)
+    output_adder_bits: int = Field(default=0, ge=0, le=64)
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -201,6 +205,9 @@ def check_geometry_family(geom: MacroGeometry, family: str) -> None:
             raise ValueError(f"family sram_dimc has no ADC; adc_bits must be null, got {geom.adc_bits}")
         if geom.weight_bits_per_adc != 1:
             raise ValueError("family sram_dimc has no ADC; weight_bits_per_adc must be 1")
+        if geom.output_adder_bits:
+            raise ValueError(f"output_adder_bits replaces an AIMC accumulator (family sram_aimc); "
+                             f"set it 0, got {geom.output_adder_bits}")
         if geom.adc_area_bits:
             raise ValueError(f"family sram_dimc has no ADC; adc_area_bits must be 0, got {geom.adc_area_bits}")
         if geom.booth_encoding and geom.input_bits_per_cycle % 2:
