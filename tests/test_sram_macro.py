@@ -267,6 +267,12 @@ OPTIONS = [
     (AIMC, "macro", {"output_adder_bits": 6},
      {(k, p) for k in ("area_breakdown_mm2", "energy_breakdown_pj", "tclk_breakdown_ns")
       for p in ("adder_trees", "accumulators")}),
+    (with_keys(DIMC, "macro", input_bits_per_cycle=2), "macro", {"weight_bits_per_column": 1},
+     {(k, p) for k in ("area_breakdown_mm2", "energy_breakdown_pj", "tclk_breakdown_ns")
+      for p in ("adder_trees", "place_value_adders")}),
+    (with_keys(DIMC, "macro", weight_bits_per_column=1), "macro", {"column_adder_bits": 16},
+     {(k, "place_value_adders") for k in ("area_breakdown_mm2", "energy_breakdown_pj", "tclk_breakdown_ns")}
+     | {("tclk_breakdown_ns", "accumulators")}),
 ]
 
 
@@ -305,6 +311,11 @@ def test_booth_halves_the_partial_products():
     (BASE, lambda m: m.update(adc_area_bits=4), "at least adc_bits"),
     (BASE_D, lambda m: m.update(adc_area_bits=7), "adc_area_bits must be 0"),
     (BASE_D, lambda m: m.update(output_adder_bits=6), "family sram_aimc"),
+    (BASE, lambda m: m.update(weight_bits_per_column=1), "family sram_dimc"),
+    (BASE_D, lambda m: m.update(weight_bits_per_column=3), "must be a power of two"),
+    (BASE_D, lambda m: m.update(weight_bits_per_column=1, booth_encoding=True, input_bits_per_cycle=2),
+     "whole weights per column"),
+    (BASE_D, lambda m: m.update(column_adder_bits=16), "needs weight_bits_per_column"),
 ])
 def test_option_keys_refuse_an_inconsistent_structure(tmp_path, base, mutate, words):
     data = copy.deepcopy(base)
@@ -335,3 +346,28 @@ def test_option_keys_refuse_a_bad_value(tmp_path, base, path, bad):
     data = copy.deepcopy(base)
     data[path[0]][path[1]] = bad
     assert path[1] in one_line_error(tmp_path, data)
+
+
+def test_weight_bits_per_column_spreads_a_weight_over_columns():
+    whole = costs(DIMC, cell_area_um2=0.2, input_bits_per_cycle=2)
+    got = costs(DIMC, cell_area_um2=0.2, input_bits_per_cycle=2, weight_bits_per_column=1)
+    # same cells, multipliers and operations; the full weight width is a no-op
+    for kind, part in (("area_breakdown_mm2", "cells"), ("area_breakdown_mm2", "multipliers")):
+        assert got[kind][part] == whole[kind][part]
+    assert got["macs_per_cycle"] == whole["macs_per_cycle"]
+    assert costs(DIMC, weight_bits_per_column=DIMC.macro.weight_bits) == costs(DIMC)
+    # per column one tree of 128 2-bit operands (2 input bits x 1 weight bit), 8 columns,
+    # instead of one tree of 128 8-bit operands per input bit
+    trees = lambda n, bits: n * (128 * (bits + 1) - (bits + 7 + 1))  # noqa: E731
+    ratio = got["area_breakdown_mm2"]["adder_trees"] / whole["area_breakdown_mm2"]["adder_trees"]
+    assert ratio == pytest.approx(trees(8, 2) / trees(2, 8))
+
+
+def test_column_adder_is_a_tree_across_the_columns():
+    got = costs(DIMC, weight_bits_per_column=1, column_adder_bits=16)
+    fa_area = 3 * 0.614 + 2 * 2.4 * 0.614
+    channels = DIMC.macro.cols * DIMC.macro.banks
+    # 8 inputs of 16 bits: 8*17 - (16 + 3 + 1) full adders per output channel
+    assert got["area_breakdown_mm2"]["place_value_adders"] == pytest.approx(channels * 116 * fa_area / 1e6)
+    xor, nand = 2.4 * 0.0478, 0.0478
+    assert got["tclk_breakdown_ns"]["place_value_adders"] == pytest.approx(2 * 2 * xor + xor + 2 * nand + 17 * 2 * nand)

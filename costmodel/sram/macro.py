@@ -40,6 +40,8 @@ class MacroBatch:
     booth_encoding: np.ndarray
     adc_area_bits: np.ndarray
     output_adder_bits: np.ndarray
+    weight_bits_per_column: np.ndarray
+    column_adder_bits: np.ndarray
     input_toggle_rate: np.ndarray
     weight_sparsity: np.ndarray
     cell_area_um2: np.ndarray
@@ -162,12 +164,21 @@ def macro_costs(tech: SramTechnology, b: MacroBatch) -> MacroCosts:
         operand_bits = b.weight_bits + b.booth_encoding
         n_mult = cells * partial_products
         depth = np.log2(b.rows)
-        fas = g.adder_tree_full_adders(b.rows, operand_bits) * partial_products * per_col
+        # weight_bits_per_column < weight_bits: a weight spread over weight_cols columns, one
+        # tree per column over the products of the input slice and the column's weight bits
+        wpc = np.where(b.weight_bits_per_column > 0, b.weight_bits_per_column, b.weight_bits)
+        split = wpc < b.weight_bits
+        weight_cols = b.weight_bits / wpc
+        product_bits = np.ceil(np.log2((2 ** b.input_bits_per_cycle - 1) * (2 ** wpc - 1) + 1))
+        trees = np.where(split, weight_cols, partial_products)
+        tree_in_bits = np.where(split, product_bits, operand_bits)
+        fas = g.adder_tree_full_adders(b.rows, tree_in_bits) * trees * per_col
         area["adder_trees"] = fas * gt.fa_area_um2 * f * um2
         energy["adder_trees"] = fas * gt.fa_energy_fj * switching * f * fj
-        tree_bits = operand_bits + depth
+        tree_bits = tree_in_bits + depth
         delay["adder_trees"] = gt.rca_delay_ns(depth, tree_bits - 2)
-        pv_inputs, pv_in_bits = partial_products, tree_bits
+        # then the place-value adder across the input bits, or across the weight's columns
+        pv_inputs, pv_in_bits = np.where(split, weight_cols, partial_products), tree_bits
         acc_bits = b.activation_bits + depth + b.weight_bits
     area["multipliers"] = n_mult * gt.mult_area_um2 * f * um2
     energy["multipliers"] = n_mult * gt.mult_energy_fj * switching * f * fj
@@ -175,10 +186,19 @@ def macro_costs(tech: SramTechnology, b: MacroBatch) -> MacroCosts:
     delay["multipliers"], delay["bitlines"] = np.full(len(b), gt.mult_delay_ns), zero
 
     pv_fas = g.place_value_full_adders(pv_inputs, pv_in_bits) * per_col
+    pv_delay = gt.rca_delay_ns(np.log2(pv_inputs), pv_inputs - 1)
+    pv_out_bits = np.where(pv_inputs > 1, pv_in_bits + pv_inputs, pv_in_bits)
+    if not tech.is_analog:
+        # column_adder_bits: a binary adder tree of N-bit operands across the weight's columns
+        # in place of the place-value adder (DIMC3's script: 8 inputs, 16 bits as given)
+        col = b.column_adder_bits > 0
+        col_depth = np.log2(pv_inputs)
+        pv_fas = np.where(col, g.adder_tree_full_adders(pv_inputs, b.column_adder_bits) * per_col, pv_fas)
+        pv_delay = np.where(col, gt.rca_delay_ns(col_depth, b.column_adder_bits + col_depth - 2), pv_delay)
+        pv_out_bits = np.where(col, b.column_adder_bits + col_depth, pv_out_bits)
     area["place_value_adders"] = pv_fas * gt.fa_area_um2 * f * um2
     energy["place_value_adders"] = pv_fas * gt.fa_energy_fj * f * fj
-    delay["place_value_adders"] = gt.rca_delay_ns(np.log2(pv_inputs), pv_inputs - 1)
-    pv_out_bits = np.where(pv_inputs > 1, pv_in_bits + pv_inputs, pv_in_bits)
+    delay["place_value_adders"] = pv_delay
 
     accumulating = (b.input_bits_per_cycle < b.activation_bits) & (b.output_adder_bits == 0)
     acc_fas = np.where(accumulating, acc_bits * per_col, 0.0)

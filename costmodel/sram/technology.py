@@ -104,6 +104,14 @@ class MacroGeometry(_Strict):
         output_adder_bits: AIMC only; N > 0: one N-bit ripple-carry adder per output channel
             after the ADCs, without a register, in place of the accumulator (the input bits
             accumulate in the analog domain); 0: the accumulator.
+        weight_bits_per_column: DIMC only; the weight bits one column holds (0: weight_bits,
+            a whole weight per column). Fewer: each weight is spread over weight_bits / it
+            columns (cols still counts output channels, operations still count weights);
+            each column has its own adder tree over the rows' products of the input bits
+            and its weight bits, and the columns are summed with a place-value adder.
+        column_adder_bits: DIMC only, with weight_bits_per_column < weight_bits; N > 0: a
+            binary ripple-carry adder tree of N-bit operands across a weight's columns in
+            place of that place-value adder; 0: the place-value adder.
     """
 
     rows: int = Positive
@@ -118,6 +126,8 @@ class MacroGeometry(_Strict):
     booth_encoding: bool = False
     adc_area_bits: int = Field(default=0, ge=0, le=16)
     output_adder_bits: int = Field(default=0, ge=0, le=64)
+    weight_bits_per_column: int = Field(default=0, ge=0, le=32)
+    column_adder_bits: int = Field(default=0, ge=0, le=64)
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -197,6 +207,9 @@ def check_geometry_family(geom: MacroGeometry, family: str) -> None:
         if geom.adc_area_bits and geom.adc_area_bits < geom.adc_bits:
             raise ValueError(f"adc_area_bits ({geom.adc_area_bits}) must be 0 (adc_bits) or at least "
                              f"adc_bits ({geom.adc_bits})")
+        if geom.weight_bits_per_column or geom.column_adder_bits:
+            raise ValueError("weight_bits_per_column and column_adder_bits are digital columns (family sram_dimc); "
+                             "set them 0")
         if not _power_of_two(geom.weight_bits // geom.weight_bits_per_adc):
             raise ValueError(f"weight_bits / weight_bits_per_adc must be a power of two, "
                              f"got {geom.weight_bits}/{geom.weight_bits_per_adc}")
@@ -213,6 +226,16 @@ def check_geometry_family(geom: MacroGeometry, family: str) -> None:
         if geom.booth_encoding and geom.input_bits_per_cycle % 2:
             raise ValueError(f"booth_encoding recodes input bits in pairs; input_bits_per_cycle must be even, "
                              f"got {geom.input_bits_per_cycle}")
+        wpc = geom.weight_bits_per_column or geom.weight_bits
+        if geom.weight_bits % wpc or not _power_of_two(geom.weight_bits // wpc):
+            raise ValueError(f"weight_bits / weight_bits_per_column must be a power of two, "
+                             f"got {geom.weight_bits}/{wpc}")
+        if wpc < geom.weight_bits and geom.booth_encoding:
+            raise ValueError("booth_encoding needs whole weights per column; set weight_bits_per_column 0 "
+                             "or booth_encoding false")
+        if geom.column_adder_bits and wpc == geom.weight_bits:
+            raise ValueError(f"column_adder_bits sums a weight's columns; it needs weight_bits_per_column "
+                             f"below weight_bits ({geom.weight_bits}), got {wpc}")
         if not _power_of_two(geom.input_bits_per_cycle):
             raise ValueError(f"input_bits_per_cycle must be a power of two (place-value adder), "
                              f"got {geom.input_bits_per_cycle}")
