@@ -51,6 +51,15 @@ def handle_signals() -> None:
         signal.signal(s, _raise)
 
 
+def ignore_late_signals() -> None:
+    """Ignore SIGTERM and SIGHUP from now on: the command's work is done and the process
+    is exiting. Python restores the default action of signals it handled while it shuts
+    down, so without this a SIGTERM in the last milliseconds would end an exiting process
+    with -15 instead of its own exit code."""
+    for s in SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+
+
 def interrupt_exit_code() -> int:
     """128 + the terminating signal received, or 130 (Ctrl-C)."""
     return 128 + (_received[-1] if _received else signal.SIGINT)

@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"pimtune: interrupted ({lifecycle.interrupt_name()}); finished work is kept", file=sys.stderr)
         return lifecycle.interrupt_exit_code()
+    finally:
+        if argv is None:                # run as the program, not called from Python: see ignore_late_signals
+            lifecycle.ignore_late_signals()
 
 
 if __name__ == "__main__":
