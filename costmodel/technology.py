@@ -16,26 +16,21 @@ from typing import Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
+from costmodel.schema import NonNegative, Positive, Strict
 from costmodel.sram.technology import SramTechnology
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.text_files import read_text
 
 TECH_DIR = Path(__file__).parent / "tech"
-Positive = Field(gt=0)
-NonNegative = Field(ge=0)
 
 
 class TechnologyError(PimtuneError):
     """A technology file is missing, not YAML, or breaks the schema."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Unit(_Strict):
+class Unit(Strict):
     """A unit that operates: power while idle and extra while busy, one operation's time."""
 
     static_power_w: float = NonNegative
@@ -68,12 +63,12 @@ class ConverterRow(Unit):
     bits: int = Field(gt=0, le=32)
 
 
-class SampleHold(_Strict):
+class SampleHold(Strict):
     static_power_w: float = NonNegative
     area_mm2: float = NonNegative
 
 
-class VectorUnits(_Strict):
+class VectorUnits(Strict):
     width: int = Positive
     shift_add: Unit
     addition: Unit
@@ -83,7 +78,7 @@ class VectorUnits(_Strict):
     eltwise: Unit
 
 
-class ScratchpadRow(_Strict):
+class ScratchpadRow(Strict):
     capacity_kib: float = Positive
     leak_power_w: float = NonNegative
     read_latency_ns: float = Positive
@@ -98,7 +93,7 @@ class ScratchpadRow(_Strict):
         return self.leak_power_w
 
 
-class Scratchpad(_Strict):
+class Scratchpad(Strict):
     bus_width_bits: int = Positive
     sizes: list[ScratchpadRow] = Field(min_length=1)
 
@@ -110,7 +105,7 @@ class Scratchpad(_Strict):
         return self
 
 
-class Noc(_Strict):
+class Noc(Strict):
     flit_bits: int = Positive
     hop_latency_ns: float = Positive
     router_static_power_w: float = NonNegative
@@ -118,14 +113,14 @@ class Noc(_Strict):
     router_area_mm2: float = NonNegative
 
 
-class Registers(_Strict):
+class Registers(Strict):
     per_crossbar_power_w: float = NonNegative
     per_crossbar_area_mm2: float = NonNegative
     per_macro_power_w: float = NonNegative
     per_macro_area_mm2: float = NonNegative
 
 
-class Macro(_Strict):
+class Macro(Strict):
     """How big a macro may be and how its scratchpad feeds its crossbars (MODEL.md section 3).
 
     Attributes:
@@ -149,7 +144,7 @@ class Macro(_Strict):
         return self.input_bus_width_bits * self.input_bus_clock_ghz
 
 
-class Counting(_Strict):
+class Counting(Strict):
     """What the model counts where published tools differ (MODEL.md section 6).
 
     Attributes:
@@ -165,17 +160,17 @@ class Counting(_Strict):
     adc_conversions: Literal["used_columns", "physical_columns"]
 
 
-class OffchipLinks(_Strict):
+class OffchipLinks(Strict):
     static_power_w: float = NonNegative
     area_mm2: float = NonNegative
 
 
-class Precision(_Strict):
+class Precision(Strict):
     weight_bits: int = Field(gt=0, le=64)
     activation_bits: int = Field(gt=0, le=64)
 
 
-class Technology(_Strict):
+class Technology(Strict):
     """A validated technology file (see the module docstring)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, ignored_types=(cached_property,))

@@ -11,18 +11,14 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-Positive = Field(gt=0)
-NonNegative = Field(ge=0)
+from costmodel.schema import NonNegative, Positive, Strict
+
 Fraction = Field(ge=0, le=1)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class UnitGates(_Strict):
+class UnitGates(Strict):
     """The unit gates every logic cost is built from (the published set is 28 nm, 0.9 V)."""
 
     vdd_v: float = Positive
@@ -41,7 +37,7 @@ class UnitGates(_Strict):
     weight_enable_cap_ff: float = Field(default=0.0, ge=0)
 
 
-class Node(_Strict):
+class Node(Strict):
     """Linear scaling of logic area and energy from the unit gates' node to the chip's."""
 
     node_nm: float = Positive
@@ -55,7 +51,7 @@ class Node(_Strict):
         return self.node_nm / self.unit_gate_node_nm
 
 
-class AdcFit(_Strict):
+class AdcFit(Strict):
     """energy (e1*B + e4*4^B) fF*V^2; area 10^(a1*B + a0)*2^B um^2 (0 for B <= 1);
     delay B*(d_row*rows + d_bit) ns."""
 
@@ -67,13 +63,13 @@ class AdcFit(_Strict):
     delay_ns_per_bit_per_row: float = NonNegative
 
 
-class DacFit(_Strict):
+class DacFit(Strict):
     """energy k*Bs fF*V^2 per row and cycle, none for 1-bit inputs; area and delay 0."""
 
     energy_ff_per_input_bit: float = NonNegative
 
 
-class Cell(_Strict):
+class Cell(Strict):
     """One bitcell's area at the file's node (not scaled; 0 leaves the array out)."""
 
     area_um2: float = NonNegative
@@ -83,7 +79,7 @@ def _power_of_two(n: int) -> bool:
     return n >= 1 and not n & (n - 1)
 
 
-class MacroGeometry(_Strict):
+class MacroGeometry(Strict):
     """One macro design: ``rows`` x ``cols`` weights per bank, ``banks`` banks.
 
     Attributes:
@@ -142,7 +138,7 @@ class MacroGeometry(_Strict):
         return self
 
 
-class Activity(_Strict):
+class Activity(Strict):
     """Activity factors: multipliers and digital adder trees switch at
     toggle*(1 - sparsity) (their operand is an input bit times a weight bit); ADCs and
     bitlines at (1 - sparsity) (a zero weight leaves its bitline and ADC idle)."""
@@ -151,7 +147,7 @@ class Activity(_Strict):
     weight_sparsity: float = Fraction
 
 
-class Measured(_Strict):
+class Measured(Strict):
     """A published chip's measured figures and the published model's errors."""
 
     citation: str
@@ -163,7 +159,7 @@ class Measured(_Strict):
     published_model_energy_per_mac_vs_measured: float = Positive
 
 
-class SramTechnology(_Strict):
+class SramTechnology(Strict):
     """A validated SRAM in-memory-macro technology file."""
 
     name: str
