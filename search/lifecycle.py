@@ -45,10 +45,29 @@ def _raise(signum, _frame) -> None:
 
 
 def handle_signals() -> None:
-    """Handle SIGTERM and SIGHUP like Ctrl-C in this (main) process."""
+    """Handle SIGTERM and SIGHUP like Ctrl-C in this (main) process. A signal whose
+    exception Python swallows in a finalizer is not printed (``sys.unraisablehook``): the
+    next :func:`raise_if_signalled` raises it again."""
     _received.clear()
     for s in SIGNALS:
         signal.signal(s, _raise)
+    sys.unraisablehook = _quiet_unraisable
+
+
+def _quiet_unraisable(info) -> None:
+    if isinstance(info.exc_value, Terminated):
+        return
+    sys.__unraisablehook__(info)
+
+
+def raise_if_signalled() -> None:
+    """Raise a SIGTERM or SIGHUP received earlier again, at a safe point of a long loop.
+
+    The handler raises where the main thread is; when that is a finalizer (a library's
+    garbage collection, e.g. SQLAlchemy's identity map), Python prints "Exception ignored"
+    and goes on, and the command would run to its end. Loops call this once per batch."""
+    if _received:
+        raise Terminated(_received[-1])
 
 
 def ignore_late_signals() -> None:

@@ -272,3 +272,31 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
     (tmp_path / ".design.json.999999.tmp").write_text("a killed run's leftover")
     atomic_files.write_text(path, "new\n")
     assert path.read_text() == "new\n" and sorted(p.name for p in tmp_path.iterdir()) == ["design.json"]
+
+
+def test_a_signal_swallowed_in_a_finalizer_is_raised_again(capsys):
+    """SIGTERM raised inside a finalizer (where a library's garbage collection runs) is
+    swallowed by Python; it is not printed, and the loops' next check raises it again."""
+    from search import lifecycle
+
+    saved = {s: signal.getsignal(s) for s in lifecycle.SIGNALS}
+    hook = sys.unraisablehook
+
+    class SignalledWhileCollected:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.01)                     # the handler runs here, inside the finalizer
+
+    try:
+        lifecycle.handle_signals()
+        obj = SignalledWhileCollected()
+        del obj                                  # the Terminated it raises is swallowed
+        assert "Traceback" not in capsys.readouterr().err
+        with pytest.raises(lifecycle.Terminated):
+            lifecycle.raise_if_signalled()
+        assert lifecycle.interrupt_exit_code() == 143
+    finally:
+        for s, h in saved.items():
+            signal.signal(s, h)
+        sys.unraisablehook = hook
+        lifecycle._received.clear()

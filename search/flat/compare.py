@@ -35,7 +35,7 @@ import numpy as np
 from costmodel.technology import Technology, load_technology
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.network import Network
-from search import atomic_files
+from search import atomic_files, lifecycle
 from search.lifecycle import init_worker, stop_pool
 from search.samplers.sampler_factory import SAMPLERS, make_sampler
 from space import DesignSpace, SpaceOptions
@@ -145,6 +145,7 @@ def run_compare(space: DesignSpace | SpaceSpec, samplers: Sequence[str], n_trial
         try:
             pending = {pool.submit(run_one, spec, s, seed, n_trials, objective) for s, seed in tasks}
             while pending:
+                lifecycle.raise_if_signalled()
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for f in done:
                     finished(f.result())

@@ -33,6 +33,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from costmodel.resolve import REASONS
 from onnx_frontend.errors import PimtuneError
+from search import lifecycle
 from search.objectives import INFEASIBLE_MINIMISED, OBJECTIVES, needs_latency, told_values
 from search.points import store_point
 from search.storage.studies import fail_stale_trials
@@ -210,6 +211,7 @@ def _loop(space, study, sampler_batch, n_trials, objectives, first_max, best, pr
     told = 0
     complete = _n_complete(study)
     while complete < n_trials:
+        lifecycle.raise_if_signalled()
         n = min(sampler_batch, n_trials - complete)
         trials = []
         try:

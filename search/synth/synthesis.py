@@ -45,6 +45,7 @@ from threadpoolctl import threadpool_limits
 from onnx_frontend.errors import Interrupted, PimtuneError
 from search.synth.effort import Effort
 from search.synth.inner_search import DUPLICATION_SOURCES, OUTER_PARAMS, PointOutcome, point_rows, search_points, unfit_reasons
+from search import lifecycle
 from search.lifecycle import init_worker, stop_pool
 from search.objectives import SYNTH_OBJECTIVES, maximised
 from search.storage.studies import fail_stale_trials, open_study, tech_fingerprint
@@ -309,6 +310,7 @@ def _execute(space, study, plan, dists, batches, told) -> None:
     asked: list[optuna.trial.Trial] = []
     try:
         while True:
+            lifecycle.raise_if_signalled()
             while len(in_flight) < plan.jobs:
                 job = _next_job(study, plan, dists, batches)
                 if job is None:
