@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import signal
 import socket
@@ -52,6 +53,16 @@ def handle_signals() -> None:
     for s in SIGNALS:
         signal.signal(s, _raise)
     sys.unraisablehook = _quiet_unraisable
+    if _not_an_interrupt not in logging.lastResort.filters:
+        logging.lastResort.addFilter(_not_an_interrupt)
+
+
+def _not_an_interrupt(record: logging.LogRecord) -> bool:
+    """Drop log records of a library that caught the interrupt on its way out and logs it
+    before raising it again (SQLAlchemy's "Error closing cursor" with a traceback): the
+    command's one line says what happened."""
+    kind = record.exc_info[0] if record.exc_info else None
+    return not (kind is not None and issubclass(kind, KeyboardInterrupt))
 
 
 def _quiet_unraisable(info) -> None:

@@ -295,6 +295,19 @@ def test_a_signal_swallowed_in_a_finalizer_is_raised_again(capsys):
         with pytest.raises(lifecycle.Terminated):
             lifecycle.raise_if_signalled()
         assert lifecycle.interrupt_exit_code() == 143
+        # a library that logs the interrupt on its way out (SQLAlchemy's "Error closing
+        # cursor") prints nothing where unconfigured logging prints (logging.lastResort);
+        # its other errors still show
+        import logging
+        assert lifecycle._not_an_interrupt in logging.lastResort.filters
+        records = []
+        for exc in (lifecycle.Terminated(signal.SIGTERM), ValueError("a real error")):
+            try:
+                raise exc
+            except BaseException:
+                records.append(logging.LogRecord("sqlalchemy.engine.Engine", logging.ERROR, __file__, 0,
+                                                 "Error closing cursor", None, sys.exc_info()))
+        assert [logging.lastResort.filter(r) for r in records] == [False, True]
     finally:
         for s, h in saved.items():
             signal.signal(s, h)
