@@ -254,8 +254,8 @@ def _partner_load(wl: Workload, r: Resolved, start, finish, fed, shared, n_idx, 
     partner keeps a resource busy: the lesser of its per-step work at the capacity the
     partner leaves and the partner's queue when it starts (the partner's work its
     producers have handed over by then, evenly until they end, less the work it has done,
-    evenly over its span), at most until the partner ends. Weightless layers run by the same set add little and
-    are left out.
+    evenly over its span), at most until the partner ends. Weightless layers run by the
+    same set add little and are left out.
     """
     La = start.shape[1]
     lb = wl.layer_of_w[b_idx]
