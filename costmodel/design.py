@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 from pydantic import ValidationError
 
-from costmodel.design_json import COMPONENTS, DESIGN_FORMAT, MACRO_MODES, DesignJSON, network_mismatch
+from costmodel.design_json import COMPONENTS, DATAFLOWS, DESIGN_FORMAT, MACRO_MODES, DesignJSON, network_mismatch
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.network import Network
 from onnx_frontend.schema_errors import describe, first_error
 from onnx_frontend.text_files import read_text
 
-__all__ = ["COMPONENTS", "DESIGN_FORMAT", "MACRO_MODES", "DesignBatch", "DesignError", "load_design", "save_design"]
+__all__ = ["COMPONENTS", "DATAFLOWS", "DESIGN_FORMAT", "MACRO_MODES", "DesignBatch", "DesignError", "load_design", "save_design"]
 
 
 class DesignError(PimtuneError):
@@ -46,6 +46,13 @@ class DesignBatch:
         alloc_weights: optional ``(N, L, C)`` positive multipliers of each set's work in
             the closed-form allocation (named by the set's first layer): a searched
             allocation that still spends exactly the peripheral budget; None means 1.
+        segment: ``(N, L)`` segment of each weighted layer: 0 for the first layer, then
+            equal to the previous layer's or one more (MODEL.md section 8); None: one
+            segment holding every layer.
+        batch: ``(N,)`` inferences run through each segment before its weights are
+            replaced (>= 1); None: 1.
+        dataflow: ``(N, L)`` loop order of each layer at the buffer level, an index of
+            ``DATAFLOWS`` (0 weight-, 1 input-, 2 output-stationary); None: 0.
         macro_mode: "specialised" (per-set peripherals) or "identical" (every macro alike).
     """
 
@@ -59,6 +66,9 @@ class DesignBatch:
     offchip_links: np.ndarray | None = None
     counts: np.ndarray | None = None
     alloc_weights: np.ndarray | None = None
+    segment: np.ndarray | None = None
+    batch: np.ndarray | None = None
+    dataflow: np.ndarray | None = None
     macro_mode: str = "specialised"
     _checked: bool = field(default=False, repr=False)
 
@@ -74,12 +84,19 @@ class DesignBatch:
             setattr(self, name, arr)
         links = np.zeros(n, dtype=np.int64) if self.offchip_links is None else self.offchip_links
         self.offchip_links = _per_design("offchip_links", links, n)
+        self.batch = _per_design("batch", 1 if self.batch is None else self.batch, n)
+        L = self.dup.shape[1]
+        for name in ("segment", "dataflow"):
+            arr = np.zeros((n, L), dtype=np.int64) if getattr(self, name) is None else np.asarray(getattr(self, name), dtype=np.int64)
+            if arr.ndim == 1:
+                arr = np.broadcast_to(arr, (n, arr.shape[0])).copy()
+            setattr(self, name, arr)
         for name in ("counts", "alloc_weights"):
             if getattr(self, name) is not None:
                 setattr(self, name, np.asarray(getattr(self, name), dtype=float))
         if self.macro_mode not in MACRO_MODES:
             raise DesignError(f"macro_mode must be one of {MACRO_MODES}, got {self.macro_mode!r}")
-        shapes = {f: getattr(self, f).shape for f in ("dup", "macros", "share")}
+        shapes = {f: getattr(self, f).shape for f in ("dup", "macros", "share", "segment", "dataflow")}
         if len(set(shapes.values())) != 1 or shapes["dup"][0] != n:
             raise DesignError(f"per-layer arrays must all be (N={n}, L); got {shapes}")
         for name in ("counts", "alloc_weights"):
@@ -93,6 +110,11 @@ class DesignBatch:
     @property
     def n_layers(self) -> int:
         return self.dup.shape[1]
+
+    @property
+    def n_segments(self) -> np.ndarray:
+        """(N,) segments of each design."""
+        return self.segment[:, -1] + 1 if self.n_layers else np.ones(len(self), dtype=np.int64)
 
     def subset(self, index) -> "DesignBatch":
         """The designs selected by ``index`` (an int, slice, or index array)."""
@@ -136,6 +158,9 @@ class DesignBatch:
             "dup": self.dup[n].tolist(),
             "macros": self.macros[n].tolist(),
             "share": self.share[n].tolist(),
+            "segment": self.segment[n].tolist(),
+            "dataflow": [DATAFLOWS[int(v)] for v in self.dataflow[n]],
+            "batch": int(self.batch[n]),
             **{name: None if getattr(self, name) is None else {
                 c: getattr(self, name)[n, :, i].tolist() for i, c in enumerate(COMPONENTS)
             } for name in ("counts", "alloc_weights")},
@@ -168,9 +193,13 @@ class DesignBatch:
         modes = {d.macro_mode for d in rows}
         if len(modes) > 1:
             raise DesignError(f"{source}: designs of one file share one 'macro_mode'; got {sorted(modes)}")
+        L = len(network.weighted_layers)
         return cls(
             **{key: [getattr(d, key) for d in rows]
-               for key in ("rram_ratio", "cell_bits", "xbar_size", "dac_bits", "offchip_links", "dup", "macros", "share")},
+               for key in ("rram_ratio", "cell_bits", "xbar_size", "dac_bits", "offchip_links", "dup", "macros", "share",
+                           "batch")},
+            segment=[d.segment if d.segment is not None else [0] * L for d in rows],
+            dataflow=[[DATAFLOWS.index(v) for v in d.dataflow] if d.dataflow is not None else [0] * L for d in rows],
             **per_component,
             macro_mode=modes.pop(),
         )

@@ -18,6 +18,10 @@ from onnx_frontend.network import Network
 
 DESIGN_FORMAT = "pimtune-design/1"
 MACRO_MODES = ("specialised", "identical")
+#: Loop orders of a layer at the buffer level (MODEL.md section 8), by code 0, 1, 2.
+DATAFLOWS: tuple[str, ...] = ("weight_stationary", "input_stationary", "output_stationary")
+#: Largest batch a design may name.
+MAX_BATCH = 4096
 # Peripheral components allocated per macro set (order of the last axis of ``counts``).
 COMPONENTS: tuple[str, ...] = ("adc", "shift_add", "addition", "activation", "sigmoid", "pool", "eltwise")
 #: Largest count a design may name (copies, macros, crossbar size): int32, far above any chip.
@@ -74,6 +78,9 @@ class DesignJSON(BaseModel):
     dup: list[Count]
     macros: list[Count]
     share: list[Annotated[Whole, Field(ge=-1)]]
+    segment: list[Annotated[Whole, Field(ge=0)]] | None = None
+    dataflow: list[Literal[DATAFLOWS]] | None = None
+    batch: Annotated[Whole, Field(ge=1, le=MAX_BATCH)] = 1
     counts: ComponentCounts | None = None
     alloc_weights: ComponentWeights | None = None
 
@@ -81,6 +88,7 @@ class DesignJSON(BaseModel):
     def _per_layer(self):
         n = len(self.layers)
         lists = {"dup": self.dup, "macros": self.macros, "share": self.share}
+        lists.update({k: v for k, v in (("segment", self.segment), ("dataflow", self.dataflow)) if v is not None})
         for name in ("counts", "alloc_weights"):
             table = getattr(self, name)
             if table is not None:
@@ -92,6 +100,11 @@ class DesignJSON(BaseModel):
             if partner >= j:
                 earlier = f"an earlier layer's (0..{j - 1}) or none (-1)" if j else "none (-1): it is the first"
                 raise ValueError(f"key 'share[{j}]' is {partner}; a layer shares the macros of {earlier}")
+        if self.segment is not None:
+            for j, (a, b) in enumerate(zip([0] + self.segment, self.segment)):
+                if b not in ((0,) if j == 0 else (a, a + 1)):
+                    raise ValueError(f"key 'segment[{j}]' is {b} after {a}; segments number the layers 0, 1, 2, ... "
+                                     f"in order (each layer's segment equals the previous one's or is one more)")
         return self
 
 

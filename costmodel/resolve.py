@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from costmodel.design import COMPONENTS, DesignBatch, DesignError
+from costmodel.offchip_traffic import Offchip, offchip_traffic
 from costmodel.opgraph import ITERATED, OP_CHAIN
 from costmodel.placement import farthest_hops, mesh_ranges
 from costmodel.reduce import row_any
 from costmodel.scatter import Sharing, scatter_sum, set_sums
+from costmodel.segments import Tiles, alone_in_segment, chip_total, segment_sum, weight_tiles
 from costmodel.technology import Technology, adc_bits_required
 from costmodel.workload import Workload, build_workload
 from onnx_frontend.network import Network
@@ -66,7 +68,8 @@ class Resolved:
     xbar_size: np.ndarray         # (N,)
     xbar_latency_ns: np.ndarray   # (N,)
     n_xbar_budget: np.ndarray     # (N,) crossbars the budget pays for
-    crossbars: np.ndarray         # (N, La) crossbars per layer (0 for weightless)
+    crossbars: np.ndarray         # (N, La) crossbars per layer resident at once (a tile's; 0 for weightless)
+    chip_crossbars: np.ndarray    # (N,) crossbars of the chip (its largest segment's)
     dup: np.ndarray               # (N, La) copies (1 for weightless)
     steps: np.ndarray             # (N, La)
     host: np.ndarray              # (N, La) macro set of each layer
@@ -86,6 +89,13 @@ class Resolved:
     area_mm2: dict[str, np.ndarray]
     dynamic_nj: dict[str, np.ndarray]
     power_w: np.ndarray           # (N,) budget
+    segment: np.ndarray           # (N, L) segment of each weighted layer
+    segment_a: np.ndarray         # (N, La) segment of every layer (its macro set's)
+    n_segments: int               # S: the most segments of any design
+    segment_macros: np.ndarray    # (N, S) macros each segment uses
+    tiles: Tiles                  # weight tiles per weighted layer
+    batch: np.ndarray             # (N,) inferences per segment run
+    offchip: Offchip              # reloads, spills, their energy and time
     _energy_cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -150,7 +160,7 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
     si = _index_of(tb.xbar_sizes, batch.xbar_size, "xbar_size")
     ci = _index_of(tb.cell_bits, batch.cell_bits, "cell_bits")
     di = _index_of(tb.dac_bits, batch.dac_bits, "dac_bits")
-    S = batch.xbar_size.astype(float)
+    Sx = batch.xbar_size.astype(float)
     B = -(-A // batch.dac_bits)
     slices = -(-Wb // batch.cell_bits)
     need = np.clip(adc_bits_required(batch.xbar_size, batch.dac_bits, batch.cell_bits), 0, 64)
@@ -163,11 +173,20 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
     # --- geometry and partition rules ------------------------------------------------
     rg, cg = wl.row_groups[si], wl.col_groups[si]                      # (N, L)
     dup_w, mac_w, share = batch.dup, batch.macros, batch.share
-    blocks = dup_w * (rg * cg)                                          # row x column blocks, `slices` crossbars each
+    seg = batch.segment
+    S = int(seg[:, -1].max()) + 1 if n and L else 1
+    seg_a = seg[:, wl.anchor_w]
+    n_budget = np.floor(P * batch.rram_ratio / tb.xbar_peak[si, ci] + 1e-9)
+    # a layer alone in its segment whose copy exceeds the chip runs in weight tiles (MODEL.md 8)
+    alone = alone_in_segment(seg) if S > 1 else np.full((n, L), L == 1)
+    tiles = weight_tiles(dup_w * (rg * cg), rg, cg, alone, np.floor(n_budget / slices).astype(np.int64))
+    blocks = tiles.blocks                                               # row x column blocks resident at once, `slices` crossbars each
     xbars_w = blocks * slices[:, None]
     limit = blocks
-    n_budget = np.floor(P * batch.rram_ratio / tb.xbar_peak[si, ci] + 1e-9)
     broken = (dup_w < 1) | (mac_w < 1) | (mac_w > limit) | ((dup_w != 1) & wl.is_fc[wl.layer_of_w])
+    broken |= tiles.tiled & (dup_w != 1)
+    if S > 1:                                                           # partners run in one segment
+        broken |= (share >= 0) & (seg.take(rows_n * L + np.clip(share, 0, L - 1)) != seg)
     bad = row_any(broken | _bad_sharing(share, mac_w, limit))
     share = np.where(bad[:, None], -1, share)
     sharing = Sharing.of(share)
@@ -177,7 +196,8 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
     host = host_w[:, wl.anchor_w]                                       # (N, La)
     at_host = rows_n * L + host                                         # (N, La) flat index into (N, L) arrays
     m_layer = set_macros.astype(F).take(at_host)                        # (N, La)
-    m_total = set_macros.sum(1)
+    m_total = chip_total(set_macros, seg, S)
+    segment_macros = segment_sum(set_macros, seg, S)
     # the busiest macro of a set holds ceil(blocks / macros) blocks of each of its layers
     per_macro_blocks = -(-blocks // np.maximum(set_macros.take(rows_n * L + host_w), 1))
     per_macro_xbars = sharing.merge((per_macro_blocks * slices[:, None])[None].copy())[0]
@@ -187,36 +207,50 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
     dup = expand(dup_f) + (1 - is_w)
     crossbars = expand(xbars_w)
     pixels_w = wl.out_pixels[wl.layer_of_w].astype(F)
-    steps = expand(np.ceil(pixels_w / dup_f)) + (1 - is_w) * wl.rows_out.astype(F)
-    x_total = xbars_w.sum(1)
+    steps = expand(np.ceil(pixels_w / dup_f) * tiles.count) + (1 - is_w) * wl.rows_out.astype(F)
+    x_total = chip_total(xbars_w, seg, S)
+    # a tile's step does its share of the layer's work: 1/T of the arrays' work, the inputs
+    # of its row groups, the (partial) outputs of its column groups
+    per_tile = expand((1 / tiles.count).astype(F)) + (1 - is_w)
+    per_row_tile = expand((1 / tiles.rows).astype(F)) + (1 - is_w)
+    per_col_tile = expand((1 / tiles.cols).astype(F)) + (1 - is_w)
 
     # --- per-step work (N, La) ---------------------------------------------------------
     bus, flit = tech.scratchpad.bus_width_bits, tech.noc.flit_bits
     vu, counting = tech.vector_units, tech.counting
     inv_width = F(1.0 / vu.width)
-    used_cols = expand(dup_f * (slices[:, None] * wl.cols_read[si]).astype(F))
+    used_cols = expand(dup_f * (slices[:, None] * wl.cols_read[si]).astype(F)) * per_tile
+    dac_rows_w = dup_f * (slices[:, None] * wl.rows_total[si]).astype(F) / tiles.count.astype(F)
+    xbar_work = expand(dup_f * (rg * cg * slices[:, None]).astype(F)) * per_tile
     work = {
-        "load_words": dup * F(A / bus) * wl.load_values.astype(F),
-        "store_words": dup * F(A / bus) * wl.store_values.astype(F),
-        "crossbars": crossbars,
-        "adc_conv": crossbars * S[:, None].astype(F) if counting.adc_conversions == "physical_columns" else used_cols,
-        "dac_conv": expand(dup_f * (slices[:, None] * wl.rows_total[si]).astype(F)),
+        "load_words": dup * F(A / bus) * wl.load_values.astype(F) * per_row_tile,
+        "store_words": dup * F(A / bus) * wl.store_values.astype(F) * per_col_tile,
+        "crossbars": xbar_work,
+        "adc_conv": xbar_work * Sx[:, None].astype(F) if counting.adc_conversions == "physical_columns" else used_cols,
+        "dac_conv": expand(dac_rows_w),
     }
     work["shift_add"] = used_cols * inv_width
-    work["addition"] = expand(dup_f * wl.add_values[si].astype(F)) * inv_width
-    act_values = dup * (wl.store_values * inv_width).astype(F)
+    work["addition"] = expand(dup_f * wl.add_values[si].astype(F)) * inv_width * per_tile
+    act_values = dup * (wl.store_values * inv_width).astype(F) * per_tile
     work["activation"] = act_values * (wl.act_kind == 1)
     work["sigmoid"] = act_values * (wl.act_kind == 2)
     work["pool"] = np.broadcast_to((wl.unit_elems * (wl.unit_kind == 1) * inv_width).astype(F), (n, La))
     work["eltwise"] = np.broadcast_to((wl.unit_elems * (wl.unit_kind == 2) * inv_width).astype(F), (n, La))
-    new_flits = dup * (wl.new_values * A / flit).astype(F)
-    out_flits = dup * (wl.cout * A / flit * wl.weighted).astype(F)
+    new_flits = dup * (wl.new_values * A / flit).astype(F) * per_row_tile
+    out_flits = dup * (wl.cout * A / flit * wl.weighted).astype(F) * per_col_tile
 
     # --- NoC: placement on the mesh, input transfers and merges (before the larger arrays
     # below are allocated, so that they reuse its temporaries' memory) ------------------------
-    offset = (np.cumsum(set_macros, 1) - set_macros).astype(F)
+    # each segment's sets are placed from macro 0, in order
+    offset = np.cumsum(set_macros, 1) - set_macros
+    if S > 1:
+        starts = np.ones((n, L), dtype=bool)
+        starts[:, 1:] = seg[:, 1:] != seg[:, :-1]
+        offset = offset - np.maximum.accumulate(np.where(starts, offset, 0), axis=1)
+    offset = offset.astype(F)
     mesh_w = np.ceil(np.sqrt(np.maximum(m_total, 1))).astype(F)
-    hops_in, in_flits, set_hops = _noc_hops(wl, offset, set_macros, mesh_w, host, new_flits)
+    hops_in, in_flits, set_hops = _noc_hops(wl, offset, set_macros, mesh_w, host, new_flits,
+                                            seg_a if S > 1 else None)
 
     t_unit = {c: getattr(vu, c).latency_ns for c in COMPONENTS[1:]}
     demand = _set_demand(wl, work, steps, B, t_adc, t_unit, sharing).transpose(1, 2, 0)   # (N, L, C)
@@ -234,13 +268,19 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
     spad_index = np.minimum(spad_index, len(tb.spad_capacity_kib) - 1)
 
     # --- fixed power (W) -----------------------------------------------------------------
-    ntx = x_total * S
-    n_dac = ntx if counting.dacs == "physical_rows" else (work["dac_conv"].astype(float) @ np.ones(La))
+    ntx = x_total * Sx
+    if counting.dacs == "physical_rows":
+        n_dac = ntx
+    else:
+        n_dac = work["dac_conv"].astype(float) @ np.ones(La) if S == 1 else chip_total(dac_rows_w, seg, S)
     io = batch.offchip_links.astype(float)
+    # a design that reloads weights keeps the activations between its segments in the global buffer
+    has_buffer = ((seg[:, -1] > 0) | row_any(tiles.tiled)).astype(float) if L else np.zeros(n)
     fixed_peak = {
         "dac": n_dac * tb.dac_peak[di],
         "sample_hold": ntx * tech.sample_hold.static_power_w,
-        "scratchpad": (set_macros * tb.spad_peak[spad_index]).sum(1),
+        "scratchpad": chip_total(set_macros * tb.spad_peak[spad_index], seg, S),
+        "global_buffer": has_buffer * tech.global_buffer.leak_power_w,
         "noc": m_total * tech.noc.router_static_power_w,
         "registers": x_total * tech.registers.per_crossbar_power_w + m_total * tech.registers.per_macro_power_w,
         "offchip_links": io * tech.offchip_links.static_power_w,
@@ -256,9 +296,12 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
         starved = np.zeros(n, dtype=bool)
     else:
         weighted_demand = demand if batch.alloc_weights is None else demand * batch.alloc_weights.astype(F)
-        counts, starved = _allocate(weighted_demand, active, unit_peak, left, set_macros, batch.macro_mode)
+        counts, starved = _allocate(weighted_demand, active, unit_peak, left, set_macros, batch.macro_mode,
+                                    seg if S > 1 else None)
         short = np.zeros(n, dtype=bool)
     unit_totals = (counts.transpose(2, 0, 1) @ np.ones(L, dtype=counts.dtype)).T    # (N, C), exact: whole units
+    if S > 1:                                                           # the largest segment's units
+        unit_totals = np.stack([chip_total(counts[..., c], seg, S) for c in range(len(COMPONENTS))], 1)
 
     # --- durations (ns) per occurrence -----------------------------------------------------
     per_set_counts = counts.transpose(2, 0, 1).reshape(len(COMPONENTS), n * L)
@@ -306,7 +349,8 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
         "sample_hold": fixed_peak["sample_hold"],
         "adc": unit_totals[:, 0] * unit_static[:, 0],
         "vector_units": (unit_totals[:, 1:] * unit_static[:, 1:]).sum(1),
-        "scratchpad": (set_macros * tb.spad_leak[spad_index]).sum(1),
+        "scratchpad": chip_total(set_macros * tb.spad_leak[spad_index], seg, S),
+        "global_buffer": fixed_peak["global_buffer"],
         "noc": fixed_peak["noc"],
         "registers": fixed_peak["registers"],
         "offchip_links": fixed_peak["offchip_links"],
@@ -325,7 +369,8 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
         "sample_hold": ntx * tech.sample_hold.area_mm2,
         "adc": unit_totals[:, 0] * unit_area[:, 0],
         "vector_units": (unit_totals[:, 1:] * unit_area[:, 1:]).sum(1),
-        "scratchpad": (set_macros * tb.spad_area[spad_index]).sum(1),
+        "scratchpad": chip_total(set_macros * tb.spad_area[spad_index], seg, S),
+        "global_buffer": has_buffer * tech.global_buffer.area_mm2,
         "noc": m_total * tech.noc.router_area_mm2,
         "registers": x_total * tech.registers.per_crossbar_area_mm2 + m_total * tech.registers.per_macro_area_mm2,
         "offchip_links": io * tech.offchip_links.area_mm2,
@@ -353,12 +398,16 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
     r = Resolved(
         n=n, workload=wl, tech=tech, reason=reason, iterations=B, slices=slices,
         adc_bits=tb.adc_bits[need], xbar_size=batch.xbar_size, xbar_latency_ns=t_xbar, n_xbar_budget=n_budget,
-        crossbars=crossbars, dup=dup, steps=steps, host=host, share=share, set_macros=set_macros,
+        crossbars=crossbars, chip_crossbars=x_total, dup=dup, steps=steps, host=host, share=share, set_macros=set_macros,
         sharing=sharing, set_offset=offset, mesh_width=mesh_w, spad_index=spad_index, counts=counts,
         demand_ns=demand, durations=dur, work=work, coefficients=coefficients,
         static_w=static_w, peak_w=peak_w, area_mm2=area, dynamic_nj={}, power_w=P,
+        segment=seg, segment_a=seg_a, n_segments=S, segment_macros=segment_macros, tiles=tiles,
+        batch=batch.batch, offchip=offchip_traffic(wl, tech, seg, seg_a, tiles, dup_w, slices, wl.rows_total[si],
+                                                   batch.batch, batch.dataflow, segment_macros, S),
     )
     r.dynamic_nj = _dynamic_energy(r, demand, unit_totals, adc_dyn, vu)
+    r.dynamic_nj.update(r.offchip.energy_nj)
     return r
 
 
@@ -375,11 +424,12 @@ def _set_demand(wl: Workload, work, steps, B, t_adc, t_unit, sharing: Sharing) -
     return set_sums(per_inference, wl.anchor_group, sharing)
 
 
-def _noc_hops(wl: Workload, offset, set_macros, mesh_w, host, new_flits):
+def _noc_hops(wl: Workload, offset, set_macros, mesh_w, host, new_flits, seg_a=None):
     """``(hops_in, in_flits, set_hops)``, each (N, La): the hops and flits of a layer's
     input transfers from other sets (MODEL.md section 5) and, for weighted layers, the
     hops from its set's gather macro to the set's farthest macro. Per-edge arrays are
-    edge-major (X, N)."""
+    edge-major (X, N). With segments ``seg_a`` (N, La), an input made in an earlier
+    segment comes from the global buffer and enters at macro 0, as the network input."""
     n, L = set_macros.shape
     La = host.shape[1]
     # mesh ranges of the sets, and set L: position 0, where the network input enters
@@ -394,6 +444,9 @@ def _noc_hops(wl: Workload, offset, set_macros, mesh_w, host, new_flits):
     slot[La] = np.arange(L, n * (L + 1), L + 1)
     x = wl.cross_edges
     to_set, from_set = slot[wl.edge_layer[x]], slot[wl.edge_producer[x]]     # (X, N)
+    if seg_a is not None:
+        earlier = seg_a.T[wl.edge_layer[x]] != seg_a.T[np.maximum(wl.edge_producer[x], 0)]
+        from_set = np.where(earlier, slot[La], from_set)
     remote = from_set != to_set
     flat = ranges.reshape(4, -1)
     h = farthest_hops([flat[k].take(from_set) for k in range(2)], [flat[k].take(to_set) for k in range(4)],
@@ -438,8 +491,12 @@ def _per_unit(out, work_ns: np.ndarray, units: np.ndarray) -> np.ndarray:
     return np.divide(work_ns, np.where(units > 0, units, F(np.inf)), out=out)
 
 
-def _allocate(demand, active, unit_peak, left, set_macros, mode):
+def _allocate(demand, active, unit_peak, left, set_macros, mode, seg=None):
     """Closed-form unit counts per set and component (MODEL.md section 4).
+
+    With segments ``seg`` (N, L) (specialised macros), the chip holds of each component
+    the units of its largest segment: one balance time T for every segment, so that the
+    rounded counts of every segment stay within the budget (MODEL.md section 8).
 
     Returns ``(counts (N, L, C), starved (N,))``; starved designs have nothing left for
     the reserve of one unit per component.
@@ -454,9 +511,17 @@ def _allocate(demand, active, unit_peak, left, set_macros, mode):
         units = np.ceil(per_macro / T[:, None] - F(1e-6))
         return units[:, None, :] * set_macros[..., None], spare <= 0
     reserve = (unit_peak[:, None, :] * active).sum((1, 2))
+    work = (unit_peak[:, None, :] * demand).sum((1, 2))
+    if seg is not None:
+        S = int(seg[:, -1].max()) + 1
+        multi = seg[:, -1] > 0
+        per_segment = [(segment_sum(demand[..., c], seg, S).max(1), segment_sum(active[..., c], seg, S).max(1))
+                       for c in range(demand.shape[2])]
+        reserve = np.where(multi, sum(unit_peak[:, c] * a for c, (_, a) in enumerate(per_segment)), reserve).astype(F)
+        work = np.where(multi, sum(unit_peak[:, c] * d for c, (d, _) in enumerate(per_segment)), work).astype(F)
     spare = left - reserve
     with np.errstate(over="ignore"):
-        T = (unit_peak[:, None, :] * demand).sum((1, 2)) / np.maximum(spare, F(1e-30))
+        T = work / np.maximum(spare, F(1e-30))
     counts = demand / T[:, None, None]
     counts -= F(1e-6)
     return np.ceil(counts, out=counts), spare <= 0

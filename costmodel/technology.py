@@ -18,6 +18,7 @@ import numpy as np
 import yaml
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
+from costmodel.memory_hierarchy import ArrayWrite, GlobalBuffer, OffchipMemory
 from costmodel.schema import NonNegative, Positive, Strict
 from costmodel.sram.technology import SramTechnology
 from onnx_frontend.errors import PimtuneError
@@ -188,6 +189,9 @@ class Technology(Strict):
     noc: Noc
     registers: Registers
     macro: Macro
+    offchip_memory: OffchipMemory
+    global_buffer: GlobalBuffer
+    array_write: ArrayWrite
     counting: Counting
     offchip_links: OffchipLinks
 

@@ -24,6 +24,7 @@ from costmodel.resolve import Resolved
 from costmodel.reduce import row_max
 from costmodel.runs import Runs
 from costmodel.scatter import set_sums
+from costmodel.segments import segment_max, segment_sum
 from costmodel.workload import Workload, needed_producer_step
 
 K = {kind: i for i, kind in enumerate(OP_CHAIN)}
@@ -37,15 +38,20 @@ class Timing:
     fill_ns: np.ndarray      # (N, La) one step through its chain
     start_ns: np.ndarray     # (N, La)
     finish_ns: np.ndarray    # (N, La)
-    interval_ns: np.ndarray  # (N,) the busiest resource's time per inference
-    latency_ns: np.ndarray   # (N,)
+    interval_ns: np.ndarray  # (N,) the busiest resource's time per inference (a batch's time / batch when reloading)
+    latency_ns: np.ndarray   # (N,) one inference's (reloading: its batch's) first to last operation
+    segment_interval_ns: np.ndarray | None = None  # (N, S) each segment's busiest resource per inference
+    segment_latency_ns: np.ndarray | None = None   # (N, S) each segment's one-inference latency
+    batch_ns: np.ndarray | None = None             # (N,) reloading designs: one batch through every segment
 
 
 def pipeline_timing(r: Resolved, latency: bool = True) -> Timing:
     """Step times, spans, start/finish of every layer and the design's interval/latency.
 
     The interval needs no schedule; ``latency=False`` skips it (a search for efficiency
-    or throughput): then every per-layer time and the latency are NaN."""
+    or throughput): then every per-layer time and the latency are NaN. Designs that
+    reload weights (MODEL.md section 8) need each segment's latency for their interval:
+    a batch containing one is always scheduled."""
     wl, d = r.workload, r.durations
     B = r.iterations[:, None].astype(F)
     steps = r.steps
@@ -63,6 +69,8 @@ def pipeline_timing(r: Resolved, latency: bool = True) -> Timing:
     private = np.maximum(xbar_step, np.maximum(d[K["noc_in"]], d[K["merge"]]))
     own = np.maximum(private, shared.max(0))
     interval = _busiest_resource(wl, r, shared, d, xbar_step)
+    reloading = r.offchip.reloads.any(1) if r.offchip.reloads.size else np.zeros(len(interval), dtype=bool)
+    latency = latency or bool(reloading.any())
     if not latency:
         nan = np.full(steps.shape, np.nan, dtype=F)
         return Timing(step_ns=nan, busy_ns=nan, fill_ns=nan, start_ns=nan, finish_ns=nan, interval_ns=interval,
@@ -70,7 +78,8 @@ def pipeline_timing(r: Resolved, latency: bool = True) -> Timing:
     fill = d.sum(0) + (B - 1) * np.maximum(d[K["mvm"]], np.maximum(d[K["adc"]], d[K["shift_add"]]))
 
     edges = _edges(wl, r)
-    start, finish, _, fed = _schedule(wl, r, edges, own, fill, np.zeros_like(own))
+    cut = _cut_edges(wl, r)
+    start, finish, _, fed = _schedule(wl, r, edges, own, fill, np.zeros_like(own), cut=cut)
     step_own, delay = own.copy(), np.zeros_like(own)
     b_idx, n_idx = np.nonzero(r.share.T >= 0)                          # ordered by layer
     lb = wl.layer_of_w[b_idx]
@@ -81,10 +90,63 @@ def pipeline_timing(r: Resolved, latency: bool = True) -> Timing:
         step_own[n_idx, lb] = np.maximum(private[n_idx, lb], loaded_b)
         step_own[n_idx, la] = np.maximum(step_own[n_idx, la], loaded_a)
         delay[n_idx, lb] = wait
-    start, finish, step, _ = _schedule(wl, r, edges, step_own, fill, delay, knees=_by_layer(n_idx, lb, la, own))
+    start, finish, step, _ = _schedule(wl, r, edges, step_own, fill, delay, knees=_by_layer(n_idx, lb, la, own),
+                                       cut=cut)
+    timing = Timing(step_ns=step, busy_ns=steps * step_own, fill_ns=fill, start_ns=start, finish_ns=finish,
+                    interval_ns=interval, latency_ns=row_max(finish).astype(float))
+    if reloading.any():
+        _segmented(timing, wl, r, shared, d, xbar_step, reloading)
+    return timing
 
-    return Timing(step_ns=step, busy_ns=steps * step_own, fill_ns=fill, start_ns=start, finish_ns=finish,
-                  interval_ns=interval, latency_ns=row_max(finish).astype(float))
+
+def _segmented(t: Timing, wl: Workload, r: Resolved, shared, d, xbar_step, reloading) -> None:
+    """Interval and latency of designs that reload weights (MODEL.md section 8), in place:
+    per batch, each segment loads its weights, then runs the batch as a stream (its
+    latency, then one of its intervals per further inference), while its activations
+    move over the DRAM port; the segments run one after another."""
+    S = r.n_segments
+    if S > 1:
+        seg_interval = _segment_busiest(wl, r, shared, d, xbar_step)
+        seg_latency = segment_max(t.finish_ns, r.segment_a, S).astype(float)
+    else:
+        seg_interval, seg_latency = t.interval_ns[:, None], t.latency_ns[:, None]
+    B = r.batch.astype(float)[:, None]
+    compute = seg_latency + (B - 1) * seg_interval
+    batch_ns = (r.offchip.reload_ns + np.maximum(compute, r.offchip.dram_ns)).sum(1)
+    t.segment_interval_ns, t.segment_latency_ns, t.batch_ns = seg_interval, seg_latency, batch_ns
+    t.interval_ns = np.where(reloading, batch_ns / B[:, 0], t.interval_ns)
+    t.latency_ns = np.where(reloading, batch_ns, t.latency_ns)
+
+
+def _segment_busiest(wl: Workload, r: Resolved, shared, d, xbar_step) -> np.ndarray:
+    """(N, S) :func:`_busiest_resource` of each segment: its sets' units, scratchpads and
+    ports, its layers' crossbars, and the port its inputs from earlier segments (or the
+    network input) enter by."""
+    steps, S, L = r.steps, r.n_segments, r.share.shape[1]
+    counts, demand = r.counts.transpose(2, 0, 1), r.demand_ns.transpose(2, 0, 1)
+    per_set = set_sums((steps * shared[0])[None], wl.anchor_group, r.sharing)[0].astype(float)
+    for dem, cnt, comp in zip(demand, counts, COMPONENTS):
+        if comp in wl.components_used:
+            np.maximum(per_set, dem / np.where(cnt > 0, cnt, np.inf), out=per_set)
+    sends = steps * d[K["noc_in"]]
+    first_producer = wl.edge_producer[wl.first_edge]
+    from_outside = (first_producer < 0) | (r.segment_a != r.segment_a[:, np.maximum(first_producer, 0)])
+    local = (sends * ~from_outside) @ wl.port_group
+    merges = set_sums((steps * d[K["merge"]])[None], wl.anchor_group, r.sharing)[0]
+    ports = merges + r.sharing.merge(local[None, :, :L].copy())[0]
+    per_set = np.maximum(per_set, ports)
+    np.maximum(per_set, (steps * xbar_step)[:, wl.layer_of_w], out=per_set)
+    busiest = segment_max(per_set, r.segment, S)
+    return np.maximum(busiest, segment_sum(sends * from_outside, r.segment_a, S))
+
+
+def _cut_edges(wl: Workload, r: Resolved) -> np.ndarray | None:
+    """(E, N) whether each edge's producer runs in an earlier segment (its output waits in
+    the global buffer or DRAM: available when the consumer's segment starts), or None."""
+    if r.n_segments == 1:
+        return None
+    seg = r.segment_a.T
+    return seg[wl.edge_layer] != seg[np.maximum(wl.edge_producer, 0)]
 
 
 def _busiest_resource(wl: Workload, r: Resolved, shared, d, xbar_step) -> np.ndarray:
@@ -117,7 +179,18 @@ def _edges(wl: Workload, r: Resolved):
     the consumer's steps per producer step before it. All depend on the duplication
     alone: computed once per run of designs with equal duplication."""
     runs = Runs(r.dup)
-    return tuple(runs.spread(a, 1) for a in _edges_of(wl, runs.first(r.dup), runs.first(r.steps)))
+    need_first, after, gain = (runs.spread(a, 1) for a in _edges_of(wl, runs.first(r.dup), runs.first(r.steps)))
+    tiled = r.tiles.tiled
+    if tiled.any():
+        # a tiled layer's outputs are complete only after its last tile: consumers wait for it
+        p = np.maximum(wl.edge_producer, 0)
+        w = np.where(wl.widx[p] >= 0, wl.widx[p], 0)
+        from_tiled = tiled.T[w] & (wl.widx[p] >= 0)[:, None] & (wl.edge_producer >= 0)[:, None]      # (E, N)
+        steps_t = r.steps.T
+        need_first = np.where(from_tiled, steps_t[p] - 1, need_first).astype(F)
+        after = np.where(from_tiled, steps_t[wl.edge_layer] - 1, after).astype(F)
+        gain = np.where(from_tiled, 0, gain).astype(F)
+    return need_first, after, gain
 
 
 def _edges_of(wl: Workload, dup: np.ndarray, steps: np.ndarray):
@@ -139,7 +212,7 @@ def _edges_of(wl: Workload, dup: np.ndarray, steps: np.ndarray):
     return tuple(np.ascontiguousarray(a.T, dtype=F) for a in (need_first, after, gain))
 
 
-def _schedule(wl: Workload, r: Resolved, edges, step_own, fill, delay, knees=None):
+def _schedule(wl: Workload, r: Resolved, edges, step_own, fill, delay, knees=None, cut=None):
     """Start and finish of every layer given its own step time and start delay.
 
     With ``knees`` (:func:`_by_layer`: per layer, the designs in which it shares an earlier
@@ -151,6 +224,9 @@ def _schedule(wl: Workload, r: Resolved, edges, step_own, fill, delay, knees=Non
     the edge's step ratio) whose end at the layer's pace is latest, if later than the
     layer's own end (otherwise its end: no knee); a layer sharing macros has its knee at
     its partner's end when its own steps set its finish (it runs faster from there).
+
+    ``cut`` (E, N) marks edges from an earlier segment: their data is there when the
+    layer's segment starts, so they constrain nothing (times are from the segment's start).
 
     Returns start, finish, the paced step time and the time the layer's producers end
     (all (N, La), ns)."""
@@ -182,13 +258,20 @@ def _schedule(wl: Workload, r: Resolved, edges, step_own, fill, delay, knees=Non
             if p < 0:
                 continue
             at = start[p] + need_first[e] * step_t[p] + fill_t[p]
-            ready = np.maximum(ready, np.where(needs_last[e], finish[p], at))
-            done = np.maximum(done, finish[p] + after_end[e])
+            at = np.where(needs_last[e], finish[p], at)
+            end = finish[p] + after_end[e]
+            if cut is not None:
+                at, end = np.where(cut[e], 0, at), np.where(cut[e], 0, end)
+            ready = np.maximum(ready, at)
+            done = np.maximum(done, end)
             if knees is not None:
                 # the producer's knee: the layer's steps that need its steps after it
                 rem = np.minimum(knee_rem[p] * gain[e] + after[e], last_step[l])
-                done = np.maximum(done, knee_end[p] + rem * own_t[l])
-                cands.append((rem, knee_end[p]))
+                k_end = knee_end[p]
+                if cut is not None:
+                    rem, k_end = np.where(cut[e], 0, rem), np.where(cut[e], 0, k_end)
+                done = np.maximum(done, k_end + rem * own_t[l])
+                cands.append((rem, k_end))
         ready += delay_t[l]
         start[l] = ready
         fed[l] = done

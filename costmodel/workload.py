@@ -33,6 +33,7 @@ class Workload:
         out_pixels: (La,) H_out * W_out.
         rows_out: (La,) H_out.
         cout: (La,) output channels.
+        out_values: (La,) values of the layer's output tensor (C x H x W).
         macs: (La,) multiply-accumulates.
         weights: (La,) weight values.
         load_values: (La,) values loaded per copy-step (conv: kh*kw*C_in; fc: C_in;
@@ -74,6 +75,7 @@ class Workload:
     rows_out: np.ndarray
     out_width: np.ndarray
     cout: np.ndarray
+    out_values: np.ndarray
     macs: np.ndarray
     weights: np.ndarray
     load_values: np.ndarray
@@ -246,6 +248,7 @@ def _build(network: Network, tech: Technology) -> Workload:
         rows_out=per_layer(lambda l: l.out_shape[1]),
         out_width=per_layer(lambda l: l.out_shape[2]),
         cout=per_layer(lambda l: l.out_shape[0]),
+        out_values=per_layer(lambda l: int(np.prod(l.out_shape))),
         macs=per_layer(lambda l: l.macs),
         weights=per_layer(lambda l: l.weights),
         load_values=per_layer(lambda l: input_values(l, l.kernel)),

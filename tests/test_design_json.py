@@ -97,7 +97,7 @@ def test_design_of_another_model_names_the_first_mismatch(alexnet, good, tmp_pat
 
 def test_fewer_layers_than_the_model(alexnet, good, tmp_path):
     d = good
-    for key in ("layers", "dup", "macros", "share"):
+    for key in ("layers", "dup", "macros", "share", "segment", "dataflow"):
         d = edited(d, key, d[key][:-1])
     d["counts"] = None
     assert "the design has 7 weighted layers, network 'alexnet-cifar' has 8" in refused(d, alexnet, tmp_path)

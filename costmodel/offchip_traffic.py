@@ -1,0 +1,155 @@
+"""Traffic beyond the arrays: weight reloads, activations between segments, partial sums.
+
+``offchip_traffic(...) -> Offchip`` applies MODEL.md section 8 to N designs at once: how
+many bits each design moves per inference between DRAM, the global buffer and the
+arrays, what that costs (nJ) and how long the DRAM port and the array writes take per
+batch and segment (ns). Shapes: ``(N,)`` per design, ``(N, L)`` per weighted layer,
+``(N, S)`` per segment (:mod:`costmodel.segments`). Float64 throughout (these arrays are
+small).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from costmodel.segments import Tiles, segment_sum
+from costmodel.technology import Technology
+from costmodel.workload import Workload
+
+WEIGHT_STATIONARY, INPUT_STATIONARY, OUTPUT_STATIONARY = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Offchip:
+    """Off-array traffic of N designs.
+
+    Attributes:
+        reloads: (N, L) times each layer's weights are written into the arrays per batch
+            (0: resident for good; 1: once per batch; ``batch``: once per inference).
+        reload_energy_nj: (N, L) DRAM reads plus array writes of each layer's weights,
+            per inference.
+        energy_nj: ``{"dram", "array_write", "global_buffer"}`` -> (N,) per inference.
+        dram_bits: (N,) bits read from and written to DRAM per inference.
+        reload_ns: (N, S) time per batch to load each segment's weights (the DRAM
+            transfer and the array writes overlap: the longer of the two).
+        dram_ns: (N, S) time per batch of each segment's activation and partial-sum
+            traffic on the DRAM port (it overlaps the segment's computation).
+        spilled: (N, La) 1 where a layer's output crosses a segment boundary through DRAM
+            (it does not fit the global buffer), 0 through the buffer or not at all.
+        writes_per_cell: (N,) array writes of the most rewritten cell per inference.
+        has_buffer: (N,) whether the design needs the global buffer (it reloads).
+    """
+
+    reloads: np.ndarray
+    reload_energy_nj: np.ndarray
+    energy_nj: dict[str, np.ndarray]
+    dram_bits: np.ndarray
+    reload_ns: np.ndarray
+    dram_ns: np.ndarray
+    spilled: np.ndarray
+    writes_per_cell: np.ndarray
+    has_buffer: np.ndarray
+
+
+def offchip_traffic(wl: Workload, tech: Technology, seg: np.ndarray, seg_a: np.ndarray, tiles: Tiles,
+                    dup: np.ndarray, slices: np.ndarray, rows_per_copy: np.ndarray, batch: np.ndarray,
+                    dataflow: np.ndarray, segment_macros: np.ndarray, S: int) -> Offchip:
+    """Traffic of N designs (MODEL.md section 8).
+
+    ``seg`` (N, L) and ``seg_a`` (N, La) are the segments of the weighted and of all
+    layers; ``dup`` (N, L) the copies; ``slices`` (N,) the cells per weight;
+    ``rows_per_copy`` (N, L) the array rows one copy's weights occupy (per slice);
+    ``batch`` (N,); ``dataflow`` (N, L) codes; ``segment_macros`` (N, S) macros of each
+    segment."""
+    n, L = seg.shape
+    A, Wb = tech.precision.activation_bits, tech.precision.weight_bits
+    mem, buf, wr = tech.offchip_memory, tech.global_buffer, tech.array_write
+    B = batch.astype(float)[:, None]
+    rows_n = np.arange(n)[:, None]
+    tiled = tiles.tiled
+    reloading = (seg[:, -1] > 0)[:, None] | tiled
+    per_inference = tiled & (dataflow != WEIGHT_STATIONARY)
+    reloads = np.where(per_inference, B, reloading.astype(float))
+    weights = wl.weights[wl.layer_of_w].astype(float)
+    weight_bits = reloads * weights * Wb                                      # DRAM reads per batch
+    cells = reloads * dup * weights * slices[:, None]                          # array cells written per batch
+    rows = reloads * dup * slices[:, None] * rows_per_copy
+
+    # --- activations crossing segment boundaries (edges whose ends are in different segments)
+    e_l, e_p = wl.edge_layer, wl.edge_producer
+    real = e_p >= 0
+    e_l, e_p = e_l[real], e_p[real]
+    cut = seg_a[:, e_l] != seg_a[:, e_p]                                        # (N, E)
+    out_bits = (wl.out_values * A).astype(float)
+    last = np.full(seg_a.shape, -1, dtype=np.int64)
+    np.maximum.at(last, (rows_n, np.broadcast_to(e_p, cut.shape)), np.where(cut, seg_a[:, e_l], -1))
+    crosses = last >= 0                                                         # (N, La)
+    first = seg_a
+    live = np.where(crosses, out_bits, 0.0)
+    # buffer occupancy while each segment runs: tensors produced at or before it, consumed at or after
+    occupancy = segment_sum(live, first, S + 1) - segment_sum(live, np.where(crosses, last + 1, S), S + 1)
+    occupancy = np.cumsum(occupancy, 1)[:, :S] * B                              # (N, S) bits, B inferences
+    capacity = buf.capacity_kib * 8 * 1024
+    full = np.cumsum(occupancy > capacity, 1)                                   # overflowing segments so far
+    full_before = np.concatenate([np.zeros((n, 1), dtype=full.dtype), full], 1)
+    spilled = crosses & (full.take(rows_n * S + np.clip(last, 0, S - 1)) > full_before.take(rows_n * (S + 1) + first))
+    free = np.maximum(capacity - occupancy, 0.0)                                # (N, S) bits left in each segment
+
+    # --- reads of crossing inputs, by the consumer's dataflow ------------------------------------
+    widx_l = wl.widx[e_l]
+    weighted_l = widx_l >= 0
+    wl_col = np.where(weighted_l, widx_l, 0)
+    t_c = np.where(weighted_l, tiles.cols[:, wl_col], 1).astype(float)            # (N, E)
+    flow = np.where(weighted_l, dataflow[:, wl_col], WEIGHT_STATIONARY)
+    tiled_l = np.where(weighted_l, tiled[:, wl_col], False)
+    in_bits = out_bits[e_p]                                                     # (E,)
+    from_dram = spilled[:, e_p] & cut
+    from_buffer = ~spilled[:, e_p] & cut
+    seg_l = seg_a[:, e_l]
+    fits_input = in_bits <= free.take(rows_n * S + seg_l)                       # IS keeps one inference's input
+    keeps_input = tiled_l & (flow == INPUT_STATIONARY) & fits_input
+    passes = np.where(tiled_l & ~keeps_input, t_c, 1.0)                         # times the input is read
+    dram_reads_e = from_dram * np.where(keeps_input, 1.0, passes) * in_bits
+    # an input kept on chip by IS comes from DRAM once, then from the buffer per column tile
+    buffer_writes_e = from_dram * keeps_input * in_bits
+    buffer_reads_e = (from_buffer * passes + from_dram * keeps_input * t_c) * in_bits
+    writes_p = np.where(crosses, out_bits, 0.0)                                 # each crossing output written once
+
+    # --- partial sums of layers tiled along their rows ----------------------------------------------
+    out_w = out_bits[wl.layer_of_w]                                             # (L,)
+    psum_bits = np.where(tiled & (dataflow != OUTPUT_STATIONARY), (tiles.rows - 1) * out_w, 0.0)  # each way
+    held = np.where(dataflow == WEIGHT_STATIONARY, B, 1.0) * out_w / tiles.cols  # psums live at once
+    psum_on_chip = held <= free.take(rows_n * S + seg)
+
+    # --- totals per inference ------------------------------------------------------------------------
+    buffer_bits_w = (writes_p * ~spilled).sum(1) + buffer_writes_e.sum(1) + (psum_bits * psum_on_chip).sum(1)
+    buffer_bits_r = buffer_reads_e.sum(1) + (psum_bits * psum_on_chip).sum(1)
+    dram_read = weight_bits.sum(1) / B[:, 0] + dram_reads_e.sum(1) + (psum_bits * ~psum_on_chip).sum(1)
+    dram_write = (writes_p * spilled).sum(1) + (psum_bits * ~psum_on_chip).sum(1)
+    reload_energy = (weight_bits * mem.read_energy_pj_per_bit + cells * wr.cell_energy_pj) * 1e-3 / B
+    energy = {
+        "dram": (dram_read * mem.read_energy_pj_per_bit + dram_write * mem.write_energy_pj_per_bit) * 1e-3,
+        "array_write": (cells.sum(1) * wr.cell_energy_pj) * 1e-3 / B[:, 0],
+        "global_buffer": (buffer_bits_r * buf.read_energy_pj_per_bit + buffer_bits_w * buf.write_energy_pj_per_bit) * 1e-3,
+    }
+
+    # --- time per batch and segment ------------------------------------------------------------------
+    bits_per_ns = mem.bandwidth_gbyte_per_s * 8
+    transfer = segment_sum(weight_bits, seg, S) / bits_per_ns
+    write_rate = wr.rows_in_parallel_per_macro * np.maximum(segment_macros, 1)
+    writes = segment_sum(rows, seg, S) / write_rate * wr.row_latency_ns
+    act_bits = (segment_sum(dram_reads_e, seg_l, S) + segment_sum(writes_p * spilled, first, S)
+                + segment_sum(psum_bits * ~psum_on_chip * 2, seg, S))
+    return Offchip(
+        reloads=reloads,
+        reload_energy_nj=reload_energy,
+        energy_nj=energy,
+        dram_bits=dram_read + dram_write,
+        reload_ns=np.maximum(transfer, writes),
+        dram_ns=act_bits * B / bits_per_ns,
+        spilled=spilled.astype(float),
+        writes_per_cell=(reloads / B).max(1) if L else np.zeros(n),
+        has_buffer=reloading.any(1),
+    )

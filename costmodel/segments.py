@@ -1,0 +1,94 @@
+"""Segments of a design: per-segment sums and maxima, and weight tiles (MODEL.md section 8).
+
+A design runs its weighted layers in consecutive segments (``segment`` (N, L), 0, then
+equal to the previous layer's or one more); a weightless layer belongs to the segment of
+the weighted layer whose macros run it. Arrays indexed by segment are ``(N, S)`` with S
+the most segments of any design of the batch; segments a design does not have hold 0.
+A layer alone in its segment whose one copy exceeds the chip is split into weight tiles
+that run one after another (:func:`weight_tiles`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def segment_sum(values: np.ndarray, seg: np.ndarray, S: int) -> np.ndarray:
+    """(N, S) float64 sums of ``values`` (N, X) over the entries of each segment ``seg`` (N, X)."""
+    n = values.shape[0]
+    flat = (np.arange(n)[:, None] * S + seg).ravel()
+    return np.bincount(flat, weights=values.ravel().astype(float), minlength=n * S).reshape(n, S)
+
+
+def segment_max(values: np.ndarray, seg: np.ndarray, S: int) -> np.ndarray:
+    """(N, S) maxima of non-negative ``values`` (N, X) over the entries of each segment."""
+    n = values.shape[0]
+    out = np.zeros(n * S, dtype=values.dtype)
+    np.maximum.at(out, (np.arange(n)[:, None] * S + seg).ravel(), values.ravel())
+    return out.reshape(n, S)
+
+
+def chip_total(values: np.ndarray, seg: np.ndarray, S: int) -> np.ndarray:
+    """(N,) what the chip must hold of a resource counted per layer or set (N, L): the sum
+    over every entry with one segment (exactly today's total), else the largest sum of
+    one segment (segments run one at a time on the same hardware)."""
+    total = values.sum(1)
+    if S == 1:
+        return total
+    return np.where(seg[:, -1] == 0, total, segment_sum(values, seg, S).max(1))
+
+
+@dataclass(frozen=True)
+class Tiles:
+    """Weight tiles of each weighted layer, (N, L) each.
+
+    Attributes:
+        count: tiles T = rows x cols (1: the layer's copies are resident at once).
+        rows: T_r, tiles along the row groups (the accumulation dimension: each tile
+            yields partial sums of every output of its column tiles).
+        cols: T_c, tiles along the column groups (output channels).
+        blocks: blocks one tile holds (the whole layer's ``dup x row x column groups``
+            when untiled).
+    """
+
+    count: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    blocks: np.ndarray
+
+    @property
+    def tiled(self) -> np.ndarray:
+        return self.count > 1
+
+
+def weight_tiles(blocks: np.ndarray, row_groups: np.ndarray, col_groups: np.ndarray, alone: np.ndarray,
+                 tile_blocks_max: np.ndarray) -> Tiles:
+    """The fewest weight tiles of each layer that fit the chip.
+
+    ``blocks`` (N, L) are a layer's blocks (copies x row groups x column groups),
+    ``alone`` (N, L) whether it is the only weighted layer of its segment, and
+    ``tile_blocks_max`` (N,) the blocks the chip holds (crossbar budget / slices). A layer
+    that is not alone, or fits, has one tile. Otherwise whole column groups (every row
+    group of some output channels) go to a tile if one fits (T_r = 1, T_c = ceil(cg /
+    cols per tile)); else every column group is split along its rows (T_c = cg, T_r =
+    ceil(rg / tile_blocks_max)). A chip that holds no block gets one tile (the design is
+    infeasible by the crossbar budget)."""
+    cap = np.maximum(tile_blocks_max, 1)[:, None].astype(np.int64)
+    split = alone & (blocks > cap) & (tile_blocks_max[:, None] >= 1)
+    cols_per_tile = cap // row_groups
+    whole_cols = cols_per_tile >= 1
+    t_r = np.where(whole_cols, 1, -(-row_groups // cap))
+    t_c = np.where(whole_cols, -(-col_groups // np.maximum(cols_per_tile, 1)), col_groups)
+    t_r, t_c = np.where(split, t_r, 1), np.where(split, t_c, 1)
+    per_tile = np.where(split, -(-row_groups // t_r) * -(-col_groups // t_c), blocks)
+    return Tiles(count=t_r * t_c, rows=t_r, cols=t_c, blocks=per_tile)
+
+
+def alone_in_segment(seg: np.ndarray) -> np.ndarray:
+    """(N, L) whether each weighted layer is the only one of its segment."""
+    n, L = seg.shape
+    S = L
+    sizes = segment_sum(np.ones((n, L)), seg, S)
+    return sizes[np.arange(n)[:, None], seg] == 1
