@@ -178,7 +178,7 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
     seg_a = seg[:, wl.anchor_w]
     n_budget = np.floor(P * batch.rram_ratio / tb.xbar_peak[si, ci] + 1e-9)
     # a layer alone in its segment whose copy exceeds the chip runs in weight tiles (MODEL.md 8)
-    alone = alone_in_segment(seg) if S > 1 else np.full((n, L), L == 1)
+    alone = (lambda: alone_in_segment(seg)) if S > 1 else np.full((n, L), L == 1)
     tiles = weight_tiles(dup_w * (rg * cg), rg, cg, alone, np.floor(n_budget / slices).astype(np.int64))
     blocks = tiles.blocks                                               # row x column blocks resident at once, `slices` crossbars each
     xbars_w = blocks * slices[:, None]

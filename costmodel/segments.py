@@ -63,12 +63,13 @@ class Tiles:
         return self.count > 1
 
 
-def weight_tiles(blocks: np.ndarray, row_groups: np.ndarray, col_groups: np.ndarray, alone: np.ndarray,
+def weight_tiles(blocks: np.ndarray, row_groups: np.ndarray, col_groups: np.ndarray, alone,
                  tile_blocks_max: np.ndarray) -> Tiles:
     """The fewest weight tiles of each layer that fit the chip.
 
     ``blocks`` (N, L) are a layer's blocks (copies x row groups x column groups),
-    ``alone`` (N, L) whether it is the only weighted layer of its segment, and
+    ``alone`` (N, L) whether it is the only weighted layer of its segment (or a function
+    returning it, called only when some layer exceeds the chip), and
     ``tile_blocks_max`` (N,) the blocks the chip holds (crossbar budget / slices). A layer
     that is not alone, or fits, has one tile. Otherwise whole column groups (every row
     group of some output channels) go to a tile if one fits (T_r = 1, T_c = ceil(cg /
@@ -76,7 +77,11 @@ def weight_tiles(blocks: np.ndarray, row_groups: np.ndarray, col_groups: np.ndar
     ceil(rg / tile_blocks_max)). A chip that holds no block gets one tile (the design is
     infeasible by the crossbar budget)."""
     cap = np.maximum(tile_blocks_max, 1)[:, None].astype(np.int64)
-    split = alone & (blocks > cap) & (tile_blocks_max[:, None] >= 1)
+    split = (blocks > cap) & (tile_blocks_max[:, None] >= 1)
+    if not split.any():
+        one = np.ones(blocks.shape, dtype=np.int64)
+        return Tiles(count=one, rows=one, cols=one, blocks=blocks)
+    split &= alone() if callable(alone) else alone
     cols_per_tile = cap // row_groups
     whole_cols = cols_per_tile >= 1
     t_r = np.where(whole_cols, 1, -(-row_groups // cap))

@@ -13,7 +13,11 @@ exported to Optuna (``to_optuna``, ``suggest``) and Ray Tune (``to_tune``). Colu
   smallest divisor whose macros hold at most ``macro.max_crossbars`` crossbars each
   (:meth:`DesignSpace.floor_counts`; every level below it decodes to it);
 - ``share_j`` (j >= 1, when sharing is on): the earlier layer whose macros j shares, -1 none;
-- ``alloc_j_c`` (searched allocation): v in -2..2, the set's work multiplier 2^(v/2).
+- ``alloc_j_c`` (searched allocation): v in -2..2, the set's work multiplier 2^(v/2);
+- segmented spaces (a network that fits nowhere in the box, or ``segments="searched"``;
+  MODEL.md section 8): ``seg_j`` (j >= 1) 1 where a new segment starts at layer j;
+  ``batch``: index of the batch on its grid (1, 2, 4, ... ``batch_max``, or the fixed
+  batch); ``flow_j``: the layer's dataflow (0 weight-, 1 input-, 2 output-stationary).
 
 A fixed global keeps its column with a single value and is not exported.
 """
@@ -33,6 +37,7 @@ from costmodel.workload import Workload, build_workload
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.network import Network
 from costmodel.macro_capacity import blocks_per_macro, fewest_dividing_macros
+from costmodel.segments import alone_in_segment, weight_tiles
 from space.divisors import divisor_at
 from space.options import GLOBALS, SpaceOptions
 
@@ -73,8 +78,9 @@ class DesignSpace:
     """Variables, exports, encodings and repair for one network, technology and budget."""
 
     def __init__(self, network: Network, tech: Technology, power_w: float, options: SpaceOptions,
-                 columns: list[Column], dup_max: np.ndarray) -> None:
+                 columns: list[Column], dup_max: np.ndarray, segmented: bool = False) -> None:
         self.network, self.tech, self.power_w, self.options = network, tech, float(power_w), options
+        self.segmented = segmented
         self.workload: Workload = build_workload(network, tech)
         self.columns = columns
         self.dup_max = dup_max
@@ -85,8 +91,12 @@ class DesignSpace:
         self.macro_cols = np.array([self.index[f"macros_{j:02d}"] for j in range(L)])
         self.share_cols = np.array([self.index.get(f"share_{j:02d}", -1) for j in range(L)])
         self.alloc_cols = np.array([[self.index.get(f"alloc_{j:02d}_{c}", -1) for c in COMPONENTS] for j in range(L)])
-        # globals and duplication: what a search over macro partitioning keeps fixed
-        self.base_cols = np.array([self.index[g] for g in GLOBALS] + [c for c in self.dup_cols if c >= 0])
+        self.seg_cols = np.array([self.index.get(f"seg_{j:02d}", -1) for j in range(L)])
+        self.flow_cols = np.array([self.index.get(f"flow_{j:02d}", -1) for j in range(L)])
+        self.batch_col = self.index.get("batch", -1)
+        # globals, duplication and segments: what a search over macro partitioning keeps fixed
+        self.base_cols = np.array([self.index[g] for g in GLOBALS] + [c for c in self.dup_cols if c >= 0]
+                                  + [c for c in self.seg_cols if c >= 0])
         self.low = np.array([c.low for c in columns])
         self.high = np.array([c.high for c in columns])
         sizes = self.columns[self.index["xbar_size"]].choices          # blocks per size choice
@@ -119,22 +129,22 @@ class DesignSpace:
                     raise SpaceError(f"fixed {name}={fixed} is not one of {list(values)}")
                 values = (type(values[0])(fixed),)
             columns.append(Column(name, 0, len(values) - 1, tuple(values)))
-        dup_max = _dup_max(network, tech, wl, power_w, options, columns)
-        L = wl.n_weighted
-        conv = ~wl.is_fc[wl.layer_of_w]
-        for j in range(L):
-            if conv[j]:
-                columns.append(Column(f"dup_{j:02d}", 1, int(dup_max[j]), log=True))
-        for j in range(L):
-            columns.append(Column(f"macros_{j:02d}", 0, options.macro_levels - 1))
-        if options.sharing:
-            for j in range(1, L):
-                columns.append(Column(f"share_{j:02d}", -1, j - 1))
-        if options.allocation == "searched":
-            for j in range(L):
-                for c in COMPONENTS:
-                    columns.append(Column(f"alloc_{j:02d}_{c}", *ALLOC_LEVELS))
-        return cls(network, tech, power_w, options, columns, dup_max)
+        globals_ = list(columns)
+        space = cls(network, tech, power_w, options, *_layer_columns(network, tech, wl, power_w, options, globals_, False))
+        if options.segments == "one" or (options.segments == "auto" and space.fits_somewhere()):
+            return space
+        return cls(network, tech, power_w, options, *_layer_columns(network, tech, wl, power_w, options, globals_, True),
+                   segmented=True)
+
+    def fits_somewhere(self) -> bool:
+        """Whether one copy of every layer fits some point of the box (at its largest
+        crossbar share): the space then keeps one segment under ``segments="auto"``."""
+        choices = [range(self.columns[self.index[g]].low, self.columns[self.index[g]].high + 1) for g in GLOBALS[1:]]
+        grid = np.array(np.meshgrid(*choices, indexing="ij")).reshape(len(choices), -1).T
+        X = np.tile(np.where(self.low < 0, 0, self.low), (len(grid), 1))
+        X[:, [self.index[g] for g in GLOBALS[1:]]] = grid
+        X[:, self.index["rram_ratio"]] = self.high[self.index["rram_ratio"]]
+        return bool((self.crossbar_sets(X).sum(1) <= self.crossbar_limit(X)).any())
 
     @property
     def names(self) -> list[str]:
@@ -281,10 +291,31 @@ class DesignSpace:
 
     def macro_limits(self, X: np.ndarray, dup: np.ndarray | None = None) -> np.ndarray:
         """(N, L) largest macro count of each layer, ``dup * blocks`` (row groups x
-        column groups of one copy, for the rows' crossbar size)."""
+        column groups of one copy, for the rows' crossbar size); a tiled layer's, the
+        blocks of one tile (MODEL.md section 8)."""
         dup = self.dup_values(X) if dup is None else dup
         xbar = X[:, self.index["xbar_size"]] - self.columns[self.index["xbar_size"]].low
-        return dup * self._blocks[xbar]
+        blocks = dup * self._blocks[xbar]
+        if not self.segmented:
+            return blocks
+        return self.tiles(X, blocks).blocks
+
+    def segments_of(self, X: np.ndarray) -> np.ndarray:
+        """(N, L) segment of each weighted layer (all 0 in a space with one segment)."""
+        seg = np.zeros((len(X), len(self.seg_cols)), dtype=np.int64)
+        if self.segmented and len(self.seg_cols) > 1:
+            seg[:, 1:] = np.cumsum(X[:, self.seg_cols[1:]], 1)
+        return seg
+
+    def tiles(self, X: np.ndarray, blocks: np.ndarray | None = None):
+        """The weight tiles of each layer of rows ``X`` (:func:`costmodel.segments.weight_tiles`)."""
+        xbar = X[:, self.index["xbar_size"]] - self.columns[self.index["xbar_size"]].low
+        rg_cg = [self.workload.row_groups, self.workload.col_groups]
+        at = np.searchsorted(self.tech.tables.xbar_sizes, np.asarray(self.columns[self.index["xbar_size"]].choices))[xbar]
+        blocks = self.dup_values(X) * self._blocks[xbar] if blocks is None else blocks
+        slices = -(-self.tech.precision.weight_bits // self.globals_of(X)["cell_bits"])
+        cap = np.floor(self.crossbar_budget(X) / slices).astype(np.int64)
+        return weight_tiles(blocks, rg_cg[0][at], rg_cg[1][at], lambda: alone_in_segment(self.segments_of(X)), cap)
 
     def macro_values(self, X: np.ndarray, dup: np.ndarray | None = None) -> np.ndarray:
         """(N, L) macro counts: the divisor of dup * blocks chosen by each level, at least
@@ -354,9 +385,16 @@ class DesignSpace:
         alloc = None
         if self.options.allocation == "searched":
             alloc = 2.0 ** (X[:, self.alloc_cols] / 2.0)
+        batch = self.options.batch or 1
+        dataflow = None
+        if self.segmented:
+            c = self.columns[self.batch_col]
+            batch = np.asarray(c.choices)[X[:, self.batch_col] - c.low]
+            dataflow = X[:, self.flow_cols]
         return DesignBatch(rram_ratio=g["rram_ratio"], cell_bits=g["cell_bits"], xbar_size=g["xbar_size"],
                            dac_bits=g["dac_bits"], dup=dup, macros=self.macro_values(X, dup), share=share,
-                           alloc_weights=alloc, macro_mode=self.options.macro_mode)
+                           alloc_weights=alloc, segment=self.segments_of(X), batch=batch, dataflow=dataflow,
+                           macro_mode=self.options.macro_mode)
 
     def evaluate(self, X: np.ndarray, latency: bool = True) -> Results:
         """Score (repaired) rows with the vectorised evaluator (``latency``: as there)."""
@@ -366,13 +404,43 @@ class DesignSpace:
         """(N, 2) Optuna constraint values (<= 0 feasible): crossbars used over the budget
         minus 1, and 1 for any other infeasibility (0 otherwise)."""
         r = results.resolved
-        used = r.crossbars.sum(1).astype(float) / np.maximum(r.n_xbar_budget, 1) - 1
+        used = r.chip_crossbars.astype(float) / np.maximum(r.n_xbar_budget, 1) - 1
         other = ((results.reason != 0) & (results.reason != 3)).astype(float)
         return np.stack([used, other], 1)
 
 
-def _dup_max(network, tech, wl, power_w, options, columns) -> np.ndarray:
-    """Largest useful copies per weighted layer: its output pixels, within the largest budget."""
+def _layer_columns(network, tech, wl, power_w, options, columns, segmented: bool):
+    """``(columns, dup_max)``: the globals ``columns`` followed by the per-layer columns
+    (and, when ``segmented``, the segment, batch and dataflow columns)."""
+    columns = list(columns)
+    dup_max = _dup_max(network, tech, wl, power_w, options, columns, segmented)
+    L = wl.n_weighted
+    conv = ~wl.is_fc[wl.layer_of_w]
+    for j in range(L):
+        if conv[j]:
+            columns.append(Column(f"dup_{j:02d}", 1, int(dup_max[j]), log=True))
+    for j in range(L):
+        columns.append(Column(f"macros_{j:02d}", 0, options.macro_levels - 1))
+    if options.sharing:
+        for j in range(1, L):
+            columns.append(Column(f"share_{j:02d}", -1, j - 1))
+    if options.allocation == "searched":
+        for j in range(L):
+            for c in COMPONENTS:
+                columns.append(Column(f"alloc_{j:02d}_{c}", *ALLOC_LEVELS))
+    if segmented:
+        for j in range(1, L):
+            columns.append(Column(f"seg_{j:02d}", 0, 1))
+        batches = (options.batch,) if options.batch else tuple(2 ** k for k in range(options.batch_max.bit_length()))
+        columns.append(Column("batch", 0, len(batches) - 1, batches))
+        for j in range(L):
+            columns.append(Column(f"flow_{j:02d}", 0, 2))
+    return columns, dup_max
+
+
+def _dup_max(network, tech, wl, power_w, options, columns, segmented: bool = False) -> np.ndarray:
+    """Largest useful copies per weighted layer: its output pixels, within the largest
+    budget (beside one copy of every other layer; in a segmented space, alone)."""
     sizes, cells = columns[2].choices, columns[1].choices
     ratio_max = columns[0].choices[-1]
     slices = {c: -(-tech.precision.weight_bits // c) for c in cells}
@@ -380,7 +448,8 @@ def _dup_max(network, tech, wl, power_w, options, columns) -> np.ndarray:
                      for s in sizes for c in cells])[:, 0]                     # (combos, L)
     budgets = np.array([math.floor(power_w * ratio_max / tech.crossbar_row(s, c).peak_power_w)
                         for s in sizes for c in cells])
-    spare = budgets[:, None] - (sets.sum(1, keepdims=True) - sets)          # crossbars left for layer j
+    others = 0 if segmented else sets.sum(1, keepdims=True) - sets
+    spare = budgets[:, None] - others                                       # crossbars left for layer j
     copies = np.maximum(spare // sets, 1).max(0)
     pixels = wl.out_pixels[wl.layer_of_w]
     return np.where(wl.is_fc[wl.layer_of_w], 1, np.clip(copies, 1, pixels))

@@ -24,6 +24,13 @@ no trial on invalid points:
    stays within both layers' limits ``dup * blocks``, and the pair's busiest macro holds
    at most ``macro.max_crossbars`` crossbars; otherwise the layer keeps its own macros.
 
+In a segmented space (MODEL.md section 8) steps 2 and 4 apply per segment
+(:mod:`space.segmentation`): the globals stay, a new segment starts wherever the current
+one would no longer fit (a layer that does not fit alone gets its own segment and one
+copy: the evaluator tiles it), extra copies shrink by one factor per segment; step 5
+counts the macros of the largest segment; a layer shares only the macros of a layer of
+its own segment; untiled layers get dataflow 0 (theirs changes nothing).
+
 Macro counts are legal by construction (divisors, see ``space.divisors``). Repair is
 idempotent: ``repair(repair(X)) == repair(X)``.
 
@@ -37,18 +44,26 @@ from __future__ import annotations
 import numpy as np
 
 from costmodel.runs import Runs
+from costmodel.segments import segment_sum
 from costmodel.technology import adc_bits_required
 from space.design_space import DesignSpace
+from space.segmentation import canonical_flows, fit_segment_budget, fit_segments
 
 
 def repair(space: DesignSpace, X: np.ndarray) -> np.ndarray:
     """Rows of ``X`` (N, D) made valid (see the module docstring); a new array."""
     X = np.clip(np.atleast_2d(np.asarray(X, dtype=np.int64)), space.low, space.high)
-    fit_weights(space, X)
-    fit_adc(space, X)
-    fit_budget(space, X)
+    if space.segmented:
+        fit_adc(space, X)
+        fit_segments(space, X)
+        fit_segment_budget(space, X)
+    else:
+        fit_weights(space, X)
+        fit_adc(space, X)
+        fit_budget(space, X)
     fit_macros(space, X)
     fix_sharing(space, X)
+    canonical_flows(space, X)
     return X
 
 
@@ -57,6 +72,7 @@ def repair_partition(space: DesignSpace, X: np.ndarray) -> np.ndarray:
     X = np.clip(np.atleast_2d(np.asarray(X, dtype=np.int64)), space.low, space.high)
     fit_macros(space, X)
     fix_sharing(space, X)
+    canonical_flows(space, X)
     return X
 
 
@@ -136,15 +152,29 @@ def fit_macros(space: DesignSpace, X: np.ndarray, shrink: float = 0.7) -> None:
     base = runs.first(X)
     left, per_xbar, per_macro = (runs.spread(a) for a in space.fixed_power(base))
     dup = space.dup_values(base)
-    used = runs.spread((dup * space.crossbar_sets(base)).sum(1)) * per_xbar
     limit = runs.spread(space.macro_limits(base, dup))
     floor = runs.spread(space.floor_counts(base, space.macro_limits(base, dup)))
     table = space.level_table()
     rows = np.arange(len(X))
     levels = X[:, cols]
+    if space.segmented:
+        # per segment: its crossbars' and macros' fixed power within the power left for its layers
+        seg = runs.spread(space.segments_of(base))
+        S = int(seg[:, -1].max()) + 1 if len(X) else 1
+        L = len(cols)
+        units = ((1 - space.globals_of(base)["rram_ratio"]) * space.power_w - space.fixed_power(base)[0]) / max(L, 1)
+        count = segment_sum(np.ones(seg.shape), seg, S)
+        used = segment_sum(runs.spread(dup * space.crossbar_sets(base)), seg, S) * per_xbar[:, None]
+        left = (left + L * runs.spread(units))[:, None] - count * runs.spread(units)[:, None]
+    else:
+        used = runs.spread((dup * space.crossbar_sets(base)).sum(1)) * per_xbar
     for _ in range(64):
-        macros = np.maximum(table[limit[rows], levels], floor[rows]).sum(1)
-        over = (used[rows] + macros * per_macro[rows] > left[rows]) & (levels.max(1) > 0)
+        macros = np.maximum(table[limit[rows], levels], floor[rows])
+        if space.segmented:
+            macros = segment_sum(macros, seg[rows], S)
+            over = (used[rows] + macros * per_macro[rows, None] > left[rows]).any(1) & (levels.max(1) > 0)
+        else:
+            over = (used[rows] + macros.sum(1) * per_macro[rows] > left[rows]) & (levels.max(1) > 0)
         if not over.any():
             return
         rows = rows[over]
@@ -172,6 +202,9 @@ def fix_sharing(space: DesignSpace, X: np.ndarray) -> None:
     partner_limit = np.take_along_axis(limit, q, 1)
     pair = np.maximum(macros, np.take_along_axis(macros, q, 1))
     legal = (share >= 0) & (share < np.arange(L)) & (pair <= limit) & (pair <= partner_limit)
+    if space.segmented:
+        seg = space.segments_of(X)
+        legal &= np.take_along_axis(seg, q, 1) == seg
     legal &= space.pair_fits(X, limit, partner_limit, pair)
     partner_shares = legal & np.take_along_axis(legal, q, 1)
     slot = np.arange(0, n * (L + 1), L + 1)[:, None] + np.where(legal, q, L)

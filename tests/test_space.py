@@ -386,7 +386,7 @@ def test_repair_moves_vgg16_to_4bit_cells_and_keeps_some_sharing():
 
 
 def test_repair_leaves_a_network_that_fits_nowhere_unchanged_in_its_globals():
-    space = space_with("vgg16", 49.0, fixed={"cell_bits": 1, "xbar_size": 128})
+    space = space_with("vgg16", 49.0, fixed={"cell_bits": 1, "xbar_size": 128}, segments="one")
     X = box_rows(space, 5, n=16)
     R = repair(space, X)
     assert ((R >= space.low) & (R <= space.high)).all()

@@ -37,6 +37,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from search.operators.picking import pick as _pick
+from search.operators.segment_moves import mutate_segments, segment_columns
 from space import DesignSpace, repair
 from space.repair import fit_macros, fix_sharing, repair_partition
 
@@ -55,11 +57,6 @@ def rows_of(X: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return X.reshape(E * n, D).take(flat, axis=0).reshape(*idx.shape, D)
 
 
-def _pick(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """(R,) index of a uniformly random True entry of each row of ``mask`` (R, K); -1 if none."""
-    keys = rng.random(mask.shape, dtype=np.float32) + mask          # True entries in [1, 2), the others below
-    idx = keys.argmax(-1)
-    return np.where(mask[np.arange(len(idx)), idx], idx, -1)
 
 
 def allowed_columns(space: DesignSpace, columns=None) -> np.ndarray:
@@ -162,38 +159,47 @@ def from_genes(space: DesignSpace, X_template: np.ndarray, genes: np.ndarray, ba
 
 # --- operators ------------------------------------------------------------------------
 def mutate(space: DesignSpace, X: np.ndarray, rng: np.random.Generator, *, p_macro: float = 0.9,
-           p_share: float = 0.3, p_other: float = 0.0, columns=None) -> np.ndarray:
+           p_share: float = 0.3, p_other: float = 0.0, p_segment: float = 0.5, columns=None) -> np.ndarray:
     """Mutated and repaired copies of repaired rows ``X`` (N, D) -> (N, D).
 
     Each row independently gets (a) a macro-count change with probability ``p_macro``,
-    (b) a sharing toggle with ``p_share`` and (c) a change of one other column with
-    ``p_other``; a row that drew none gets one operator chosen in proportion to the
-    probabilities. Operators whose columns ``columns`` excludes are skipped.
+    (b) a sharing toggle with ``p_share``, (c) a change of one other column with
+    ``p_other`` and, in a segmented space, (d) a move of its segments, batch or dataflow
+    (:mod:`search.operators.segment_moves`) with ``p_segment``; a row that drew none gets
+    one operator chosen in proportion to the probabilities. Operators whose columns
+    ``columns`` excludes are skipped.
     """
     parents = _as_rows(X)
     X = np.array(parents)
     n = len(X)
     allowed = allowed_columns(space, columns)
     others = _other_columns(space, allowed)
+    seg_cols = segment_columns(space)
     p = np.array([p_macro if allowed[space.macro_cols].any() else 0.0,
                   p_share if (space.share_cols >= 0).any() and allowed[space.share_cols[space.share_cols >= 0]].any() else 0.0,
-                  p_other if len(others) else 0.0])
+                  p_other if len(others) else 0.0,
+                  p_segment if len(seg_cols) and allowed[seg_cols].all() else 0.0])
     fix = _repairer(space, allowed)
     if n == 0 or p.sum() <= 0:
         return fix(space, X)
-    ops = rng.random((n, 3)) < p
+    ops = np.zeros((n, 4), dtype=bool)
+    ops[:, :3] = rng.random((n, 3)) < p[:3]
+    k = 4 if p[3] > 0 else 3                                # (d) draws only in segmented spaces
+    if p[3] > 0:
+        ops[:, 3] = rng.random(n) < p[3]
     none = ~ops.any(1)
-    forced = rng.choice(3, size=int(none.sum()), p=p / p.sum())
+    forced = rng.choice(k, size=int(none.sum()), p=p[:k] / p[:k].sum())
     ops[np.flatnonzero(none), forced] = True
     grew = _mutate_macros(space, X, np.flatnonzero(ops[:, 0]), rng, allowed)
     _mutate_sharing(space, X, np.flatnonzero(ops[:, 1]), rng, allowed)
     _mutate_other(space, X, np.flatnonzero(ops[:, 2]), rng, others)
+    mutate_segments(space, X, np.flatnonzero(ops[:, 3]), rng)
     # (a) and (b) keep sharing legal (a count within the pair's limits and capacity, a new
     # pair of free layers that fits them); the macros' power changes only where a count
     # grew (sharing does not change it): rows moved by (a) and (b) alone need at most that
     # power fitted. Where that lowered levels, a pair may break the macro capacity: its
     # sharing is dropped, or the row stays its parent when sharing may not change.
-    other = ops[:, 2]
+    other = ops[:, 2] | ops[:, 3]
     X[other] = fix(space, X[other])
     moved = grew[~other[grew]]
     Y = X[moved]
@@ -214,6 +220,7 @@ def _other_columns(space: DesignSpace, allowed: np.ndarray) -> np.ndarray:
     mask = allowed & (space.high > space.low)
     mask[space.macro_cols] = False
     mask[space.share_cols[space.share_cols >= 0]] = False
+    mask[segment_columns(space)] = False
     return np.flatnonzero(mask)
 
 

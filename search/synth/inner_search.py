@@ -34,10 +34,16 @@ from search.operators.annealing import conv_copies, duplication_energy, energy_t
 from search.synth.dup_filter import FilterResult, filter_duplication
 from search.synth.effort import Effort
 from search.operators.evolution import evolve, partition_columns
+from search.operators.segment_moves import segment_columns
 from search.objectives import fitness, maximised, needs_latency
 from search.synth.score_memo import ScoreMemo
 from space import DesignSpace, repair
 from space.options import GLOBALS
+from space.segmentation import fill_segments
+
+#: Share of the segment boundaries a segmented EA's first population draws (the rest
+#: come from repair's greedy packing).
+SEGMENT_SEED_SHARE = 0.1
 
 OUTER_PARAMS = ("rram_ratio", "cell_bits", "xbar_size")
 #: Where duplication candidates come from (``search_points(duplication=...)``).
@@ -87,8 +93,11 @@ def point_rows(space: DesignSpace, points: list[dict]) -> tuple[np.ndarray, np.n
 
 
 def unfit_reasons(space: DesignSpace, X: np.ndarray) -> list[str | None]:
-    """Per base row (M, D): None if one copy of the weights fits its globals, else why not."""
+    """Per base row (M, D): None if one copy of the weights fits its globals (in a segmented
+    space: if one block of crossbars fits the chip), else why not."""
     repaired = repair(space, X)
+    if space.segmented:
+        return _unfit_segmented(space, X, repaired)
     g = space.globals_of(X)
     need = space.crossbar_sets(X).sum(1)
     budget = space.crossbar_budget(X).astype(np.int64)
@@ -139,6 +148,8 @@ def search_points(space: DesignSpace, points: list[dict], effort: Effort, object
     cols = _ea_columns(space)
     fresh = space.random(X0.shape[0] * X0.shape[1], rng).reshape(X0.shape)
     X0[..., cols] = fresh[..., cols]
+    if space.segmented:
+        X0 = _seed_segments(space, X0, rng)
     latency = needs_latency(objective)
     score = ScoreMemo(lambda rows: fitness(space.evaluate(rows, latency), objective), space.dims)
     X_best, f_best, history = evolve(space, score, X0, effort.generations, rng,
@@ -181,11 +192,32 @@ def search_points(space: DesignSpace, points: list[dict], effort: Effort, object
     return outcomes
 
 
+def _unfit_segmented(space: DesignSpace, X: np.ndarray, repaired: np.ndarray) -> list[str | None]:
+    """:func:`unfit_reasons` of a segmented space: every network runs when one block (a row
+    group of a column group, ``slices`` crossbars) fits the crossbar share."""
+    slices = -(-space.tech.precision.weight_bits // space.globals_of(X)["cell_bits"])
+    budget = space.crossbar_budget(X).astype(np.int64)
+    moved = (repaired[:, :len(GLOBALS)] != X[:, :len(GLOBALS)]).any(1)
+    g = space.globals_of(X)
+    return [f"one block of the weights needs {slices[m]} crossbars, the crossbar share pays for {budget[m]}"
+            if slices[m] > budget[m] else
+            f"no ADC is precise enough for {int(g['dac_bits'][m])}-bit DACs" if moved[m] else None
+            for m in range(len(X))]
+
+
 def duplication_candidates(space: DesignSpace, X: np.ndarray, effort: Effort, rng: np.random.Generator,
                            duplication: str) -> FilterResult:
-    """Duplication candidates of the pairs ``X`` (E, D) (see :func:`search_points`)."""
+    """Duplication candidates of the pairs ``X`` (E, D) (see :func:`search_points`); in a
+    segmented space, one: copies filling each segment of repair's packing in proportion
+    to the layers' output pixels (the EA refills them whenever it moves a boundary)."""
     if duplication not in DUPLICATION_SOURCES:
         raise PimtuneError(f"unknown duplication source {duplication!r}; choose from {', '.join(DUPLICATION_SOURCES)}")
+    if space.segmented:
+        Y = repair(space, X)
+        if duplication != "none":
+            fill_segments(space, Y)
+        dup = space.dup_values(repair(space, Y))[:, space.conv]
+        return FilterResult(dup=dup[:, None, :], energy=np.zeros((len(X), 1)), best_energy=np.zeros((1, len(X))))
     dup, sets, limit = conv_copies(space, X)
     g = space.globals_of(X)
     fc = space.crossbar_sets(X)[:, ~space.conv].sum(1)
@@ -206,9 +238,23 @@ def duplication_candidates(space: DesignSpace, X: np.ndarray, effort: Effort, rn
 
 
 def _ea_columns(space: DesignSpace) -> np.ndarray:
-    """Columns the EA searches: macro levels, sharing, and the allocation multipliers."""
+    """Columns the EA searches: macro levels, sharing, the allocation multipliers and, in a
+    segmented space, the segments, batch and dataflow."""
     alloc = space.alloc_cols[space.alloc_cols >= 0]
-    return np.concatenate([partition_columns(space), alloc]).astype(np.int64)
+    return np.concatenate([partition_columns(space), alloc, segment_columns(space)]).astype(np.int64)
+
+
+def _seed_segments(space: DesignSpace, X0: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The first population of a segmented EA (E, P, D): the first design of each instance
+    keeps repair's packing, the others also start a segment at a random
+    ``SEGMENT_SEED_SHARE`` of the layers; copies refilled for their segments."""
+    E, P, D = X0.shape
+    seg = space.seg_cols[space.seg_cols >= 0]
+    X0[..., seg] = rng.random((E, P, len(seg))) < SEGMENT_SEED_SHARE
+    X0[:, 0, seg] = 0
+    rows = repair(space, X0.reshape(E * P, D))
+    fill_segments(space, rows)
+    return rows.reshape(E, P, D)
 
 
 def _value(f: float, sign: float) -> float | None:

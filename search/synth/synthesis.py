@@ -53,6 +53,8 @@ from search.storage.study_lease import hold_study
 from space import DesignSpace
 
 OUTER_SAMPLERS = ("grid", "tpe", "random")
+#: How many more outer points a segmented space searches per batch (:func:`points_per_batch`).
+SEGMENTED_BATCH_FACTOR = 6
 #: Outer trials of ``tpe`` / ``random`` when none are given: PIMSYN's grid size.
 DEFAULT_OUTER_TRIALS = 36
 
@@ -113,7 +115,17 @@ def identity(space: DesignSpace, plan: SynthesisPlan) -> dict:
             "sharing": space.options.sharing, "macros": space.options.macro_mode,
             "objective": plan.objective, "outer": plan.outer, "effort": plan.effort.name,
             "effort_sha1": hashlib.sha1(plan.effort.model_dump_json().encode()).hexdigest()[:16],
-            "seed": plan.seed, "duplication": plan.duplication}
+            "seed": plan.seed, "duplication": plan.duplication, **segment_identity(space)}
+
+
+def segment_identity(space: DesignSpace) -> dict:
+    """The segmented-execution options of a space, for study identities: nothing for a
+    space with one segment and no fixed batch (so studies of networks that fit keep
+    today's identity and resume)."""
+    o = space.options
+    if not space.segmented and o.batch is None:
+        return {}
+    return {"segmented": space.segmented, "batch": o.batch, "batch_max": o.batch_max}
 
 
 def outer_distributions(space: DesignSpace, plan: SynthesisPlan) -> dict:
@@ -232,13 +244,21 @@ def _grid_batches(space, study, plan, dists, stats):
             study.add_trial(optuna.trial.create_trial(params=p, distributions=dists, state=TrialState.PRUNED,
                                                       user_attrs={"reason": _join_reasons(mine)}))
             stats.skipped += 1
-    size = plan.effort.points_per_batch
+    size = points_per_batch(space, plan.effort)
     batches = []
     for b in range(0, len(fits), size):
         ids = fits[b:b + size]
         if any(point_key(grid[i]) not in done for i in ids):
             batches.append(([grid[i] for i in ids], ids))
     return iter(batches), len(grid)
+
+
+def points_per_batch(space: DesignSpace, effort: Effort) -> int:
+    """Outer points searched as one population matrix: ``effort.points_per_batch``, times
+    ``SEGMENTED_BATCH_FACTOR`` in a segmented space (its EA has one duplication candidate
+    per point and DAC resolution where the SA filter gives ten: more points keep the
+    matrices, and so the evaluator's per-call overhead, as in a space that fits)."""
+    return effort.points_per_batch * (SEGMENTED_BATCH_FACTOR if space.segmented else 1)
 
 
 def _join_reasons(reasons: list[str]) -> str:
@@ -312,7 +332,7 @@ def _execute(space, study, plan, dists, batches, told) -> None:
         while True:
             lifecycle.raise_if_signalled()
             while len(in_flight) < plan.jobs:
-                job = _next_job(study, plan, dists, batches)
+                job = _next_job(space, study, plan, dists, batches)
                 if job is None:
                     break
                 points, trials, seed_words = job
@@ -343,7 +363,7 @@ def _execute(space, study, plan, dists, batches, told) -> None:
             pool.shutdown()
 
 
-def _next_job(study, plan, dists, batches):
+def _next_job(space, study, plan, dists, batches):
     """The next batch to run as (points, trials, seed words), or None when done."""
     if plan.outer == "grid":
         batch = next(batches, None)
@@ -354,7 +374,7 @@ def _next_job(study, plan, dists, batches):
         trials = [None if point_key(p) in done else _ask_point(study, p, dists) for p in points]
         return points, trials, [plan.seed, *ids]
     running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
-    want = min(plan.effort.points_per_batch, plan.trials - len(finished_points(study)) - running)
+    want = min(points_per_batch(space, plan.effort), plan.trials - len(finished_points(study)) - running)
     if want <= 0:
         return None
     trials = [study.ask(dists) for _ in range(want)]

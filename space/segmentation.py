@@ -1,0 +1,119 @@
+"""Repair steps of segmented spaces (MODEL.md section 8): every segment within the chip.
+
+A segment fits when one copy of each of its layers is within the crossbar share, and
+their fixed periphery (DACs, sample-and-hold, registers per crossbar; one macro and one
+unit of each main peripheral per layer) within the rest of the budget: the conditions
+:meth:`space.DesignSpace.crossbar_limit` puts on a whole network, applied per segment.
+All functions work in place on repaired-so-far rows ``X`` (N, D), vectorised over rows
+(loops run over layers).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from costmodel.segments import segment_sum
+from space.design_space import DesignSpace
+
+#: Bisection steps of :func:`fill_segments`' factor: 2^-24 resolves one copy of 16M pixels.
+FILL_BISECTIONS = 24
+
+
+def layer_costs(space: DesignSpace, X: np.ndarray):
+    """``(sets, budget, pot, fixed, per_xbar)``: (N, L) crossbars of one copy per layer,
+    (N,) crossbar budget, (N,) the power for everything but crossbars ``(1 - r) P`` (W),
+    (N,) the fixed power one layer brings besides its crossbars (a macro and one unit of
+    each main peripheral, W) and (N,) the fixed power per crossbar (W)."""
+    left, per_xbar, per_macro = space.fixed_power(X)
+    L = len(space.dup_cols)
+    per_layer_units = ((1 - space.globals_of(X)["rram_ratio"]) * space.power_w - left) / max(L, 1)
+    return space.crossbar_sets(X), space.crossbar_budget(X), left + L * per_layer_units, per_macro + per_layer_units, per_xbar
+
+
+def fit_segments(space: DesignSpace, X: np.ndarray) -> None:
+    """Start a new segment wherever the current one would no longer fit (greedy, in layer
+    order); a layer that does not fit alone gets a segment of its own and one copy (the
+    evaluator splits it into weight tiles)."""
+    if not space.segmented:
+        return
+    sets, budget, pot, fixed, per_xbar = layer_costs(space, X)
+    n, L = sets.shape
+    flags = np.zeros((n, L), dtype=bool)
+    flags[:, 1:] = X[:, space.seg_cols[1:]] > 0
+    acc_x = np.zeros(n)
+    acc_w = np.zeros(n)
+    for j in range(L):
+        w = sets[:, j] * per_xbar + fixed
+        new = flags[:, j] | (acc_x + sets[:, j] > budget) | (acc_w + w > pot) if j else np.ones(n, dtype=bool)
+        new &= (acc_x > 0) | (j == 0)
+        flags[:, j] = new
+        acc_x = np.where(new, 0, acc_x) + sets[:, j]
+        acc_w = np.where(new, 0, acc_w) + w
+    if L > 1:
+        X[:, space.seg_cols[1:]] = flags[:, 1:]
+    too_big = (sets > budget[:, None]) | (sets * per_xbar[:, None] + fixed[:, None] > pot[:, None])
+    one = too_big & space.conv
+    if one.any():
+        rows, layers = np.nonzero(one)
+        X[rows, space.dup_cols[layers]] = 1
+
+
+def fit_segment_budget(space: DesignSpace, X: np.ndarray) -> None:
+    """Shrink extra copies in place, by one factor per segment, so that every segment's
+    copies fit (``fit_budget`` per segment)."""
+    conv = space.conv
+    if not conv.any():
+        return
+    sets, budget, pot, fixed, per_xbar = layer_costs(space, X)
+    seg = space.segments_of(X)
+    S = int(seg[:, -1].max()) + 1
+    dup = space.dup_values(X)
+    rows = np.arange(len(X))[:, None]
+    count = segment_sum(np.ones_like(sets, dtype=float), seg, S)
+    limit = np.minimum(budget[:, None], np.floor(np.maximum(pot[:, None] - count * fixed[:, None], 0) / per_xbar[:, None]))
+    base = segment_sum(sets, seg, S)
+    extra = segment_sum((dup - 1) * sets, seg, S)
+    over = (base + extra > limit) & (base <= limit)
+    if not over.any():
+        return
+    factor = np.where(over, np.clip((limit - base) / np.maximum(extra, 1), 0.0, 1.0), 1.0)[rows, seg]
+    shrunk = 1 + np.floor((dup - 1) * factor + 1e-9).astype(np.int64)
+    X[:, space.dup_cols[conv]] = shrunk[:, conv]
+
+
+def canonical_flows(space: DesignSpace, X: np.ndarray) -> None:
+    """Dataflow 0 (weight-stationary) for layers that are not tiled, in place: their
+    dataflow changes nothing (MODEL.md section 8), so equal designs get equal rows."""
+    if not space.segmented:
+        return
+    tiled = space.tiles(X).tiled
+    X[:, space.flow_cols] = np.where(tiled, X[:, space.flow_cols], 0)
+
+
+def fill_segments(space: DesignSpace, X: np.ndarray) -> None:
+    """Copies of every conv layer in place, proportional to its output pixels and filling
+    its segment's crossbars (the ``heuristic`` duplication of PIMSYN's baseline, per
+    segment; one bisection over the factor of every segment at once). Layers that do not
+    fit alone keep one copy."""
+    conv = space.conv
+    if not conv.any():
+        return
+    sets, budget, pot, fixed, per_xbar = layer_costs(space, X)
+    seg = space.segments_of(X)
+    S = int(seg[:, -1].max()) + 1
+    n = len(X)
+    rows = np.arange(n)[:, None]
+    count = segment_sum(np.ones(sets.shape), seg, S)
+    limit = np.minimum(budget[:, None], np.floor(np.maximum(pot[:, None] - count * fixed[:, None], 0) / per_xbar[:, None]))
+    pixels = space.workload.out_pixels[space.workload.layer_of_w].astype(float)
+    top = np.where(conv & (sets <= budget[:, None]), np.minimum(pixels, space.dup_max), 1)
+
+    def dup_for(alpha: np.ndarray) -> np.ndarray:
+        return np.clip(np.floor(alpha[rows, seg] * pixels), 1, top).astype(np.int64)
+
+    lo, hi = np.zeros((n, S)), np.ones((n, S))
+    for _ in range(FILL_BISECTIONS):
+        mid = (lo + hi) / 2
+        fits = segment_sum(dup_for(mid) * sets, seg, S) <= limit
+        lo, hi = np.where(fits, mid, lo), np.where(fits, hi, mid)
+    X[:, space.dup_cols[conv]] = dup_for(lo)[:, conv]
