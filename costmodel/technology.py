@@ -1,10 +1,12 @@
 """Technology files: component power, latency and area figures, schema-checked.
 
 A technology file is YAML (see ``costmodel/tech/reram.yaml``); every figure carries its
-unit in its key (``_w``, ``_ns``, ``_nj``, ``_mm2``, ``_kib``, ``_bits``). ``load_technology``
-validates it with pydantic and turns the tables into numpy lookup arrays for the
-vectorised evaluator. The evaluator only sees :class:`Technology`: a new family of
-in-memory macros is a new schema section plus its own resolve step, not a new evaluator.
+unit in its key (``_w``, ``_ns``, ``_nj``, ``_mm2``, ``_kib``, ``_bits``; ``_pj``,
+``_pj_per_bit`` and ``_gbyte_per_s`` in the segmented-execution sections of
+``costmodel/memory_hierarchy.py``). ``load_technology`` validates it with pydantic and
+turns the tables into numpy lookup arrays for the vectorised evaluator. The evaluator only
+sees :class:`Technology`: a new family of in-memory macros is a new schema section plus its
+own resolve step, not a new evaluator.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 import yaml
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
+from costmodel.memory_hierarchy import ArrayWrite, GlobalBuffer, OffchipMemory
 from costmodel.schema import NonNegative, Positive, Strict
 from costmodel.sram.technology import SramTechnology
 from onnx_frontend.errors import PimtuneError
@@ -190,6 +193,10 @@ class Technology(Strict):
     macro: Macro
     counting: Counting
     offchip_links: OffchipLinks
+    # segmented execution (costmodel/memory_hierarchy.py): DRAM, global buffer, weight writes
+    offchip_memory: OffchipMemory
+    global_buffer: GlobalBuffer
+    array_write: ArrayWrite
 
     @model_validator(mode="after")
     def _unique_keys(self):
