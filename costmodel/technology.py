@@ -1,10 +1,12 @@
 """Technology files: component power, latency and area figures, schema-checked.
 
 A technology file is YAML (see ``costmodel/tech/reram.yaml``); every figure carries its
-unit in its key (``_w``, ``_ns``, ``_nj``, ``_mm2``, ``_kib``, ``_bits``). ``load_technology``
-validates it with pydantic and turns the tables into numpy lookup arrays for the
-vectorised evaluator. The evaluator only sees :class:`Technology`: a new family of
-in-memory macros is a new schema section plus its own resolve step, not a new evaluator.
+unit in its key (``_w``, ``_ns``, ``_nj``, ``_mm2``, ``_kib``, ``_bits``; ``_pj``,
+``_pj_per_bit`` and ``_gbyte_per_s`` in the segmented-execution sections of
+``costmodel/memory_hierarchy.py``). ``load_technology`` validates it with pydantic and
+turns the tables into numpy lookup arrays for the vectorised evaluator. The evaluator only
+sees :class:`Technology`: a new family of in-memory macros is a new schema section plus its
+own resolve step, not a new evaluator.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import math
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_origin
 
 import numpy as np
 import yaml
@@ -189,11 +191,12 @@ class Technology(Strict):
     noc: Noc
     registers: Registers
     macro: Macro
+    counting: Counting
+    offchip_links: OffchipLinks
+    # segmented execution (costmodel/memory_hierarchy.py): DRAM, global buffer, weight writes
     offchip_memory: OffchipMemory
     global_buffer: GlobalBuffer
     array_write: ArrayWrite
-    counting: Counting
-    offchip_links: OffchipLinks
 
     @model_validator(mode="after")
     def _unique_keys(self):
@@ -343,7 +346,26 @@ def load_technology(source: str | Path | Technology | SramTechnology = "reram") 
         if isinstance(value, dict) and err["type"] != "missing":
             shown = "{...}"
         more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise TechnologyError(f"{path}: key '{key}': {err['msg']}; value {shown}{more}") from None
+        hint = _missing_section_hint(schema, family, err)
+        raise TechnologyError(f"{path}: key '{key}': {err['msg']}; value {shown}{hint}{more}") from None
+
+
+#: the bundled file of each family, the one to copy a missing section from
+BUNDLED_BY_FAMILY = {"analog_crossbar": "reram.yaml", "sram_aimc": "sram-aimc.yaml", "sram_dimc": "sram-dimc.yaml"}
+
+
+def _missing_section_hint(schema: type[Strict], family: str, err: dict) -> str:
+    """For a missing top-level section (``offchip_memory:``, ``noc:`` ...): where to copy it
+    from; else ''. Files written before a section existed fail this way."""
+    loc = err.get("loc", ())
+    if err["type"] != "missing" or len(loc) != 1:
+        return ""
+    field = schema.model_fields.get(str(loc[0]))
+    annotation = getattr(field, "annotation", None)
+    section = get_origin(annotation) is list or (isinstance(annotation, type) and issubclass(annotation, Strict))
+    if not section:
+        return ""
+    return f"; copy the '{loc[0]}:' section from the bundled file {TECH_DIR / BUNDLED_BY_FAMILY[family]}"
 
 
 def adc_bits_required(xbar_size, dac_bits, cell_bits):

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from costmodel.memory_hierarchy import ArrayWrite, GlobalBuffer, OffchipMemory
 from costmodel.schema import NonNegative, Positive, Strict
 
 Fraction = Field(ge=0, le=1)
@@ -172,6 +173,10 @@ class SramTechnology(Strict):
     dac: DacFit | None = None
     macro: MacroGeometry
     activity: Activity
+    # segmented execution (costmodel/memory_hierarchy.py): DRAM, global buffer, weight writes
+    offchip_memory: OffchipMemory
+    global_buffer: GlobalBuffer
+    array_write: ArrayWrite
     measured: Measured | None = None
     notes: str = ""
 
