@@ -127,8 +127,8 @@ def globals_line(g: dict) -> str:
                        f"({g['crossbars_used']} over {g['segments']} segments), {g['chip_macros']} macros on the "
                        f"chip ({g['macros']} in {g['macro_sets']} sets over the segments) on a "
                        f"{g['mesh_width']}-wide mesh ({g['macro_mode']})")
-    return head + (f"crossbars {g['crossbars_used']} / {g['crossbar_budget']}, "
-                   f"{g['macros']} macros in {g['macro_sets']} sets on a {g['mesh_width']}-wide mesh ({g['macro_mode']})")
+    return head + (f"crossbars {g['crossbars_used']} / {g['crossbar_budget']}, {g['macros']} macros in "
+                   f"{g['macro_sets']} sets on a {g['mesh_width']}-wide mesh ({g['macro_mode']})")
 
 
 #: Short names of the dataflows in tables.
