@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from costmodel.design import DesignBatch
+from costmodel.design import DATAFLOWS, DesignBatch
 from costmodel.resolve import REASONS, Resolved, resolve
 from costmodel.technology import Technology, load_technology, require_network_family
 from costmodel.timing import Timing, pipeline_timing
@@ -25,6 +25,17 @@ class Results:
 
     Units: seconds, joules, watts, mm^2; TOPS = 1e12 operations/s with ops = 2 x MACs.
     ``energy_by_component_j`` maps component -> ``{"static": (N,), "dynamic": (N,)}``.
+
+    Segmented execution (MODEL.md section 8): ``batch`` inferences per segment run,
+    ``segments`` per design, ``reloads`` whether its weights are written again (more than
+    one segment, or a tiled layer), ``offchip_bytes_per_inference`` its DRAM reads and
+    writes, ``reload_energy_j`` the DRAM reads and array writes of its weights per
+    inference (``layer_reload_energy_j`` (N, L) per weighted layer), ``reload_time_s``
+    the time per batch to load the weights, summed over the segments, and
+    ``endurance_inferences`` the inferences until the most rewritten cell reaches the
+    technology's ``array_write.endurance_writes`` (NaN when it has no figure or nothing
+    is rewritten; ``metrics`` writes None); ``dataflow`` (N, L) the designs' dataflow
+    codes (``DATAFLOWS``) and ``weighted_names`` the weighted layers' names.
     """
 
     feasible: np.ndarray
@@ -47,6 +58,16 @@ class Results:
     peak_tops: np.ndarray
     peak_tops_per_watt: np.ndarray
     edp_js: np.ndarray
+    batch: np.ndarray
+    segments: np.ndarray
+    reloads: np.ndarray
+    offchip_bytes_per_inference: np.ndarray
+    reload_energy_j: np.ndarray
+    layer_reload_energy_j: np.ndarray
+    reload_time_s: np.ndarray
+    endurance_inferences: np.ndarray
+    dataflow: np.ndarray
+    weighted_names: tuple[str, ...]
     resolved: Resolved
     timing: Timing
 
@@ -87,7 +108,23 @@ class Results:
                 "by_component": {c: float(v[n]) for c, v in self.area_by_component_mm2.items()},
             },
             "edp_js": float(self.edp_js[n]),
+            "batch": int(self.batch[n]),
+            "segments": int(self.segments[n]),
+            "reloads": bool(self.reloads[n]),
+            "offchip_bytes_per_inference": float(self.offchip_bytes_per_inference[n]),
+            "reload_energy_j": float(self.reload_energy_j[n]),
+            "reload_time_s": float(self.reload_time_s[n]),
+            "endurance_inferences": _finite_or_none(self.endurance_inferences[n]),
+            "layers": self.layer_rows(n),
         }
+
+    def layer_rows(self, n: int) -> list[dict]:
+        """Design ``n``'s weighted layers in network order: name, segment, dataflow (its
+        name), weight tiles and the reload energy of its weights per inference (J)."""
+        r = self.resolved
+        return [{"name": name, "segment": int(r.segment[n, j]), "dataflow": DATAFLOWS[int(self.dataflow[n, j])],
+                 "tiles": int(r.tiles.count[n, j]), "reload_energy_j": float(self.layer_reload_energy_j[n, j])}
+                for j, name in enumerate(self.weighted_names)]
 
 
 def evaluate(network: Network, tech: Technology | str, batch: DesignBatch, power_w, latency: bool = True) -> Results:
@@ -147,6 +184,34 @@ def evaluate(network: Network, tech: Technology | str, batch: DesignBatch, power
             peak_tops=peak_tops,
             peak_tops_per_watt=np.where(feasible, peak_tops / peak_power, 0.0),
             edp_js=energy * latency_s,
+            **_segment_figures(r),
+            dataflow=batch.dataflow,
+            weighted_names=tuple(w.name for w in network.weighted_layers),
             resolved=r,
             timing=t,
         )
+
+
+def _finite_or_none(x) -> float | None:
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def _segment_figures(r: Resolved) -> dict:
+    """The segmented-execution fields of :class:`Results` (MODEL.md section 8)."""
+    o = r.offchip
+    L = r.segment.shape[1]
+    endurance = r.tech.array_write.endurance_writes
+    writes = o.writes_per_cell
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lasts = np.where(writes > 0, (np.nan if endurance is None else endurance) / writes, np.nan)
+    return {
+        "batch": r.batch.copy(),
+        "segments": r.segment[:, -1] + 1 if L else np.ones(r.n, dtype=np.int64),
+        "reloads": o.reloads.any(1) if L else np.zeros(r.n, dtype=bool),
+        "offchip_bytes_per_inference": o.dram_bits / 8,
+        "reload_energy_j": o.reload_energy_nj.sum(1) * 1e-9,
+        "layer_reload_energy_j": o.reload_energy_nj * 1e-9,
+        "reload_time_s": o.reload_ns.sum(1) * 1e-9,
+        "endurance_inferences": lasts,
+    }

@@ -46,9 +46,15 @@ def design_summary(network: Network, results: Results, n: int, batch: DesignBatc
 
     Returns a dict with keys ``network``, ``globals``, ``layers`` (one row per layer in
     network order), ``energy``, ``peak_power``, ``area`` (one row per component, with
-    ``share_pct`` of the total), ``bottleneck`` (the layer with the largest busy time)
-    and ``metrics`` (``results.metrics(n)``). ``batch`` is needed because the results do
-    not carry the design's globals (cell bits, DAC bits, rram_ratio, macro mode).
+    ``share_pct`` of the total), ``bottleneck`` (the layer with the largest busy time),
+    ``segments`` (one row per segment of a design that reloads weights, else empty:
+    :func:`segment_rows`) and ``metrics`` (``results.metrics(n)``). ``batch`` is needed
+    because the results do not carry the design's globals (cell bits, DAC bits,
+    rram_ratio, macro mode).
+
+    A layer row's ``segment`` is its segment (a weightless layer's: its macro set's);
+    ``dataflow``, ``tiles`` and ``reload_energy_j`` (per inference) are its weights'
+    (None, None and 0 for a weightless layer).
     """
     r, t = results.resolved, results.timing
     wl = r.workload
@@ -63,6 +69,8 @@ def design_summary(network: Network, results: Results, n: int, batch: DesignBatc
             partner[a], partner[b] = layers[b].name, layers[a].name
     counts = r.counts[n]                               # (L, C)
     adc = COMPONENTS.index("adc")
+    weighted = {int(l): j for j, l in enumerate(wl.layer_of_w.tolist())}
+    layer_reload = results.layer_rows(n)
 
     rows = []
     busy_ns = t.busy_ns[n].astype(float)
@@ -88,6 +96,10 @@ def design_summary(network: Network, results: Results, n: int, batch: DesignBatc
             "span_us": _f(t.finish_ns[n, l] - t.start_ns[n, l]) * 1e-3,
             "busy_share_pct": _share(busy, interval_ns),
             "bottleneck": l == bottleneck,
+            "segment": int(r.segment_a[n, l]),
+            "dataflow": layer_reload[weighted[l]]["dataflow"] if l in weighted else None,
+            "tiles": layer_reload[weighted[l]]["tiles"] if l in weighted else None,
+            "reload_energy_j": layer_reload[weighted[l]]["reload_energy_j"] if l in weighted else 0.0,
         })
 
     energy_total = _f(results.energy_j[n])
@@ -123,6 +135,11 @@ def design_summary(network: Network, results: Results, n: int, batch: DesignBatc
         "offchip_links": int(batch.offchip_links[n]),
         "explicit_counts": batch.counts is not None,
         "power_budget_w": _f(r.power_w[n]),
+        "batch": int(results.batch[n]),
+        "segments": int(results.segments[n]),
+        "reloads": bool(results.reloads[n]),
+        "chip_crossbars": int(r.chip_crossbars[n]),
+        "chip_macros": int(r.segment_macros[n].max()) if r.segment_macros.size else 0,
         "feasible": bool(metrics["feasible"]),
         "reason": reason,
         "reason_text": REASON_TEXT.get(reason, reason),
@@ -139,5 +156,75 @@ def design_summary(network: Network, results: Results, n: int, batch: DesignBatc
             "index": b["index"], "name": b["name"], "kind": b["kind"],
             "busy_us": b["busy_us"], "busy_share_pct": b["busy_share_pct"],
         },
+        "segments": segment_rows(network, results, n),
         "metrics": metrics,
     }
+
+
+def segment_rows(network: Network, results: Results, n: int) -> list[dict]:
+    """One row per segment of design ``n`` if it reloads weights (MODEL.md section 8),
+    else ``[]``: ``segment``, ``layers`` (the names of its weighted layers), its
+    ``crossbars`` and ``macros``, and per batch the times ``reload_us`` (loading its
+    weights), ``compute_us`` (its latency plus one interval per further inference),
+    ``dram_us`` (its activations on the DRAM port, overlapping the computation) and
+    ``total_us`` (reload + the longer of compute and DRAM)."""
+    if not results.reloads[n]:
+        return []
+    r, t, o = results.resolved, results.timing, results.resolved.offchip
+    names = [w.name for w in network.weighted_layers]
+    seg = r.segment[n]
+    xbars = r.crossbars[n, r.workload.layer_of_w]
+    B = int(results.batch[n])
+    rows = []
+    for s in range(int(results.segments[n])):
+        members = np.flatnonzero(seg == s)
+        compute = _f(t.segment_latency_ns[n, s] + (B - 1) * t.segment_interval_ns[n, s])
+        reload, dram = _f(o.reload_ns[n, s]), _f(o.dram_ns[n, s])
+        rows.append({
+            "segment": s,
+            "layers": [names[j] for j in members],
+            "crossbars": int(xbars[members].sum()),
+            "macros": int(r.segment_macros[n, s]),
+            "reload_us": reload * 1e-3,
+            "compute_us": compute * 1e-3,
+            "dram_us": dram * 1e-3,
+            "total_us": (reload + max(compute, dram)) * 1e-3,
+        })
+    return rows
+
+
+def _si(value: float, unit: str) -> str:
+    """``value`` with an SI prefix and 3 significant digits (``7.36e-4, "J"`` -> ``736 uJ``)."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g} {unit}"
+    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1, ""), (1e-3, "m"), (1e-6, "u"),
+                           (1e-9, "n")):
+        if abs(value) >= factor * 0.9995:
+            return f"{value / factor:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}"
+
+
+def weights_text(metrics: dict) -> str:
+    """One sentence on where a design's weights live (``metrics`` of
+    :meth:`Results.metrics`): resident for good, or reloaded per batch, with the cost of
+    the reloads, the off-chip traffic and, where the technology has a figure, how many
+    inferences the most rewritten cells last."""
+    m = metrics
+    if not m["reloads"]:
+        traffic = m["offchip_bytes_per_inference"]
+        tail = "" if not traffic else f"; off-chip traffic {_si(traffic, 'B')} per inference"
+        return f"every weight is resident (one segment, written once, never reloaded){tail}"
+    seg = f"{m['segments']} segment{'s' if m['segments'] != 1 else ''}"
+    text = (f"{seg}, batch {m['batch']}: weights reloaded, {_si(m['reload_energy_j'], 'J')} per inference "
+            f"(DRAM reads and array writes) and {_si(m['reload_time_s'], 's')} per batch; off-chip traffic "
+            f"{_si(m['offchip_bytes_per_inference'], 'B')} per inference")
+    if m["endurance_inferences"] is not None:
+        text += f"; the most rewritten cells last {m['endurance_inferences']:.3g} inferences"
+    return text
+
+
+def layer_span(names: list[str]) -> str:
+    """``a``, ``a, b`` or ``a .. z (k layers)``: the weighted layers of a segment, briefly."""
+    if len(names) <= 2:
+        return ", ".join(names)
+    return f"{names[0]} .. {names[-1]} ({len(names)} layers)"

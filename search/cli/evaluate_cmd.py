@@ -15,7 +15,7 @@ from rich.table import Table
 from costmodel.technology import require_network_family
 from costmodel import REFERENCE_DESIGNS, evaluate, load_design, load_technology, reference_design
 from costmodel.design import DesignError
-from costmodel.summary import design_summary
+from costmodel.summary import design_summary, layer_span, weights_text
 from search.cli.common import (
     MODEL_HELP, add_json_arg, add_power_arg, add_tech_arg, console, jsonable, load_model_arg, si,
     warn_if_beyond_one_die,
@@ -78,7 +78,10 @@ def render(summary: dict, design_name: str) -> None:
     title = f"{summary['network']}: design {design_name} at {si(g['power_budget_w'], 'W')}"
     out.print(headline_table(summary, title))
     out.print(globals_line(g))
-    out.print(layer_table(summary["layers"]))
+    out.print(weights_text(m))
+    if summary["segments"]:
+        out.print(segment_table(summary["segments"], g["batch"]))
+    out.print(layer_table(summary["layers"], reloads=g["reloads"]))
     out.print(breakdown_table(summary))
     b = summary["bottleneck"]
     if b is not None:
@@ -116,24 +119,56 @@ def headline_table(summary: dict, title: str) -> Table:
 
 def globals_line(g: dict) -> str:
     adc = "no fitting" if g["adc_bits"] is None else f"{g['adc_bits']}-bit"
-    return (f"{g['xbar_size']}x{g['xbar_size']} crossbars, {g['cell_bits']}-bit cells, {g['dac_bits']}-bit DACs, "
-            f"{adc} ADCs, rram_ratio {g['rram_ratio']:.3f}, crossbars {g['crossbars_used']} / {g['crossbar_budget']}, "
-            f"{g['macros']} macros in {g['macro_sets']} sets on a {g['mesh_width']}-wide mesh ({g['macro_mode']})")
+    head = (f"{g['xbar_size']}x{g['xbar_size']} crossbars, {g['cell_bits']}-bit cells, {g['dac_bits']}-bit DACs, "
+            f"{adc} ADCs, rram_ratio {g['rram_ratio']:.3f}, ")
+    if g["segments"] > 1:
+        # the chip holds its largest segment; the layers' sums run over every segment
+        return head + (f"crossbars {g['chip_crossbars']} / {g['crossbar_budget']} on the chip "
+                       f"({g['crossbars_used']} over {g['segments']} segments), {g['chip_macros']} macros on the "
+                       f"chip ({g['macros']} in {g['macro_sets']} sets over the segments) on a "
+                       f"{g['mesh_width']}-wide mesh ({g['macro_mode']})")
+    return head + (f"crossbars {g['crossbars_used']} / {g['crossbar_budget']}, {g['macros']} macros in "
+                   f"{g['macro_sets']} sets on a {g['mesh_width']}-wide mesh ({g['macro_mode']})")
 
 
-def layer_table(rows: list[dict]) -> Table:
+#: Short names of the dataflows in tables.
+DATAFLOW_SHORT = {"weight_stationary": "WS", "input_stationary": "IS", "output_stationary": "OS"}
+
+
+def segment_table(rows: list[dict], batch: int) -> Table:
+    """The segments of a design that reloads weights (``summary["segments"]``), times per batch."""
+    table = Table(title=f"segments (times per batch of {batch})")
+    for c in ("segment", "layers", "xbars", "macros", "reload (us)", "compute (us)", "DRAM port (us)", "total (us)"):
+        table.add_column(c, justify="left" if c == "layers" else "right")
+    for row in rows:
+        table.add_row(str(row["segment"]), layer_span(row["layers"]), str(row["crossbars"]), str(row["macros"]),
+                      f"{row['reload_us']:.4g}", f"{row['compute_us']:.4g}", f"{row['dram_us']:.4g}",
+                      f"{row['total_us']:.4g}")
+    return table
+
+
+def layer_table(rows: list[dict], reloads: bool = False) -> Table:
+    """One row per layer; a design that reloads weights adds each layer's segment, weight
+    tiles and dataflow (WS / IS / OS: weight-, input-, output-stationary)."""
     table = Table(title="per-layer allocation and timing")
     cols = ("#", "layer", "kind", "dup", "xbars", "set", "shares with", "set macros", "set ADCs",
             "set VUs", "steps", "busy/step (ns)", "busy (us)", "busy of interval (%)", "bottleneck")
+    if reloads:
+        cols += ("seg", "tiles", "dataflow")
     for c in cols:
-        table.add_column(c, justify="left" if c in ("layer", "kind", "set", "shares with", "bottleneck") else "right")
+        table.add_column(c, justify="left" if c in ("layer", "kind", "set", "shares with", "bottleneck", "dataflow")
+                         else "right")
     for row in rows:
-        table.add_row(
+        cells = [
             str(row["index"]), row["name"], row["kind"], str(row["dup"]), str(row["crossbars"]),
             row["macro_set"], row["shares_with"], str(row["set_macros"]), str(row["set_adcs"]),
             str(row["set_vector_units"]), str(row["steps"]), f"{row['busy_per_step_ns']:.4g}",
             f"{row['busy_us']:.4g}", f"{row['busy_share_pct']:.1f}", "[bold]<-[/]" if row["bottleneck"] else "",
-        )
+        ]
+        if reloads:
+            cells += [str(row["segment"]), "-" if row["tiles"] is None else str(row["tiles"]),
+                      DATAFLOW_SHORT.get(row["dataflow"], "-")]
+        table.add_row(*cells)
     return table
 
 

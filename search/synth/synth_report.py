@@ -6,13 +6,18 @@
   and ``no-dup`` reference designs at the same budget, the globals, one row per layer
   (duplication, crossbars, macros, sharing partner, ADCs and other units of its macro
   set, blocks, busy share of the pipeline period), energy / peak power / area breakdowns,
-  every outer trial and the search statistics;
+  every outer trial and the search statistics; where the weights live: one line when
+  every weight is resident, else the segments (layers, crossbars, macros, reload and
+  compute time per batch), batch, weight-reload energy and time, off-chip traffic, the
+  cells' endurance and each layer's segment, tiles and dataflow;
 - ``pareto.png``: every outer point's best design, TOPS/W against throughput, with the
-  Pareto front; ``energy.png``: the best design's energy per inference by component;
+  Pareto front; ``energy.png``: the best design's energy per inference by component
+  (off-chip components hatched: DRAM, array writes, global buffer);
   ``convergence.png``: the best outer point's EA, best value per generation;
 - ``pimcomp.json``: crossbar and macro geometry in the layout of PIMCOMP-NN's
   ``config.json`` (``chip_config`` / ``core_config`` / ``matrix_config``), plus per-layer
-  mapping, for downstream compilers.
+  mapping (with each layer's segment, dataflow and weight tiles), for downstream
+  compilers.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from tabulate import tabulate
 from costmodel.design import COMPONENTS, DesignBatch, DesignError
 from costmodel.evaluator import Results, evaluate
 from costmodel.reference_designs import reference_design
-from costmodel.summary import design_summary
+from costmodel.summary import design_summary, layer_span, weights_text
 from search import atomic_files
 from search.objectives import maximised
 from search.synth.synthesis import SynthesisPlan, best_trial
@@ -37,6 +42,8 @@ from space import DesignSpace
 
 REFERENCES = ("isaac", "heuristic", "no-dup")
 PIMCOMP_FORMAT = "pimtune-pimcomp/1"
+#: Components beyond the arrays that only a design reloading weights uses (MODEL.md section 8).
+OFFCHIP_COMPONENTS = ("dram", "array_write", "global_buffer")
 
 
 def best_design(space: DesignSpace, trial: FrozenTrial) -> tuple[DesignBatch, Results]:
@@ -93,7 +100,9 @@ def write_outputs(out: Path, space: DesignSpace, study: optuna.Study, plan: Synt
 # --- pimcomp.json -------------------------------------------------------------------------
 def pimcomp_export(space: DesignSpace, batch: DesignBatch, res: Results, table: dict) -> dict:
     """Crossbar and macro geometry of design 0 (see the module docstring). A macro is a
-    PIMCOMP core; ``xbar_array_count`` is the most crossbars any macro holds."""
+    PIMCOMP core; ``xbar_array_count`` is the most crossbars any macro holds. A segmented
+    design's chip holds its largest segment (``core_cnt``); each layer names its segment,
+    run one after another with a batch of ``batch`` inferences."""
     r = res.resolved
     g = table["globals"]
     wl = r.workload
@@ -101,6 +110,7 @@ def pimcomp_export(space: DesignSpace, batch: DesignBatch, res: Results, table: 
     per_macro = 0
     adc = COMPONENTS.index("adc")
     host = r.host[0]                                       # (La,) weighted position of each layer's set
+    flows = [row["dataflow"] for row in res.layer_rows(0)]
     for j, w in enumerate(space.network.weighted_layers):
         l = int(wl.layer_of_w[j])
         k = int(host[l])
@@ -110,12 +120,16 @@ def pimcomp_export(space: DesignSpace, batch: DesignBatch, res: Results, table: 
         layers.append({"name": w.name, "kind": w.kind, "duplication": int(batch.dup[0, j]),
                        "crossbars": int(r.crossbars[0, l]),
                        "macro_set": space.network.layers[int(wl.layer_of_w[k])].name,
-                       "set_macros": macros, "set_crossbars": set_xbars, "set_adcs": int(r.counts[0, k, adc])})
-    macros_total = int(g["macros"])
+                       "set_macros": macros, "set_crossbars": set_xbars, "set_adcs": int(r.counts[0, k, adc]),
+                       "segment": int(r.segment[0, j]), "dataflow": flows[j],
+                       "tiles": int(r.tiles.count[0, j])})
+    macros_total = int(g["chip_macros"])
     width = int(g["mesh_width"])
     return {
         "format": PIMCOMP_FORMAT,
         "network": space.network.name,
+        "segments": int(g["segments"]),
+        "batch": int(g["batch"]),
         "chip_config": {
             "core_cnt": macros_total,
             "core_config": {"matrix_config": {
@@ -174,17 +188,27 @@ def plot_pareto(path: Path, trials: list[FrozenTrial], best: FrozenTrial, space:
 
 
 def plot_energy(path: Path, table: dict) -> None:
-    """The best design's energy per inference by component, static and dynamic (uJ)."""
+    """The best design's energy per inference by component, static and dynamic (uJ); the
+    off-chip components of a design reloading weights (DRAM, array writes, global
+    buffer) are hatched."""
     plt = _pyplot()
     rows = [r for r in table["energy"] if r["total_j"] > 0]
     names = [r["component"] for r in rows]
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     dyn = np.array([r["dynamic_j"] for r in rows]) * 1e6
     sta = np.array([r["static_j"] for r in rows]) * 1e6
-    ax.barh(names, dyn, label="dynamic")
-    ax.barh(names, sta, left=dyn, label="static")
+    bars_d = ax.barh(names, dyn, label="dynamic")
+    bars_s = ax.barh(names, sta, left=dyn, label="static")
+    offchip = [n in OFFCHIP_COMPONENTS for n in names]
+    for bars in (bars_d, bars_s):
+        for bar, hatched in zip(bars, offchip):
+            if hatched:
+                bar.set_hatch("//")
     ax.set_xlabel("energy per inference (uJ)")
-    ax.set_title("energy breakdown of the best design")
+    title = "energy breakdown of the best design"
+    if any(offchip):
+        title += "\n(hatched: off-chip memory, weight writes, global buffer)"
+    ax.set_title(title)
     ax.invert_yaxis()
     ax.legend()
     ax.grid(axis="x", alpha=0.3)
@@ -236,31 +260,45 @@ def _markdown(space, study, plan, storage_label, trials, best, table, refs) -> s
         return "\n".join(lines) + "\n"
     m = best.user_attrs["metrics"]
     g = table["globals"]
+    if g["segments"] > 1:
+        chip = (f"{g['chip_crossbars']} of {g['crossbar_budget']} crossbars and {g['chip_macros']} macros on the chip "
+                f"(its largest segment; {g['crossbars_used']} crossbars and {g['macros']} macros in "
+                f"{g['macro_sets']} sets over the {g['segments']} segments) on a {g['mesh_width']}-wide mesh")
+    else:
+        chip = (f"{g['crossbars_used']} of {g['crossbar_budget']} crossbars, {g['macros']} macros in "
+                f"{g['macro_sets']} sets on a {g['mesh_width']}-wide mesh")
     lines += ["## Best design", "",
               f"Trial {best.number}: rram_ratio {g['rram_ratio']:g}, {g['cell_bits']}-bit cells, "
               f"{g['xbar_size']}x{g['xbar_size']} crossbars, {g['dac_bits']}-bit DACs, {g['adc_bits']}-bit ADCs; "
-              f"{g['crossbars_used']} of {g['crossbar_budget']} crossbars, {g['macros']} macros in "
-              f"{g['macro_sets']} sets on a {g['mesh_width']}-wide mesh. Bottleneck layer: "
-              f"`{table['bottleneck']['name']}` ({table['bottleneck']['busy_share_pct']:.0f} % of the period).", "",
-              "## Against the reference designs (same budget)", ""]
+              f"{chip}. Bottleneck layer: "
+              f"`{table['bottleneck']['name']}` ({table['bottleneck']['busy_share_pct']:.0f} % of the period).", ""]
+    lines += _weights_section(table)
+    lines += ["## Against the reference designs (same budget)", ""]
     head = ["design", "TOPS/W", "TOPS/W one inference", "inferences/s", "latency ms", "energy mJ", "area mm^2", "avg power W", "status"]
     rows = [_metric_row("synthesised", m) + ["1.00x", "1.00x"]]
     rows += [_metric_row(k, v) + _vs(m, v) for k, v in refs.items()]
     lines += [_md(rows, head + ["synth / ref TOPS/W", "synth / ref throughput"]), "",
               "## Layers", ""]
+    reloads = g["reloads"]
     layer_rows = [[r["name"], r["kind"], r["dup"], r["crossbars"], r["set_macros"], r["shares_with"], r["set_adcs"],
-                   r["set_vector_units"], r["steps"], f"{r['busy_share_pct']:.1f}"] for r in table["layers"]]
+                   r["set_vector_units"], r["steps"], f"{r['busy_share_pct']:.1f}"]
+                  + ([r["segment"], "-" if r["tiles"] is None else r["tiles"], r["dataflow"] or "-",
+                      r["reload_energy_j"] * 1e6] if reloads else [])
+                  for r in table["layers"]]
     lines += [_md(layer_rows, ["layer", "kind", "dup", "crossbars", "macros (set)", "shares with", "ADCs (set)",
-                               "ALUs (set)", "blocks", "busy % of period"]), "",
+                               "ALUs (set)", "blocks", "busy % of period"]
+                  + (["segment", "tiles", "dataflow", "reload uJ per inference"] if reloads else [])), "",
               "## Energy per inference", "",
               _md([[r["component"], r["static_j"] * 1e6, r["dynamic_j"] * 1e6, r["total_j"] * 1e6,
-                    f"{r['share_pct']:.1f}"] for r in table["energy"]],
+                    f"{r['share_pct']:.1f}"] for r in _shown(table["energy"], "total_j", reloads)],
                   ["component", "static uJ", "dynamic uJ", "total uJ", "share %"]), "",
               "## Peak power", "",
-              _md([[r["component"], r["peak_w"], f"{r['share_pct']:.1f}"] for r in table["peak_power"]],
+              _md([[r["component"], r["peak_w"], f"{r['share_pct']:.1f}"]
+                   for r in _shown(table["peak_power"], "peak_w", reloads)],
                   ["component", "peak W", "share %"]), "",
               "## Area", "",
-              _md([[r["component"], r["area_mm2"], f"{r['share_pct']:.1f}"] for r in table["area"]],
+              _md([[r["component"], r["area_mm2"], f"{r['share_pct']:.1f}"]
+                   for r in _shown(table["area"], "area_mm2", reloads)],
                   ["component", "mm^2", "share %"]), "",
               "## Outer points", ""]
     done = sorted((t for t in trials if t.state == TrialState.COMPLETE), key=lambda t: t.value,
@@ -279,6 +317,30 @@ def _markdown(space, study, plan, storage_label, trials, best, table, refs) -> s
               f"design; {evals:,} designs scored by the EA in total. Plots: `pareto.png`, `energy.png`, "
               f"`convergence.png`.", ""]
     return "\n".join(lines) + "\n"
+
+
+def _weights_section(table: dict) -> list[str]:
+    """Where the best design's weights live: one line when every weight is resident, else
+    a section with the segments (times per batch), the reload and traffic figures."""
+    m = table["metrics"]
+    text = weights_text(m)
+    if not m["reloads"]:
+        return [text[0].upper() + text[1:] + ".", ""]
+    rows = [[s["segment"], layer_span(s["layers"]), s["crossbars"], s["macros"], s["reload_us"] * 1e-3,
+             s["compute_us"] * 1e-3, s["dram_us"] * 1e-3, s["total_us"] * 1e-3] for s in table["segments"]]
+    flows = sorted({r["dataflow"] for r in table["layers"] if r["dataflow"]})
+    tiled = [r["name"] for r in table["layers"] if (r["tiles"] or 1) > 1]
+    notes = f"Dataflow: {', '.join(flows)}"
+    notes += f"; tiled layers: {', '.join(tiled)}." if tiled else "; no layer is tiled."
+    return ["## Segments and weight reloads", "",
+            text[0].upper() + text[1:] + ". " + notes, "",
+            _md(rows, ["segment", "layers", "crossbars", "macros", "reload ms per batch", "compute ms per batch",
+                       "DRAM port ms per batch", "total ms per batch"]), ""]
+
+
+def _shown(rows: list[dict], key: str, reloads: bool) -> list[dict]:
+    """``rows`` without the off-chip components of a design that does not reload (they are 0)."""
+    return [r for r in rows if reloads or r["component"] not in OFFCHIP_COMPONENTS or r[key]]
 
 
 def _vs(m: dict, ref: dict) -> list:
