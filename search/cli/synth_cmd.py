@@ -20,6 +20,7 @@ import optuna
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from costmodel.summary import weights_text
 from costmodel.technology import require_network_family
 from costmodel import load_technology
 from costmodel.fixes import fix_for
@@ -147,4 +148,5 @@ def render(summary: dict, out: Path, fix: str) -> None:
     p = best["params"]
     con.print(f"outer point: rram_ratio {p['rram_ratio']:g}, {p['cell_bits']}-bit cells, "
               f"{p['xbar_size']}x{p['xbar_size']} crossbars (trial {best['trial']})")
+    con.print(weights_text(best))
     con.print("wrote " + ", ".join(Path(v).name for v in summary["files"].values()) + f" to {out}/")
