@@ -340,8 +340,16 @@ class DesignSpace:
         """Whether two layers of ``limit_a`` and ``limit_b`` blocks (N, ...) sharing ``pair``
         macros keep every macro within ``macro.max_crossbars`` crossbars: the busiest
         macro holds ``ceil(limit / pair)`` blocks of each, ``slices`` crossbars a block."""
-        slices = -(-self.tech.precision.weight_bits // self.globals_of(X)["cell_bits"])
-        slices = slices.reshape((-1,) + (1,) * (np.ndim(pair) - 1))
+        slices = self.slices_of(X).reshape((-1,) + (1,) * (np.ndim(pair) - 1))
+        return self.pair_fits_slices(slices, limit_a, limit_b, pair)
+
+    def slices_of(self, X: np.ndarray) -> np.ndarray:
+        """(N,) crossbars of one block (weight slices) of each row."""
+        return -(-self.tech.precision.weight_bits // self.globals_of(X)["cell_bits"])
+
+    def pair_fits_slices(self, slices: np.ndarray, limit_a: np.ndarray, limit_b: np.ndarray,
+                         pair: np.ndarray) -> np.ndarray:
+        """:meth:`pair_fits` given each entry's ``slices`` (broadcast with the others)."""
         pair = np.maximum(pair, 1)
         return (-(-limit_a // pair) - (-limit_b // pair)) * slices <= self.tech.macro.max_crossbars
 

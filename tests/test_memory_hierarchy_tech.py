@@ -76,8 +76,8 @@ def test_bundled_dram_figures():
         assert dram.write_energy_pj_per_bit == pytest.approx(750 / 64)
 
 
-def test_reram_global_buffer_is_the_2_mib_scratchpad_row(tech):
-    row = next(s for s in tech.scratchpad.sizes if s.capacity_kib == 2048)
+def test_reram_global_buffer_is_the_256_kib_scratchpad_row(tech):
+    row = next(s for s in tech.scratchpad.sizes if s.capacity_kib == 256)
     buf = tech.global_buffer
     bits = tech.scratchpad.bus_width_bits
     assert buf.capacity_kib == row.capacity_kib

@@ -287,9 +287,13 @@ def _mutate_sharing(space, X, rows, rng, allowed) -> None:
     # (R, j, q): the pair's count max(m_j, m_q) fits both limits; each count fits its own
     fits = (m[:, :, None] <= limit[:, None, :]) & (m[:, None, :] <= limit[:, :, None])
     valid = fits & ((free & col_ok)[:, :, None] & free[:, None, :]) & np.tri(L, k=-1, dtype=bool)
-    # and the pair's busiest macro within the capacity (checked where the rest holds: few)
+    if space.segmented:                                       # partners run in one segment
+        seg = space.segments_of(Xr)
+        valid &= seg[:, :, None] == seg[:, None, :]
+    # and the pair's busiest macro within the capacity (checked where the rest holds)
     r, a, b = np.nonzero(valid)
-    valid[r, a, b] = space.pair_fits(Xr[r], limit[r, a], limit[r, b], np.maximum(m[r, a], m[r, b]))
+    valid[r, a, b] = space.pair_fits_slices(space.slices_of(Xr)[r], limit[r, a], limit[r, b],
+                                            np.maximum(m[r, a], m[r, b]))
     stop = sharer & col_ok
     j = _pick(valid.any(-1) | stop, rng)
     ok = j >= 0
