@@ -64,6 +64,12 @@ def offchip_traffic(wl: Workload, tech: Technology, seg: np.ndarray, seg_a: np.n
     ``batch`` (N,); ``dataflow`` (N, L) codes; ``segment_macros`` (N, S) macros of each
     segment."""
     n, L = seg.shape
+    if S == 1 and not tiles.tiled.any():                        # nothing reloads, nothing crosses
+        zero = np.zeros(n)
+        return Offchip(reloads=np.zeros((n, L)), reload_energy_nj=np.zeros((n, L)),
+                       energy_nj={k: zero for k in ("dram", "array_write", "global_buffer")}, dram_bits=zero,
+                       reload_ns=np.zeros((n, 1)), dram_ns=np.zeros((n, 1)), spilled=np.zeros(seg_a.shape),
+                       writes_per_cell=zero, has_buffer=np.zeros(n, dtype=bool))
     A, Wb = tech.precision.activation_bits, tech.precision.weight_bits
     mem, buf, wr = tech.offchip_memory, tech.global_buffer, tech.array_write
     B = batch.astype(float)[:, None]

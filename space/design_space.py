@@ -146,6 +146,21 @@ class DesignSpace:
         X[:, self.index["rram_ratio"]] = self.high[self.index["rram_ratio"]]
         return bool((self.crossbar_sets(X).sum(1) <= self.crossbar_limit(X)).any())
 
+    def options_label(self) -> str:
+        """``[-segMODE][-bBATCH]``: what tells apart default study and output names of the
+        segmented-execution options (empty for the defaults)."""
+        o = self.options
+        return ("" if o.segments == "auto" else f"-seg{o.segments}") + ("" if o.batch is None else f"-b{o.batch}")
+
+    def segment_identity(self) -> dict:
+        """The segmented-execution options, for study identities (resumes refuse a study
+        made with others): nothing for a space with one segment and no fixed batch, so
+        that studies of networks that fit keep their identity."""
+        o = self.options
+        if not self.segmented and o.batch is None:
+            return {}
+        return {"segmented": self.segmented, "batch": o.batch, "batch_max": o.batch_max}
+
     @property
     def names(self) -> list[str]:
         return [c.name for c in self.columns]

@@ -72,14 +72,40 @@ def register(subparsers) -> None:
 
 
 def add_space_args(p: argparse.ArgumentParser) -> None:
-    """``--no-sharing`` and ``--macros``: the space options a search command takes."""
+    """``--no-sharing``, ``--macros``, ``--segments``, ``--batch`` and ``--batch-max``: the
+    space options a search command takes."""
     p.add_argument("--no-sharing", action="store_true", help="layers never share another layer's macros")
     p.add_argument("--macros", choices=("specialised", "identical"), default="specialised",
                    help="each macro set with its own peripherals (specialised, default) or all macros alike")
+    p.add_argument("--segments", choices=("auto", "one", "searched"), default="auto",
+                   help="run the network in segments that reload their weights: searched when one copy of the "
+                        "weights fits nowhere (auto, default), never (one) or always (searched)")
+    p.add_argument("--batch", type=batch_size, default=None, metavar="N",
+                   help="inferences per segment run, fixed (1 for latency-bound use); default: searched, "
+                        "powers of two up to --batch-max")
+    p.add_argument("--batch-max", type=power_of_two, default=64, metavar="N",
+                   help="largest batch searched, a power of two (default 64)")
+
+
+def batch_size(text: str) -> int:
+    """An argparse type: a batch, a whole number 1..4096."""
+    value = positive_int(text)
+    if value > 4096:
+        raise argparse.ArgumentTypeError(f"{text} is above 4096 inferences per batch; use 1..4096")
+    return value
+
+
+def power_of_two(text: str) -> int:
+    """An argparse type: a power of two 1..4096."""
+    value = batch_size(text)
+    if value & (value - 1):
+        raise argparse.ArgumentTypeError(f"{text} is not a power of two; use 1, 2, 4, ... 4096")
+    return value
 
 
 def space_options(args: argparse.Namespace) -> SpaceOptions:
-    return SpaceOptions(sharing=not args.no_sharing, macro_mode=args.macros)
+    return SpaceOptions(sharing=not args.no_sharing, macro_mode=args.macros, segments=args.segments,
+                        batch=args.batch, batch_max=args.batch_max)
 
 
 def parse_objectives(text: str) -> tuple[str, ...]:
@@ -96,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     sampler, batch = make_sampler(args.sampler, space, args.seed, len(objectives),
                                   maximize=directions[0] == "maximize")
     identity = study_identity(space, args.sampler, objectives)
-    name = args.study_name or f"{network.name}-{args.power:g}W-{args.sampler}-{'-'.join(objectives)}"
+    name = args.study_name or f"{network.name}-{args.power:g}W-{args.sampler}-{'-'.join(objectives)}{space.options_label()}"
     storage = open_storage(args.storage)
     study = open_study(storage, name, sampler, directions, identity)
 
@@ -134,7 +160,7 @@ def study_identity(space: DesignSpace, sampler: str, objectives) -> dict:
     return {"command": "search", "network": space.network.name, "power_w": space.power_w,
             "tech": space.tech.name, "tech_sha1": tech_fingerprint(space.tech), "sharing": space.options.sharing,
             "macros": space.options.macro_mode, "parameters": space.dims, "sampler": sampler,
-            "objectives": list(objectives)}
+            "objectives": list(objectives), **space.segment_identity()}
 
 
 # --- report --------------------------------------------------------------------------------

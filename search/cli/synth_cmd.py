@@ -85,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
                          trials=args.trials, seed=args.seed, jobs=args.jobs)
     plan.check()
     # the folder is made first only when it holds the default storage: a refused --storage leaves no trace
-    out = output_dir(args.out or f"synth-{network.name}-{args.power:g}W-{run_label(plan)}", create=not args.storage)
+    default_out = f"synth-{network.name}-{args.power:g}W-{run_label(plan)}{space.options_label()}"
+    out = output_dir(args.out or default_out, create=not args.storage)
     url = args.storage or f"sqlite:///{out / 'study.db'}"
     storage = open_storage(url, resumable=True)
     output_dir(out)

@@ -24,6 +24,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
+import numpy as np
 import optuna
 from sqlalchemy import exc as sa_exc
 
@@ -33,7 +34,7 @@ from onnx_frontend.errors import PimtuneError
 from onnx_frontend.network import Network
 from search.cli.common import load_model_arg
 from search.synth.effort import effort_named
-from search.synth.inner_search import point_rows
+from search.synth.inner_search import point_rows, unfit_reasons
 from search.storage.studies import one_line, open_storage
 from search.sweeps.sweep_spec import SweepError, SweepSpec
 from search.synth.synthesis import SynthesisPlan, best_trial, outer_distributions, synthesize
@@ -61,14 +62,22 @@ class Cell:
     outer: str
     outer_trials: int
     effort: str
+    segments: str = "auto"
+    batch: int | None = None
 
     @property
     def study_name(self) -> str:
-        """``SWEEP/NETWORK-POWERW-TECH-MACROS[-noshare]-OBJECTIVE-OUTER-EFFORT-sSEED``."""
+        """``SWEEP/NETWORK-POWERW-TECH-MACROS[-noshare][-segMODE][-bBATCH]-OBJECTIVE-OUTER-EFFORT-sSEED``."""
         outer = self.outer if self.outer == "grid" else f"{self.outer}{self.outer_trials}"
         share = "" if self.sharing else "-noshare"
+        share += "" if self.segments == "auto" else f"-seg{self.segments}"
+        share += "" if self.batch is None else f"-b{self.batch}"
         return (f"{self.sweep}/{short(self.network)}-{self.power_w:g}W-{short(self.tech)}-{self.macros}{share}-"
                 f"{self.objective}-{outer}-{self.effort}-s{self.seed}")
+
+    def space_options(self) -> SpaceOptions:
+        """The cell's design-space options."""
+        return SpaceOptions(macro_mode=self.macros, sharing=self.sharing, segments=self.segments, batch=self.batch)
 
     def plan(self) -> SynthesisPlan:
         """The synthesis plan of this cell (one worker process: a cell gets one CPU)."""
@@ -87,7 +96,7 @@ def short(entry: str) -> str:
 def cells_of(spec: SweepSpec) -> list[Cell]:
     """Every cell of the sweep, networks outermost, seeds innermost."""
     cells = [Cell(spec.name, n, float(p), t, o.macros, o.sharing, s, spec.objective, spec.outer,
-                  spec.outer_trials, spec.effort)
+                  spec.outer_trials, spec.effort, o.segments, o.batch)
              for n in spec.networks for p in spec.power_budgets_w for t in spec.techs for o in spec.options
              for s in spec.seeds]
     names = [c.study_name for c in cells]
@@ -132,15 +141,18 @@ def expected_cost(cell: Cell, inputs: Inputs) -> float:
     built costs :data:`CELL_FIXED` (its trial will report why)."""
     try:
         space = DesignSpace.for_network(inputs.networks[cell.network], inputs.techs[cell.tech], cell.power_w,
-                                        SpaceOptions(macro_mode=cell.macros, sharing=cell.sharing))
+                                        cell.space_options())
         dists = outer_distributions(space, replace(cell, outer="grid").plan())     # the grid's points
     except PimtuneError:
         return float(CELL_FIXED)
     names = list(dists)
     grid = [dict(zip(names, values)) for values in itertools.product(*(dists[k].choices for k in names))]
     rows, owner, _ = point_rows(space, grid)
-    need = space.crossbar_sets(rows).sum(1)
-    fits = (need <= space.crossbar_budget(rows)) & (need <= space.crossbar_limit(rows))
+    if space.segmented:                                  # every point runs, in segments
+        fits = np.array([r is None for r in unfit_reasons(space, rows)], dtype=bool)
+    else:
+        need = space.crossbar_sets(rows).sum(1)
+        fits = (need <= space.crossbar_budget(rows)) & (need <= space.crossbar_limit(rows))
     fitting = len(set(owner[fits].tolist()))
     points = fitting if cell.outer == "grid" else cell.outer_trials * fitting / len(grid)
     return points * (space.workload.n_weighted + POINT_LAYERS) + CELL_FIXED
@@ -179,7 +191,7 @@ def run_cell(cell: Cell, inputs: Inputs, storage_url: str, node: str | None = No
     """
     start = time.perf_counter()
     space = DesignSpace.for_network(inputs.networks[cell.network], inputs.techs[cell.tech], cell.power_w,
-                                    SpaceOptions(macro_mode=cell.macros, sharing=cell.sharing))
+                                    cell.space_options())
     plan = cell.plan()
     searched = retried = attempt = 0
     while True:

@@ -7,7 +7,7 @@ every element is one synthesis (a *cell*, :mod:`search.sweeps.sweep`). Example::
     networks: [alexnet, vgg16]       # zoo names or .onnx paths (relative to this file)
     power_budgets_w: [20, 49]
     techs: [reram]                   # bundled names or YAML paths (relative to this file)
-    options: [{macros: specialised, sharing: true}]
+    options: [{macros: specialised, sharing: true}]   # also segments: auto|one|searched, batch: N
     objective: tops_per_watt         # tops_per_watt | throughput | edp
     outer: grid                      # grid | tpe | random
     outer_trials: 36                 # outer points of tpe / random
@@ -43,12 +43,16 @@ class SweepError(PimtuneError):
 
 
 class CellOptions(BaseModel):
-    """Space options of a cell: macro mode and whether layers may share macros."""
+    """Space options of a cell: macro mode, whether layers may share macros, whether the
+    network runs in segments (``auto``: when it fits nowhere) and a fixed batch (None:
+    searched; MODEL.md section 8)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     macros: Literal["specialised", "identical"] = "specialised"
     sharing: bool = True
+    segments: Literal["auto", "one", "searched"] = "auto"
+    batch: int | None = Field(default=None, ge=1, le=4096)
 
 
 class SweepSpec(BaseModel):

@@ -24,6 +24,9 @@ class Effort(BaseModel):
         candidates: distinct duplication vectors the filter keeps per (point, DAC).
         population: EA children per generation (and survivors kept).
         generations: EA generations after the initial population.
+        segmented_generations: EA generations in a segmented space (a network that fits
+            nowhere, MODEL.md section 8): one duplication candidate per (point, DAC), the
+            EA moves the segments too; None: ``generations``.
         rram_ratios: the outer grid's crossbar shares of the power budget.
         points_per_batch: outer points searched together as one population matrix.
     """
@@ -39,6 +42,7 @@ class Effort(BaseModel):
     candidates: int = Field(ge=1)
     population: int = Field(ge=2)
     generations: int = Field(ge=0)
+    segmented_generations: int | None = Field(default=None, ge=0)
     rram_ratios: tuple[float, ...]
     points_per_batch: int = Field(default=3, ge=1)
 
@@ -50,10 +54,17 @@ EFFORTS: dict[str, Effort] = {
     "quick": Effort(name="quick", sa_chains=4, sa_steps=200, candidates=2, population=12, generations=15,
                     rram_ratios=PIMSYN_RRAM_RATIOS),
     "default": Effort(name="default", sa_chains=10, sa_steps=1000, candidates=10, population=40,
-                      generations=200, rram_ratios=PIMSYN_RRAM_RATIOS),
+                      generations=200, segmented_generations=100, rram_ratios=PIMSYN_RRAM_RATIOS),
     "thorough": Effort(name="thorough", sa_chains=20, sa_steps=3000, candidates=20, population=40,
-                       generations=400, rram_ratios=(0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)),
+                       generations=400, segmented_generations=400, rram_ratios=(0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4)),
 }
+
+
+def generations_for(effort: Effort, segmented: bool) -> int:
+    """EA generations of an inner search in a space that is segmented or not."""
+    if segmented and effort.segmented_generations is not None:
+        return effort.segmented_generations
+    return effort.generations
 
 
 def effort_named(name: str) -> Effort:

@@ -32,7 +32,7 @@ from costmodel.reference_designs import heuristic_dup
 from onnx_frontend.errors import PimtuneError
 from search.operators.annealing import conv_copies, duplication_energy, energy_terms
 from search.synth.dup_filter import FilterResult, filter_duplication
-from search.synth.effort import Effort
+from search.synth.effort import Effort, generations_for
 from search.operators.evolution import evolve, partition_columns
 from search.operators.segment_moves import segment_columns
 from search.objectives import fitness, maximised, needs_latency
@@ -152,7 +152,8 @@ def search_points(space: DesignSpace, points: list[dict], effort: Effort, object
         X0 = _seed_segments(space, X0, rng)
     latency = needs_latency(objective)
     score = ScoreMemo(lambda rows: fitness(space.evaluate(rows, latency), objective), space.dims)
-    X_best, f_best, history = evolve(space, score, X0, effort.generations, rng,
+    generations = generations_for(effort, space.segmented)
+    X_best, f_best, history = evolve(space, score, X0, generations, rng,
                                      population=effort.population, columns=cols)
     sign = 1.0 if maximised(objective) else -1.0
     point_of = owner[pair]
@@ -172,7 +173,7 @@ def search_points(space: DesignSpace, points: list[dict], effort: Effort, object
                    for d in np.unique(dacs[pair[inst]])}
         outcomes[i].value = float(sign * f_best[k])
         outcomes[i].stats = {
-            "evaluations": int(len(inst) * effort.population * (effort.generations + 1)),
+            "evaluations": int(len(inst) * effort.population * (generations + 1)),
             "candidates": int(len(np.unique(pair[inst] * 10_000 + cand[inst]))),
             "best_by_dac_bits": per_dac,
             "best_per_generation": [_value(v, sign) for v in per_gen],

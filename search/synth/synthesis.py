@@ -115,17 +115,7 @@ def identity(space: DesignSpace, plan: SynthesisPlan) -> dict:
             "sharing": space.options.sharing, "macros": space.options.macro_mode,
             "objective": plan.objective, "outer": plan.outer, "effort": plan.effort.name,
             "effort_sha1": hashlib.sha1(plan.effort.model_dump_json().encode()).hexdigest()[:16],
-            "seed": plan.seed, "duplication": plan.duplication, **segment_identity(space)}
-
-
-def segment_identity(space: DesignSpace) -> dict:
-    """The segmented-execution options of a space, for study identities: nothing for a
-    space with one segment and no fixed batch (so studies of networks that fit keep
-    today's identity and resume)."""
-    o = space.options
-    if not space.segmented and o.batch is None:
-        return {}
-    return {"segmented": space.segmented, "batch": o.batch, "batch_max": o.batch_max}
+            "seed": plan.seed, "duplication": plan.duplication, **space.segment_identity()}
 
 
 def outer_distributions(space: DesignSpace, plan: SynthesisPlan) -> dict:
@@ -399,9 +389,9 @@ def run_label(plan: SynthesisPlan) -> str:
 
 
 def default_study_name(space: DesignSpace, plan: SynthesisPlan) -> str:
-    """``NETWORK-POWERW-synth-OBJECTIVE-EFFORT[-sSEED]``: what a rerun of the same
-    command finds again."""
-    return f"{space.network.name}-{space.power_w:g}W-synth-{plan.objective}-{run_label(plan)}"
+    """``NETWORK-POWERW-synth-OBJECTIVE-EFFORT[-sSEED][-segMODE][-bBATCH]``: what a rerun of
+    the same command finds again."""
+    return f"{space.network.name}-{space.power_w:g}W-synth-{plan.objective}-{run_label(plan)}{space.options_label()}"
 
 
 def synthesize(space: DesignSpace, plan: SynthesisPlan, storage, study_name: str | None = None,
