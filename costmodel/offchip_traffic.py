@@ -104,30 +104,36 @@ def offchip_traffic(wl: Workload, tech: Technology, seg: np.ndarray, seg_a: np.n
     free = np.maximum(capacity - occupancy, 0.0)                                # (N, S) bits left in each segment
 
     # --- reads of crossing inputs, by the consumer's dataflow ------------------------------------
-    widx_l = wl.widx[e_l]
-    weighted_l = widx_l >= 0
-    wl_col = np.where(weighted_l, widx_l, 0)
-    t_c = np.where(weighted_l, tiles.cols[:, wl_col], 1).astype(float)            # (N, E)
-    flow = np.where(weighted_l, dataflow[:, wl_col], WEIGHT_STATIONARY)
-    tiled_l = np.where(weighted_l, tiled[:, wl_col], False)
     in_bits = out_bits[e_p]                                                     # (E,)
     from_dram = spilled[:, e_p] & cut
     from_buffer = ~spilled[:, e_p] & cut
     seg_l = seg_a[:, e_l]
-    fits_input = in_bits <= free.take(rows_n * S + seg_l)                       # IS keeps one inference's input
-    keeps_input = tiled_l & (flow == INPUT_STATIONARY) & fits_input
-    passes = np.where(tiled_l & ~keeps_input, t_c, 1.0)                         # times the input is read
-    dram_reads_e = from_dram * np.where(keeps_input, 1.0, passes) * in_bits
-    # an input kept on chip by IS comes from DRAM once, then from the buffer per column tile
-    buffer_writes_e = from_dram * keeps_input * in_bits
-    buffer_reads_e = (from_buffer * passes + from_dram * keeps_input * t_c) * in_bits
-    writes_p = np.where(crosses, out_bits, 0.0)                                 # each crossing output written once
-
-    # --- partial sums of layers tiled along their rows ----------------------------------------------
     out_w = out_bits[wl.layer_of_w]                                             # (L,)
-    psum_bits = np.where(tiled & (dataflow != OUTPUT_STATIONARY), (tiles.rows - 1) * out_w, 0.0)  # each way
-    held = np.where(dataflow == WEIGHT_STATIONARY, B, 1.0) * out_w / tiles.cols  # psums live at once
-    psum_on_chip = held <= free.take(rows_n * S + seg)
+    if tiled.any():
+        widx_l = wl.widx[e_l]
+        weighted_l = widx_l >= 0
+        wl_col = np.where(weighted_l, widx_l, 0)
+        t_c = np.where(weighted_l, tiles.cols[:, wl_col], 1).astype(float)        # (N, E)
+        flow = np.where(weighted_l, dataflow[:, wl_col], WEIGHT_STATIONARY)
+        tiled_l = np.where(weighted_l, tiled[:, wl_col], False)
+        fits_input = in_bits <= free.take(rows_n * S + seg_l)                   # IS keeps one inference's input
+        keeps_input = tiled_l & (flow == INPUT_STATIONARY) & fits_input
+        passes = np.where(tiled_l & ~keeps_input, t_c, 1.0)                     # times the input is read
+        dram_reads_e = from_dram * np.where(keeps_input, 1.0, passes) * in_bits
+        # an input kept on chip by IS comes from DRAM once, then from the buffer per column tile
+        buffer_writes_e = from_dram * keeps_input * in_bits
+        buffer_reads_e = (from_buffer * passes + from_dram * keeps_input * t_c) * in_bits
+        # partial sums of layers tiled along their rows (each way)
+        psum_bits = np.where(tiled & (dataflow != OUTPUT_STATIONARY), (tiles.rows - 1) * out_w, 0.0)
+        held = np.where(dataflow == WEIGHT_STATIONARY, B, 1.0) * out_w / tiles.cols  # psums live at once
+        psum_on_chip = held <= free.take(rows_n * S + seg)
+    else:
+        dram_reads_e = from_dram * in_bits
+        buffer_writes_e = np.zeros((n, 1))
+        buffer_reads_e = from_buffer * in_bits
+        psum_bits = np.zeros((n, L))
+        psum_on_chip = np.ones((n, L), dtype=bool)
+    writes_p = np.where(crosses, out_bits, 0.0)                                 # each crossing output written once
 
     # --- totals per inference ------------------------------------------------------------------------
     buffer_bits_w = (writes_p * ~spilled).sum(1) + buffer_writes_e.sum(1) + (psum_bits * psum_on_chip).sum(1)

@@ -17,9 +17,15 @@ import numpy as np
 
 def segment_sum(values: np.ndarray, seg: np.ndarray, S: int) -> np.ndarray:
     """(N, S) float64 sums of ``values`` (N, X) over the entries of each segment ``seg`` (N, X)."""
-    n = values.shape[0]
-    flat = (np.arange(n)[:, None] * S + seg).ravel()
-    return np.bincount(flat, weights=values.ravel().astype(float), minlength=n * S).reshape(n, S)
+    return segment_sums(values[..., None], seg, S)[..., 0]
+
+
+def segment_sums(values: np.ndarray, seg: np.ndarray, S: int) -> np.ndarray:
+    """(N, S, C) float64 sums of ``values`` (N, X, C) over the entries of each segment
+    ``seg`` (N, X): :func:`segment_sum` of every last-axis slice in one ``bincount``."""
+    n, X, C = values.shape
+    flat = (((np.arange(n)[:, None] * S + seg) * C)[..., None] + np.arange(C)).ravel()
+    return np.bincount(flat, weights=values.ravel(), minlength=n * S * C).reshape(n, S, C)
 
 
 def segment_max(values: np.ndarray, seg: np.ndarray, S: int) -> np.ndarray:

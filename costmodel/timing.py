@@ -68,8 +68,9 @@ def pipeline_timing(r: Resolved, latency: bool = True) -> Timing:
     xbar_step = B * d[K["mvm"]] + d[K["feed"]]                            # the crossbars' time per step
     private = np.maximum(xbar_step, np.maximum(d[K["noc_in"]], d[K["merge"]]))
     own = np.maximum(private, shared.max(0))
-    interval = _busiest_resource(wl, r, shared, d, xbar_step)
-    reloading = r.offchip.reloads.any(1) if r.offchip.reloads.size else np.zeros(len(interval), dtype=bool)
+    reloading = r.offchip.reloads.any(1) if r.offchip.reloads.size else np.zeros(r.n, dtype=bool)
+    # designs that reload take their interval from their segments' (:func:`_segmented`)
+    interval = np.zeros(r.n) if reloading.all() else _busiest_resource(wl, r, shared, d, xbar_step)
     latency = latency or bool(reloading.any())
     if not latency:
         nan = np.full(steps.shape, np.nan, dtype=F)
@@ -109,7 +110,8 @@ def _segmented(t: Timing, wl: Workload, r: Resolved, shared, d, xbar_step, reloa
         seg_interval = _segment_busiest(wl, r, shared, d, xbar_step)
         seg_latency = segment_max(t.finish_ns, r.segment_a, S).astype(float)
     else:
-        seg_interval, seg_latency = t.interval_ns[:, None], t.latency_ns[:, None]
+        seg_interval = _busiest_resource(wl, r, shared, d, xbar_step)[:, None]
+        seg_latency = t.latency_ns[:, None]
     B = r.batch.astype(float)[:, None]
     compute = seg_latency + (B - 1) * seg_interval
     batch_ns = (r.offchip.reload_ns + np.maximum(compute, r.offchip.dram_ns)).sum(1)
