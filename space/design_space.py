@@ -109,8 +109,11 @@ class DesignSpace:
     # --- construction ---------------------------------------------------------------
     @classmethod
     def for_network(cls, network: Network, tech: Technology | str, power_w: float,
-                    options: SpaceOptions | None = None) -> "DesignSpace":
-        """Declare the space (BACKGROUND.md section 4) for ``network`` at ``power_w`` W."""
+                    options: SpaceOptions | None = None, segmented: bool | None = None) -> "DesignSpace":
+        """Declare the space (BACKGROUND.md section 4) for ``network`` at ``power_w`` W.
+
+        ``segmented`` overrides ``options.segments`` (a synthesis whose outer grid holds
+        no point where one copy fits searches segments, :func:`search.synth.synthesis.synthesis_space`)."""
         tech = require_network_family(load_technology(tech))
         options = options or SpaceOptions()
         if not math.isfinite(power_w) or power_w <= 0:
@@ -131,7 +134,9 @@ class DesignSpace:
             columns.append(Column(name, 0, len(values) - 1, tuple(values)))
         globals_ = list(columns)
         space = cls(network, tech, power_w, options, *_layer_columns(network, tech, wl, power_w, options, globals_, False))
-        if options.segments == "one" or (options.segments == "auto" and space.fits_somewhere()):
+        if segmented is None:
+            segmented = options.segments == "searched" or (options.segments == "auto" and not space.fits_somewhere())
+        if not segmented:
             return space
         return cls(network, tech, power_w, options, *_layer_columns(network, tech, wl, power_w, options, globals_, True),
                    segmented=True)

@@ -165,3 +165,17 @@ def test_cli_batch_and_segments_options_reach_the_space_and_the_study(tmp_path, 
     one = DesignSpace.for_network(network("alexnet-cifar"), TECH, 20.0, SpaceOptions(segments="one"))
     searched = DesignSpace.for_network(network("alexnet-cifar"), TECH, 20.0, SpaceOptions(segments="searched"))
     assert not one.segmented and searched.segmented and searched.dims > one.dims
+
+
+def test_a_synthesis_whose_grid_fits_nowhere_searches_segments():
+    """AlexNet-CIFAR at 5 W fits once only above the grid's largest crossbar share (0.3):
+    the box is not segmented, the grid synthesis is; a fixed choice is left alone."""
+    from search.synth.effort import effort_named
+    from search.synth.synthesis import SynthesisPlan, synthesis_space
+
+    net = network("alexnet-cifar")
+    plan = SynthesisPlan(effort=effort_named("quick"))
+    assert not DesignSpace.for_network(net, TECH, 5.0).segmented
+    assert synthesis_space(net, TECH, 5.0, SpaceOptions(), plan).segmented
+    assert not synthesis_space(net, TECH, 5.0, SpaceOptions(segments="one"), plan).segmented
+    assert not synthesis_space(net, TECH, 49.0, SpaceOptions(), plan).segmented

@@ -32,8 +32,7 @@ from search.objectives import OBJECTIVES, SYNTH_OBJECTIVES, maximised
 from search.storage.studies import open_storage
 from search.synth.synth_report import write_outputs
 from search.synth.synthesis import (DEFAULT_OUTER_TRIALS, OUTER_SAMPLERS, SynthesisPlan, default_study_name, run_label,
-                              synthesize)
-from space import DesignSpace
+                                    synthesis_space, synthesize)
 
 DESCRIPTION = """\
 Synthesise the accelerator for MODEL under a power budget with PIMSYN's two-level flow:
@@ -80,10 +79,10 @@ def run(args: argparse.Namespace) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     network = load_model_arg(args.model)
     tech = require_network_family(load_technology(args.tech))
-    space = DesignSpace.for_network(network, tech, args.power, space_options(args))
     plan = SynthesisPlan(objective=args.objective, outer=args.outer, effort=effort_named(args.effort),
                          trials=args.trials, seed=args.seed, jobs=args.jobs)
     plan.check()
+    space = synthesis_space(network, tech, args.power, space_options(args), plan)
     # the folder is made first only when it holds the default storage: a refused --storage leaves no trace
     default_out = f"synth-{network.name}-{args.power:g}W-{run_label(plan)}{space.options_label()}"
     out = output_dir(args.out or default_out, create=not args.storage)

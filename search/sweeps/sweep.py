@@ -37,8 +37,8 @@ from search.synth.effort import effort_named
 from search.synth.inner_search import point_rows, unfit_reasons
 from search.storage.studies import one_line, open_storage
 from search.sweeps.sweep_spec import SweepError, SweepSpec
-from search.synth.synthesis import SynthesisPlan, best_trial, outer_distributions, synthesize
-from space import DesignSpace, SpaceOptions
+from search.synth.synthesis import SynthesisPlan, best_trial, outer_distributions, synthesis_space, synthesize
+from space import SpaceOptions
 
 #: Study user attribute marking a finished cell (a dict, see :func:`run_cell`).
 DONE_KEY = "pimtune_sweep"
@@ -140,8 +140,8 @@ def expected_cost(cell: Cell, inputs: Inputs) -> float:
     is good enough to order cells, at about 1 ms a cell. A cell whose space cannot be
     built costs :data:`CELL_FIXED` (its trial will report why)."""
     try:
-        space = DesignSpace.for_network(inputs.networks[cell.network], inputs.techs[cell.tech], cell.power_w,
-                                        cell.space_options())
+        space = synthesis_space(inputs.networks[cell.network], inputs.techs[cell.tech], cell.power_w,
+                                cell.space_options(), cell.plan())
         dists = outer_distributions(space, replace(cell, outer="grid").plan())     # the grid's points
     except PimtuneError:
         return float(CELL_FIXED)
@@ -190,9 +190,9 @@ def run_cell(cell: Cell, inputs: Inputs, storage_url: str, node: str | None = No
     each of :data:`RETRY_DELAYS_S`; any other error is raised (PimtuneError: one line).
     """
     start = time.perf_counter()
-    space = DesignSpace.for_network(inputs.networks[cell.network], inputs.techs[cell.tech], cell.power_w,
-                                    cell.space_options())
     plan = cell.plan()
+    space = synthesis_space(inputs.networks[cell.network], inputs.techs[cell.tech], cell.power_w,
+                            cell.space_options(), plan)
     searched = retried = attempt = 0
     while True:
         attempt += 1

@@ -34,9 +34,9 @@ from costmodel.technology import load_technology
 from onnx_frontend.errors import PimtuneError
 from search import atomic_files
 from search.synth.effort import Effort, effort_named
-from search.synth.synthesis import SynthesisPlan, best_trial, synthesize
+from search.synth.synthesis import SynthesisPlan, best_trial, synthesis_space, synthesize
 from search.yaml_files import load_yaml_model
-from space import DesignSpace, SpaceOptions
+from space import SpaceOptions
 
 #: variant -> (space options, duplication source).
 VARIANTS: dict[str, tuple[SpaceOptions, str]] = {
@@ -129,8 +129,8 @@ def run_ablations(spec: AblationFile, load_network, storage, progress=None) -> d
 
 
 def _synth(network, tech, power, options, duplication, effort, spec, storage, study_name) -> Cell:
-    space = DesignSpace.for_network(network, tech, power, options)
     plan = SynthesisPlan(effort=effort, seed=spec.seed, jobs=spec.jobs, duplication=duplication)
+    space = synthesis_space(network, tech, power, options, plan)
     study, _ = synthesize(space, plan, storage, study_name)
     best = best_trial(study, plan.objective)
     if best is None:

@@ -50,7 +50,7 @@ from search.lifecycle import init_worker, stop_pool
 from search.objectives import SYNTH_OBJECTIVES, maximised
 from search.storage.studies import fail_stale_trials, open_study, tech_fingerprint
 from search.storage.study_lease import hold_study
-from space import DesignSpace
+from space import DesignSpace, SpaceOptions
 
 OUTER_SAMPLERS = ("grid", "tpe", "random")
 #: How many more outer points a segmented space searches per batch (:func:`points_per_batch`).
@@ -135,6 +135,22 @@ def outer_distributions(space: DesignSpace, plan: SynthesisPlan) -> dict:
         rram = FloatDistribution(ratios[0], ratios[-1], step=space.options.rram_ratio[2])
     return {"rram_ratio": rram, "cell_bits": CategoricalDistribution(cells),
             "xbar_size": CategoricalDistribution(sizes)}
+
+
+def synthesis_space(network, tech, power_w: float, options: SpaceOptions, plan: SynthesisPlan) -> DesignSpace:
+    """The design space a synthesis searches: ``options``' space, except that with
+    ``segments="auto"`` a grid synthesis whose grid holds no point where one copy of the
+    weights fits (the effort's rram_ratios may be below the box's top) searches segments."""
+    space = DesignSpace.for_network(network, tech, power_w, options)
+    if space.segmented or options.segments != "auto" or plan.outer != "grid":
+        return space
+    dists = outer_distributions(space, plan)
+    names = list(dists)
+    grid = [dict(zip(names, values)) for values in itertools.product(*(dists[k].choices for k in names))]
+    rows, _, _ = point_rows(space, grid)
+    if any(r is None for r in unfit_reasons(space, rows)):
+        return space
+    return DesignSpace.for_network(network, tech, power_w, options, segmented=True)
 
 
 def outer_sampler(space: DesignSpace, plan: SynthesisPlan) -> optuna.samplers.BaseSampler:
@@ -291,11 +307,11 @@ def _best_value(study: optuna.Study, objective: str) -> float | None:
 _WORKER_SPACE: DesignSpace | None = None
 
 
-def _init_worker(parent, network, tech, power_w, options) -> None:
+def _init_worker(parent, network, tech, power_w, options, segmented) -> None:
     global _WORKER_SPACE
     init_worker(parent)                      # ignores Ctrl-C, dies with the parent
     threadpool_limits(limits=1)              # one BLAS thread per worker process (for good)
-    _WORKER_SPACE = DesignSpace.for_network(network, tech, power_w, options)
+    _WORKER_SPACE = DesignSpace.for_network(network, tech, power_w, options, segmented)
 
 
 def _run_in_worker(points: list[dict], plan: SynthesisPlan, seed_words: list[int]) -> list[PointOutcome]:
@@ -315,7 +331,8 @@ def _execute(space, study, plan, dists, batches, told) -> None:
     pool = None
     if plan.jobs > 1:
         pool = ProcessPoolExecutor(plan.jobs, initializer=_init_worker,
-                                   initargs=(os.getpid(), space.network, space.tech, space.power_w, space.options))
+                                   initargs=(os.getpid(), space.network, space.tech, space.power_w, space.options,
+                                             space.segmented))
     in_flight: dict[Future, list] = {}
     asked: list[optuna.trial.Trial] = []
     try:
