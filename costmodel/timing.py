@@ -178,9 +178,10 @@ def _busiest_resource(wl: Workload, r: Resolved, shared, d, xbar_step) -> np.nda
 def _edges(wl: Workload, r: Resolved):
     """Per producer edge, edge-major (E, N): the producer step the consumer's first step
     needs, the consumer's steps after the first that needs the producer's last step, and
-    the consumer's steps per producer step before it. All depend on the duplication
-    alone: computed once per run of designs with equal duplication."""
-    runs = Runs(r.dup)
+    the consumer's steps per producer step before it. All depend on the duplication and
+    the steps alone (steps follow from the duplication, except a tiled layer's): computed
+    once per run of designs with equal duplication and steps."""
+    runs = Runs(np.concatenate([r.dup, r.steps], 1) if r.tiles.tiled.any() else r.dup)
     need_first, after, gain = (runs.spread(a, 1) for a in _edges_of(wl, runs.first(r.dup), runs.first(r.steps)))
     tiled = r.tiles.tiled
     if tiled.any():
