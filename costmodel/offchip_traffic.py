@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from costmodel.segments import Tiles, segment_sum
+from costmodel.segments import Tiles, segment_max, segment_sum
 from costmodel.technology import Technology
 from costmodel.workload import Workload
 
@@ -55,14 +55,16 @@ class Offchip:
 
 def offchip_traffic(wl: Workload, tech: Technology, seg: np.ndarray, seg_a: np.ndarray, tiles: Tiles,
                     dup: np.ndarray, slices: np.ndarray, rows_per_copy: np.ndarray, batch: np.ndarray,
-                    dataflow: np.ndarray, segment_macros: np.ndarray, S: int) -> Offchip:
+                    dataflow: np.ndarray, S: int, host_w: np.ndarray,
+                    set_macros: np.ndarray, row_groups: np.ndarray, col_groups: np.ndarray) -> Offchip:
     """Traffic of N designs (MODEL.md section 8).
 
     ``seg`` (N, L) and ``seg_a`` (N, La) are the segments of the weighted and of all
     layers; ``dup`` (N, L) the copies; ``slices`` (N,) the cells per weight;
     ``rows_per_copy`` (N, L) the array rows one copy's weights occupy (per slice);
-    ``batch`` (N,); ``dataflow`` (N, L) codes; ``segment_macros`` (N, S) macros of each
-    segment."""
+    ``batch`` (N,); ``dataflow`` (N, L) codes; ``host_w`` (N, L) the macro set of each
+    weighted layer, ``set_macros`` (N, L) the macros of each set; ``row_groups``,
+    ``col_groups`` (N, L) of one copy."""
     n, L = seg.shape
     if S == 1 and not tiles.tiled.any():                        # nothing reloads, nothing crosses
         zero = np.zeros(n)
@@ -81,7 +83,6 @@ def offchip_traffic(wl: Workload, tech: Technology, seg: np.ndarray, seg_a: np.n
     weights = wl.weights[wl.layer_of_w].astype(float)
     weight_bits = reloads * weights * Wb                                      # DRAM reads per batch
     cells = reloads * dup * weights * slices[:, None]                          # array cells written per batch
-    rows = reloads * dup * slices[:, None] * rows_per_copy
 
     # --- activations crossing segment boundaries (edges whose ends are in different segments)
     e_l, e_p = wl.edge_layer, wl.edge_producer
@@ -150,8 +151,11 @@ def offchip_traffic(wl: Workload, tech: Technology, seg: np.ndarray, seg_a: np.n
     # --- time per batch and segment ------------------------------------------------------------------
     bits_per_ns = mem.bandwidth_gbyte_per_s * 8
     transfer = segment_sum(weight_bits, seg, S) / bits_per_ns
-    write_rate = wr.rows_in_parallel_per_macro * np.maximum(segment_macros, 1)
-    writes = segment_sum(rows, seg, S) / write_rate * wr.row_latency_ns
+    # a macro writes its own arrays: the busiest macro of a segment sets the writes' time
+    busiest_rows = reloads * _busiest_blocks(tiles, dup, row_groups, col_groups, set_macros.take(rows_n * L + host_w))
+    busiest_rows *= slices[:, None] * rows_per_copy / (row_groups * col_groups)   # rows of one block
+    per_set = segment_sum(busiest_rows, host_w, L)                              # (N, L) by set
+    writes = segment_max(per_set, seg, S) / wr.rows_in_parallel_per_macro * wr.row_latency_ns
     act_bits = (segment_sum(dram_reads_e, seg_l, S) + segment_sum(writes_p * spilled, first, S)
                 + segment_sum(psum_bits * ~psum_on_chip * 2, seg, S))
     return Offchip(
@@ -165,3 +169,18 @@ def offchip_traffic(wl: Workload, tech: Technology, seg: np.ndarray, seg_a: np.n
         writes_per_cell=(reloads / B).max(1) if L else np.zeros(n),
         has_buffer=reloading.any(1),
     )
+
+
+def _busiest_blocks(tiles: Tiles, dup, row_groups, col_groups, macros) -> np.ndarray:
+    """(N, L) blocks the busiest macro of each layer's set writes for one load of all of
+    the layer's weights: ``ceil(blocks / m)`` (blocks dealt to the ``m`` macros in turn),
+    summed over the tiles of a tiled layer (``T_r x T_c`` tiles of ``ceil(rg / T_r)`` row
+    groups, the last row tile the rest; likewise columns)."""
+    m = np.maximum(macros, 1)
+    t_r, t_c = tiles.rows, tiles.cols
+    a = -(-row_groups // t_r)
+    c = -(-col_groups // t_c)
+    a_last, c_last = row_groups - (t_r - 1) * a, col_groups - (t_c - 1) * c
+    per_tile = ((t_r - 1) * (t_c - 1) * -(-(a * c) // m) + (t_r - 1) * -(-(a * c_last) // m)
+                + (t_c - 1) * -(-(a_last * c) // m) + -(-(a_last * c_last) // m))
+    return np.where(tiles.tiled, per_tile, -(-(dup * row_groups * col_groups) // m)).astype(float)

@@ -405,7 +405,7 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
         static_w=static_w, peak_w=peak_w, area_mm2=area, dynamic_nj={}, power_w=P,
         segment=seg, segment_a=seg_a, n_segments=S, segment_macros=segment_macros, tiles=tiles,
         batch=batch.batch, offchip=offchip_traffic(wl, tech, seg, seg_a, tiles, dup_w, slices, wl.rows_total[si],
-                                                   batch.batch, batch.dataflow, segment_macros, S),
+                                                   batch.batch, batch.dataflow, S, host_w, set_macros, rg, cg),
     )
     r.dynamic_nj = _dynamic_energy(r, demand, unit_totals, adc_dyn, vu)
     r.dynamic_nj.update(r.offchip.energy_nj)
