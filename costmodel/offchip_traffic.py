@@ -119,11 +119,11 @@ def offchip_traffic(wl: Workload, tech: Technology, seg: np.ndarray, seg_a: np.n
         tiled_l = np.where(weighted_l, tiled[:, wl_col], False)
         fits_input = in_bits <= free.take(rows_n * S + seg_l)                   # IS keeps one inference's input
         keeps_input = tiled_l & (flow == INPUT_STATIONARY) & fits_input
-        passes = np.where(tiled_l & ~keeps_input, t_c, 1.0)                     # times the input is read
+        passes = np.where(tiled_l, t_c, 1.0)                                    # times the input is read
         dram_reads_e = from_dram * np.where(keeps_input, 1.0, passes) * in_bits
         # an input kept on chip by IS comes from DRAM once, then from the buffer per column tile
         buffer_writes_e = from_dram * keeps_input * in_bits
-        buffer_reads_e = (from_buffer * passes + from_dram * keeps_input * t_c) * in_bits
+        buffer_reads_e = (from_buffer * passes + from_dram * keeps_input * t_c) * in_bits   # kept: T_c reads there
         # partial sums of layers tiled along their rows (each way)
         psum_bits = np.where(tiled & (dataflow != OUTPUT_STATIONARY), (tiles.rows - 1) * out_w, 0.0)
         held = np.where(dataflow == WEIGHT_STATIONARY, B, 1.0) * out_w / tiles.cols  # psums live at once
