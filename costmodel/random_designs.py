@@ -5,6 +5,18 @@ Globals are drawn from the technology's options and PIMSYN's rram_ratio range
 with random weights over conv layers; macros between the fewest that hold the layer's crossbars
 (``macro.max_crossbars``) and its limit, skewed to the fewest; each layer shares an
 earlier unshared layer's macros with probability ``share_p`` when the pair fits. Drawing is vectorised over designs.
+
+With ``segmented=True``, a design whose network does not fit its crossbar budget once
+(one copy of every layer needs more crossbars than ``n_xbar``) is drawn as a segmented
+design instead (MODEL.md section 8): the weighted layers are packed greedily, in order, into segments that fit
+(a layer that alone exceeds the chip gets a segment of its own and one copy: the model
+runs it in weight tiles), with a random extra boundary after a layer with probability
+``cut_p``; duplication spends each segment's spare crossbars; macros as above (a tiled
+layer's limit is the blocks of one tile); sharing only inside a segment; a batch of 1, 2,
+4, ..., 64 inferences and a random dataflow per layer. These columns come from a second
+generator seeded from ``seed``, so the designs that fit are exactly those of the same
+seed without segments (and without ``segmented``, every design is drawn as before: the
+ones that do not fit are infeasible, ``weights_do_not_fit``).
 """
 
 from __future__ import annotations
@@ -13,14 +25,20 @@ import numpy as np
 
 from costmodel.design import DesignBatch
 from costmodel.macro_capacity import fewest_macros
+from costmodel.segments import alone_in_segment, weight_tiles
 from costmodel.technology import Technology
 from costmodel.workload import build_workload
 from onnx_frontend.network import Network
 
+#: Largest batch drawn for a segmented design is 2 ** MAX_BATCH_LOG2.
+MAX_BATCH_LOG2 = 6
+
 
 def random_designs(network: Network, tech: Technology, power_w: float, n: int, seed: int = 0,
-                   share_p: float = 0.2, macro_mode: str = "specialised") -> DesignBatch:
-    """``n`` random designs (feasibility is not guaranteed: evaluate and filter)."""
+                   share_p: float = 0.2, macro_mode: str = "specialised", segmented: bool = False,
+                   cut_p: float = 0.15) -> DesignBatch:
+    """``n`` random designs (feasibility is not guaranteed: evaluate and filter); with
+    ``segmented``, those whose network does not fit their budget once are segmented."""
     rng = np.random.default_rng(seed)
     wl = build_workload(network, tech)
     tb = tech.tables
@@ -44,7 +62,31 @@ def random_designs(network: Network, tech: Technology, power_w: float, n: int, s
     least = np.minimum(fewest_macros(limit, slices[:, None], tech.macro.max_crossbars), limit)
     macros = least + np.floor(rng.uniform(size=(n, L)) ** 2 * (limit - least + 1)).astype(np.int64)
     macros = np.minimum(macros, limit)
-    cap = tech.macro.max_crossbars
+    share = _draw_sharing(rng, macros, limit, slices, tech.macro.max_crossbars, share_p)
+    globals_ = dict(rram_ratio=ratio, cell_bits=tb.cell_bits[ci], xbar_size=tb.xbar_sizes[si], dac_bits=tb.dac_bits[di])
+    # the budget as resolve() counts it
+    n_budget = np.floor(power_w * ratio / tb.xbar_peak[si, ci] + 1e-9)
+    big = (sets.sum(1) > n_budget) & segmented if L else np.zeros(n, dtype=bool)
+    if not big.any():
+        return DesignBatch(**globals_, dup=dup, macros=macros, share=share, macro_mode=macro_mode)
+    seg_rng = np.random.default_rng(np.random.SeedSequence([seed, 8]))
+    idx = np.flatnonzero(big)
+    cols = _segmented(seg_rng, wl, tech, si[idx], slices[idx], n_budget[idx], share_p, cut_p)
+    segment = np.zeros((n, L), dtype=np.int64)
+    dataflow = np.zeros((n, L), dtype=np.int64)
+    batch = np.ones(n, dtype=np.int64)
+    dup[idx], macros[idx], share[idx], segment[idx], dataflow[idx] = (cols[k] for k in (
+        "dup", "macros", "share", "segment", "dataflow"))
+    batch[idx] = cols["batch"]
+    return DesignBatch(**globals_, dup=dup, macros=macros, share=share, segment=segment, batch=batch,
+                       dataflow=dataflow, macro_mode=macro_mode)
+
+
+def _draw_sharing(rng, macros, limit, slices, cap, share_p, segment=None):
+    """(n, L) sharing partners: each layer shares an earlier unshared layer's macros (of
+    its own segment, if ``segment`` is given) with probability ``share_p`` when the pair
+    fits the macro rules."""
+    n, L = macros.shape
     share = np.full((n, L), -1, dtype=np.int64)
     taken = np.zeros((n, L), dtype=bool)
     rows = np.arange(n)
@@ -54,8 +96,57 @@ def random_designs(network: Network, tech: Technology, power_w: float, n: int, s
         ok = (rng.uniform(size=n) < share_p) & ~taken[rows, partner] & (share[rows, partner] < 0) & ~taken[:, j]
         ok &= (pair <= limit[:, j]) & (pair <= limit[rows, partner])
         ok &= (-(-limit[:, j] // pair) - (-limit[rows, partner] // pair)) * slices <= cap
+        if segment is not None:
+            ok &= segment[rows, partner] == segment[:, j]
         share[:, j] = np.where(ok, partner, -1)
         taken[rows[ok], partner[ok]] = True
         taken[ok, j] = True
-    return DesignBatch(rram_ratio=ratio, cell_bits=tb.cell_bits[ci], xbar_size=tb.xbar_sizes[si],
-                       dac_bits=tb.dac_bits[di], dup=dup, macros=macros, share=share, macro_mode=macro_mode)
+    return share
+
+
+def _segmented(rng, wl, tech: Technology, si, slices, n_budget, share_p: float, cut_p: float) -> dict:
+    """Segmented columns (dup, macros, share, segment, dataflow (n, L), batch (n,)) of
+    ``n`` designs whose one copy does not fit ``n_budget`` crossbars."""
+    n, L = len(si), wl.n_weighted
+    rows = np.arange(n)
+    rg, cg = wl.row_groups[si], wl.col_groups[si]
+    blocks1 = rg * cg                                                   # blocks of one copy
+    sets = blocks1 * slices[:, None]
+    chip_blocks = np.floor(n_budget / slices).astype(np.int64)
+    huge = blocks1 > chip_blocks[:, None]                               # exceeds the chip alone: tiled
+    # --- greedy packing, in layer order, with random extra boundaries -------------------------
+    segment = np.zeros((n, L), dtype=np.int64)
+    cur = np.zeros(n, dtype=np.int64)
+    used = np.zeros(n)
+    cut = rng.uniform(size=(n, L)) < cut_p
+    for j in range(L):
+        if j:
+            new = (used > 0) & (huge[:, j] | huge[:, j - 1] | (used + sets[:, j] > n_budget) | cut[:, j])
+            cur = cur + new
+            used = np.where(new, 0.0, used)
+        segment[:, j] = cur
+        used = used + sets[:, j]
+    # --- duplication within each segment's spare crossbars ------------------------------------
+    conv = ~wl.is_fc[wl.layer_of_w] & ~huge
+    pixels = wl.out_pixels[wl.layer_of_w]
+    S = int(segment[:, -1].max()) + 1
+    flat = (rows[:, None] * S + segment).ravel()
+    seg_sets = np.bincount(flat, weights=sets.ravel().astype(float), minlength=n * S).reshape(n, S)
+    spare = np.maximum(n_budget[:, None] - seg_sets, 0) * rng.uniform(0.05, 1.0, size=(n, S)) ** 2
+    weight = rng.dirichlet(np.ones(L), size=n) * conv
+    seg_weight = np.bincount(flat, weights=weight.ravel(), minlength=n * S).reshape(n, S)
+    weight = weight / np.maximum(seg_weight[rows[:, None], segment], 1e-12)
+    extra = np.floor(spare[rows[:, None], segment] * weight / sets)
+    dup = np.where(conv, np.clip(1 + extra, 1, pixels), 1).astype(np.int64)
+    # --- macros: a tiled layer's limit is one tile's blocks ------------------------------------
+    tiles = weight_tiles(dup * blocks1, rg, cg, alone_in_segment(segment), chip_blocks)
+    limit = tiles.blocks
+    least = np.minimum(fewest_macros(limit, slices[:, None], tech.macro.max_crossbars), limit)
+    macros = least + np.floor(rng.uniform(size=(n, L)) ** 2 * (limit - least + 1)).astype(np.int64)
+    macros = np.minimum(macros, limit)
+    share = _draw_sharing(rng, macros, limit, slices, tech.macro.max_crossbars, share_p, segment)
+    return {
+        "dup": dup, "macros": macros, "share": share, "segment": segment,
+        "batch": 2 ** rng.integers(0, MAX_BATCH_LOG2 + 1, size=n),
+        "dataflow": rng.integers(0, 3, size=(n, L)),
+    }
