@@ -40,6 +40,11 @@ Scheduling rules
   ``energies_nj[kind]`` over op occurrences; static energy is
   ``static_power_w * interval_ns`` (in a stream every inference pays one interval).
 
+In-order streams (``costmodel.reference_segments``: a batch of inferences through one
+segment) serve, on every resource, the waiting op of the oldest inference first, then
+the rule above (``_schedule(..., in_order=...)``); one inference is scheduled the same
+either way.
+
 Implementation: ops get integer ids ordered (layer, step, chain position), so the tie
 rule is the id order; every resource keeps a FIFO of ready ops (ready times never
 decrease, and ops made ready at one instant are appended in id order); completions live
@@ -200,8 +205,10 @@ def _streamed(graph: OpGraph, copies: int) -> OpGraph:
     return replace(graph, layers=tuple(layers))
 
 
-def _schedule(graph: OpGraph, record: bool) -> SimResult:
-    """The event-driven schedule of every operation of ``graph``."""
+def _schedule(graph: OpGraph, record: bool, in_order: int | None = None) -> SimResult:
+    """The event-driven schedule of every operation of ``graph``. ``in_order = k`` (a
+    stream of copies of a graph of ``k`` operations, :func:`_streamed`) serves the oldest
+    inference first on every resource (:func:`_run_in_order`)."""
     layers = graph.layers
     pos_of = {}
     for li, layer in enumerate(layers):
@@ -272,7 +279,10 @@ def _schedule(graph: OpGraph, record: bool) -> SimResult:
                     else:
                         lst.extend(targets)
 
-    start = _run(total, dur, res, succ_rel, left, extra, len(res_id))
+    if in_order:
+        start = _run_in_order(total, dur, res, succ_rel, left, extra, len(res_id), in_order)
+    else:
+        start = _run(total, dur, res, succ_rel, left, extra, len(res_id))
 
     layer_start = []
     layer_finish = []
@@ -387,6 +397,84 @@ def _run(total, dur, res, succ_rel, left, extra, n_res):
                 r = res[j]
                 if busy[r]:
                     queues[r].append(j)
+                else:
+                    busy[r] = True
+                    start[j] = t
+                    heappush(events, (t + dur[j], j))
+
+    if done != total:
+        raise RuntimeError(
+            f"{total - done} of {total} operations never became ready: cyclic dependencies"
+        )
+    return start
+
+
+def _run_in_order(total, dur, res, succ_rel, left, extra, n_res, per_copy):
+    """:func:`_run` for a stream of copies of one graph (``per_copy`` operations each, op
+    ``j`` belongs to inference ``j // per_copy``) processed in order: a free resource
+    starts the waiting op of the oldest inference, among those the one that became ready
+    first (then the lower id). With one inference this is :func:`_run`'s rule. Every
+    resource keeps one FIFO per inference (ready times never decrease)."""
+    heappush = heapq.heappush
+    heappop = heapq.heappop
+    copies = -(-total // per_copy)
+    start = [0.0] * total
+    busy = [False] * n_res
+    waiting = [0] * n_res
+    queues = [[deque() for _ in range(copies)] for _ in range(n_res)]
+    events: list[tuple[float, int]] = []
+    done = 0
+
+    for j in range(total):
+        if not left[j]:
+            r = res[j]
+            if busy[r]:
+                queues[r][j // per_copy].append(j)
+                waiting[r] += 1
+            else:
+                busy[r] = True
+                heappush(events, (dur[j], j))
+
+    while events:
+        t, op = heappop(events)
+        batch = [op]
+        while events and events[0][0] == t:
+            batch.append(heappop(events)[1])
+        done += len(batch)
+        newly = []
+        for op in batch:
+            r = res[op]
+            if waiting[r]:  # the oldest inference's oldest ready op
+                waiting[r] -= 1
+                for q in queues[r]:
+                    if q:
+                        nxt = q.popleft()
+                        break
+                start[nxt] = t
+                heappush(events, (t + dur[nxt], nxt))
+            else:
+                busy[r] = False
+            for off in succ_rel[op]:
+                j = op + off
+                c = left[j] - 1
+                left[j] = c
+                if not c:
+                    newly.append(j)
+            ex = extra[op]
+            if ex is not None:
+                for j in ex:
+                    c = left[j] - 1
+                    left[j] = c
+                    if not c:
+                        newly.append(j)
+        if newly:
+            if len(newly) > 1:
+                newly.sort()
+            for j in newly:
+                r = res[j]
+                if busy[r]:
+                    queues[r][j // per_copy].append(j)
+                    waiting[r] += 1
                 else:
                     busy[r] = True
                     start[j] = t
