@@ -1,7 +1,9 @@
 """How closely the analytical evaluator follows the exact reference scheduler.
 
 ``measure_fidelity`` draws random feasible designs, scores them with ``evaluate`` (one
-call) and schedules each with ``simulate(to_opgraph(...))``. Errors are relative,
+call) and schedules each with ``simulate_design`` (``simulate(to_opgraph(...))`` for a
+design that keeps its weights; the segmented schedule of
+:mod:`costmodel.reference_segments` for one that reloads them: MODEL.md section 8). Errors are relative,
 ``|fast / ref - 1|`` (a fraction, 0.05 = 5 %); TOPS/W of the reference is
 ``2 * MACs / energy`` (energy in J, result in 1e12 ops/s/W).
 """
@@ -15,9 +17,8 @@ import numpy as np
 
 from costmodel.design import DesignBatch
 from costmodel.evaluator import Results, evaluate
-from costmodel.opgraph import to_opgraph
 from costmodel.random_designs import random_designs
-from costmodel.reference_sim import simulate
+from costmodel.reference_segments import SegmentedSimResult, simulate_design
 from costmodel.technology import Technology, load_technology
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.network import Network
@@ -57,8 +58,10 @@ def spearman(a, b) -> float:
 
 
 def feasible_random_designs(network: Network, tech: Technology, power_w: float, n: int, seed: int = 0,
-                            max_rounds: int = MAX_ROUNDS) -> DesignBatch:
-    """Up to ``n`` feasible random designs, drawn in rounds of oversampled batches.
+                            max_rounds: int = MAX_ROUNDS, segmented: bool = False) -> DesignBatch:
+    """Up to ``n`` feasible random designs, drawn in rounds of oversampled batches
+    (``segmented``: those whose network does not fit the budget once are segmented,
+    :func:`~costmodel.random_designs.random_designs`).
 
     Round ``k`` draws with seed ``(seed, k)``; fewer than ``n`` come back only when
     ``max_rounds`` rounds did not find enough.
@@ -72,7 +75,7 @@ def feasible_random_designs(network: Network, tech: Technology, power_w: float, 
     for k in range(max_rounds):
         m = max(64, 4 * (n - have))
         sub_seed = int(np.random.SeedSequence([seed, k]).generate_state(1)[0])
-        batch = random_designs(network, tech, power_w, m, seed=sub_seed)
+        batch = random_designs(network, tech, power_w, m, seed=sub_seed, segmented=segmented)
         draws += m
         ok = np.flatnonzero(evaluate(network, tech, batch, power_w).feasible)[: n - have]
         if len(ok):
@@ -83,31 +86,33 @@ def feasible_random_designs(network: Network, tech: Technology, power_w: float, 
     if not found:
         raise PimtuneError(
             f"no feasible random design of {network.name} within {power_w:g} W in {draws} draws; "
-            f"the budget is too small for its weights: raise --power"
+            f"the budget is too small{'' if segmented else ' for its weights'}: raise --power"
         )
     return DesignBatch.concat(found)
 
 
 def measure_fidelity(network: Network, tech: Technology | str, power_w: float, n_designs: int, seed: int = 0,
                      progress: Callable[[int, int], None] | None = None) -> dict:
-    """Compare the evaluator with the reference scheduler on ``n_designs`` random designs.
+    """Compare the evaluator with the reference scheduler on ``n_designs`` random designs
+    (segmented where the network does not fit a design's budget once).
 
     Returns ``designs`` (count compared), ``latency_err_max/median``,
     ``energy_err_max/median``, ``interval_err_max`` (relative errors, fractions),
-    ``tops_per_watt_spearman`` (rank correlation of the two TOPS/W), and
-    ``sim_seconds_per_design`` (mean wall time of ``to_opgraph`` + ``simulate``, s), plus
+    ``tops_per_watt_spearman`` (rank correlation of the two TOPS/W),
+    ``reloading_designs`` (how many reload weights: several segments or a tiled layer) and
+    ``sim_seconds_per_design`` (mean wall time of ``simulate_design``, s), plus
     ``per_design`` (one dict of fast and reference figures per design). ``progress(i, n)``
     is called after each simulated design.
     """
     tech = load_technology(tech)
-    batch = feasible_random_designs(network, tech, power_w, n_designs, seed)
+    batch = feasible_random_designs(network, tech, power_w, n_designs, seed, segmented=True)
     res = evaluate(network, tech, batch, power_w)
     n = len(batch)
     rows = []
     seconds = 0.0
     for i in range(n):
         t0 = time.perf_counter()
-        sim = simulate(to_opgraph(res.resolved, i))
+        sim = simulate_design(res.resolved, i, batch.dataflow[i])
         seconds += time.perf_counter() - t0
         rows.append(_compare(network, res, i, sim))
         if progress is not None:
@@ -125,6 +130,7 @@ def measure_fidelity(network: Network, tech: Technology | str, power_w: float, n
         "interval_err_max": float(err["interval_err"].max()),
         "tops_per_watt_spearman": spearman([r["tops_per_watt"] for r in rows],
                                            [r["ref_tops_per_watt"] for r in rows]),
+        "reloading_designs": sum(r["reloads"] for r in rows),
         "sim_seconds_per_design": seconds / n,
         "per_design": rows,
     }
@@ -141,4 +147,8 @@ def _compare(network: Network, res: Results, i: int, sim) -> dict:
     for k, name in (("latency_s", "latency_err"), ("energy_j", "energy_err"), ("interval_s", "interval_err")):
         row[name] = abs(fast[k] / ref[k] - 1.0)
     row["steps"] = int(res.resolved.steps[i].sum())
+    row["reloads"] = isinstance(sim, SegmentedSimResult)
+    if row["reloads"]:
+        row.update(batch=sim.batch, segments=len(sim.segment_ns), ref_reload_s=sum(sim.reload_ns) * 1e-9,
+                   composed=sim.composed)
     return row
