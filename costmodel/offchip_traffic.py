@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from costmodel.reduce import row_max
 from costmodel.segments import Tiles, segment_max, segment_sum
 from costmodel.technology import Technology
 from costmodel.workload import Workload
@@ -85,7 +86,8 @@ def offchip_traffic(wl: Workload, tech: Technology, seg: np.ndarray, seg_a: np.n
     cells = reloads * dup * weights * slices[:, None]                          # array cells written per batch
 
     # --- activations crossing segment boundaries (edges whose ends are in different segments)
-    e_l, e_p = wl.edge_layer, wl.edge_producer
+    # (only edges between macro groups can cross: a layer's group is in one segment)
+    e_l, e_p = wl.edge_layer[wl.cross_edges], wl.edge_producer[wl.cross_edges]
     real = e_p >= 0
     e_l, e_p = e_l[real], e_p[real]
     cut = seg_a[:, e_l] != seg_a[:, e_p]                                        # (N, E)
@@ -166,7 +168,7 @@ def offchip_traffic(wl: Workload, tech: Technology, seg: np.ndarray, seg_a: np.n
         reload_ns=np.maximum(transfer, writes),
         dram_ns=act_bits * B / bits_per_ns,
         spilled=spilled.astype(float),
-        writes_per_cell=(reloads / B).max(1) if L else np.zeros(n),
+        writes_per_cell=row_max(reloads / B) if L else np.zeros(n),
         has_buffer=reloading.any(1),
     )
 

@@ -23,7 +23,7 @@ from costmodel.opgraph import ITERATED, OP_CHAIN
 from costmodel.placement import farthest_hops, mesh_ranges
 from costmodel.reduce import row_any
 from costmodel.scatter import Sharing, scatter_sum, set_sums
-from costmodel.segments import Tiles, alone_in_segment, chip_total, segment_sum, segment_sums, weight_tiles
+from costmodel.segments import Tiles, alone_in_segment, chip_total, largest_segment, segment_sum, weight_tiles
 from costmodel.technology import Technology, adc_bits_required
 from costmodel.workload import Workload, build_workload
 from onnx_frontend.network import Network
@@ -302,7 +302,7 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
     unit_totals = (counts.transpose(2, 0, 1) @ np.ones(L, dtype=counts.dtype)).T    # (N, C), exact: whole units
     if S > 1:                                                           # the largest segment's units
         multi = seg[:, -1] > 0
-        unit_totals = np.where(multi[:, None], segment_sums(counts, seg, S).max(1), unit_totals)
+        unit_totals = np.where(multi[:, None], largest_segment(counts, seg, S), unit_totals)
 
     # --- durations (ns) per occurrence -----------------------------------------------------
     per_set_counts = counts.transpose(2, 0, 1).reshape(len(COMPONENTS), n * L)
@@ -516,8 +516,8 @@ def _allocate(demand, active, unit_peak, left, set_macros, mode, seg=None):
     if seg is not None:
         S = int(seg[:, -1].max()) + 1
         multi = seg[:, -1] > 0
-        largest_demand = segment_sums(demand, seg, S).max(1)                # (N, C)
-        largest_active = segment_sums(active, seg, S).max(1)
+        largest_demand = largest_segment(demand, seg, S)                    # (N, C)
+        largest_active = largest_segment(active, seg, S)
         reserve = np.where(multi, (unit_peak * largest_active).sum(1), reserve).astype(F)
         work = np.where(multi, (unit_peak * largest_demand).sum(1), work).astype(F)
     spare = left - reserve

@@ -14,18 +14,42 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from costmodel.reduce import row_max
+
 
 def segment_sum(values: np.ndarray, seg: np.ndarray, S: int) -> np.ndarray:
     """(N, S) float64 sums of ``values`` (N, X) over the entries of each segment ``seg`` (N, X)."""
     return segment_sums(values[..., None], seg, S)[..., 0]
 
 
+def largest_segment(values: np.ndarray, seg: np.ndarray, S: int) -> np.ndarray:
+    """(N, C) the largest sum of one segment of each last-axis slice of ``values`` (N, X, C)."""
+    return row_max(segment_sums(values, seg, S).transpose(0, 2, 1))
+
+
 def segment_sums(values: np.ndarray, seg: np.ndarray, S: int) -> np.ndarray:
     """(N, S, C) float64 sums of ``values`` (N, X, C) over the entries of each segment
     ``seg`` (N, X): :func:`segment_sum` of every last-axis slice in one ``bincount``."""
     n, X, C = values.shape
-    flat = (((np.arange(n)[:, None] * S + seg) * C)[..., None] + np.arange(C)).ravel()
-    return np.bincount(flat, weights=values.ravel(), minlength=n * S * C).reshape(n, S, C)
+    return np.bincount(_flat_index(seg, S, C), weights=values.ravel(), minlength=n * S * C).reshape(n, S, C)
+
+
+_INDEX_CACHE: list[tuple[np.ndarray, int, int, np.ndarray]] = []
+_INDEX_CACHE_SIZE = 8
+
+
+def _flat_index(seg: np.ndarray, S: int, C: int) -> np.ndarray:
+    """The ``bincount`` bin of every entry of (N, X, C) values for segments ``seg``:
+    ``(n * S + seg) * C + c``. One evaluation sums many arrays over the same segments,
+    so the last few indices are kept, each with a copy of its segments (a hit compares
+    them: an array changed in place is not mistaken for the one cached)."""
+    for cached, s, c, flat in _INDEX_CACHE:
+        if s == S and c == C and cached.shape == seg.shape and np.array_equal(cached, seg):
+            return flat
+    flat = ((((np.arange(seg.shape[0])[:, None] * S + seg) * C)[..., None] + np.arange(C))).ravel()
+    _INDEX_CACHE.insert(0, (seg.copy(), S, C, flat))
+    del _INDEX_CACHE[_INDEX_CACHE_SIZE:]
+    return flat
 
 
 def segment_max(values: np.ndarray, seg: np.ndarray, S: int) -> np.ndarray:
@@ -43,7 +67,7 @@ def chip_total(values: np.ndarray, seg: np.ndarray, S: int) -> np.ndarray:
     total = values.sum(1)
     if S == 1:
         return total
-    return np.where(seg[:, -1] == 0, total, segment_sum(values, seg, S).max(1))
+    return np.where(seg[:, -1] == 0, total, row_max(segment_sum(values, seg, S)))
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from search.operators.segment_moves import segment_columns
 from space import DesignSpace, repair
 
 __all__ = ["PIMSYN_ALPHA", "accept", "anneal", "conv_copies", "copy_room", "duplication_energy", "energy_terms",
@@ -236,12 +237,13 @@ def _rescale_copies(space: DesignSpace, X: np.ndarray, rows: np.ndarray, dmov: n
 
 def _column_groups(space: DesignSpace) -> np.ndarray:
     """(D,) group of each column: 0 global, 1 duplication, 2 macro level, 3 sharing,
-    4 allocation."""
+    4 allocation, 5 segments, batch and dataflow (a segmented space)."""
     group = np.zeros(space.dims, dtype=np.int64)
     group[space.dup_cols[space.dup_cols >= 0]] = 1
     group[space.macro_cols] = 2
     group[space.share_cols[space.share_cols >= 0]] = 3
     group[space.alloc_cols[space.alloc_cols >= 0]] = 4
+    group[segment_columns(space)] = 5
     return group
 
 
@@ -250,11 +252,12 @@ def _step_other(space: DesignSpace, X: np.ndarray, rows: np.ndarray, other: np.n
     """One small step of one movable non-duplication column per selected row, in place.
 
     The column is drawn in two stages, a group (globals, macro levels, sharing partners,
-    allocation) uniformly among the groups with movable columns, then a column of it, so
-    that the four globals are not drowned by the per-layer columns."""
+    allocation, segments) uniformly among the groups with movable columns, then a column
+    of it, so that the four globals are not drowned by the per-layer columns. A segment
+    flag steps to its other value: the segment splits there, or merges with the previous."""
     K = len(X)
     group = _column_groups(space)
-    groups = [np.flatnonzero(other & (group == g)) for g in (0, 2, 3, 4)]
+    groups = [np.flatnonzero(other & (group == g)) for g in (0, 2, 3, 4, 5)]
     groups = [g for g in groups if len(g)]
     table = np.full((len(groups), max(len(g) for g in groups)), -1, dtype=np.int64)
     for i, g in enumerate(groups):
