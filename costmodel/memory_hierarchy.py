@@ -30,24 +30,11 @@ _PJ_PER_NJ = 1000.0
 _BITS_PER_BYTE = 8
 
 
-class OffchipMemory(Strict):
-    """The DRAM behind the chip (device and interface).
-
-    Attributes:
-        read_energy_pj_per_bit: energy of reading one bit from DRAM, device and I/O (pJ).
-        write_energy_pj_per_bit: energy of writing one bit to DRAM, device and I/O (pJ).
-        bandwidth_gbyte_per_s: sustained bandwidth of the chip's DRAM channel(s), in
-            10^9 bytes per second (= bytes per ns).
-    """
+class PerBitAccess(Strict):
+    """A memory accessed by the bit: its read and write energy per bit (pJ)."""
 
     read_energy_pj_per_bit: float = NonNegative
     write_energy_pj_per_bit: float = NonNegative
-    bandwidth_gbyte_per_s: float = Positive
-
-    @property
-    def bandwidth_bits_per_ns(self) -> float:
-        """Bits moved per ns (GB/s x 8: one GB/s is one byte per ns)."""
-        return self.bandwidth_gbyte_per_s * _BITS_PER_BYTE
 
     @property
     def read_energy_nj_per_bit(self) -> float:
@@ -60,7 +47,25 @@ class OffchipMemory(Strict):
         return self.write_energy_pj_per_bit / _PJ_PER_NJ
 
 
-class GlobalBuffer(Strict):
+class OffchipMemory(PerBitAccess):
+    """The DRAM behind the chip (device and interface).
+
+    Attributes:
+        read_energy_pj_per_bit: energy of reading one bit from DRAM, device and I/O (pJ).
+        write_energy_pj_per_bit: energy of writing one bit to DRAM, device and I/O (pJ).
+        bandwidth_gbyte_per_s: sustained bandwidth of the chip's DRAM channel(s), in
+            10^9 bytes per second (= bytes per ns).
+    """
+
+    bandwidth_gbyte_per_s: float = Positive
+
+    @property
+    def bandwidth_bits_per_ns(self) -> float:
+        """Bits moved per ns (GB/s x 8: one GB/s is one byte per ns)."""
+        return self.bandwidth_gbyte_per_s * _BITS_PER_BYTE
+
+
+class GlobalBuffer(PerBitAccess):
     """The on-chip buffer holding the activations that cross segment boundaries.
 
     Attributes:
@@ -72,8 +77,6 @@ class GlobalBuffer(Strict):
     """
 
     capacity_kib: float = Positive
-    read_energy_pj_per_bit: float = NonNegative
-    write_energy_pj_per_bit: float = NonNegative
     leak_power_w: float = NonNegative
     area_mm2: float = NonNegative
 
@@ -81,16 +84,6 @@ class GlobalBuffer(Strict):
     def capacity_bits(self) -> float:
         """Capacity in bits (KiB x 1024 x 8)."""
         return self.capacity_kib * 1024 * _BITS_PER_BYTE
-
-    @property
-    def read_energy_nj_per_bit(self) -> float:
-        """Energy of reading one bit (nJ)."""
-        return self.read_energy_pj_per_bit / _PJ_PER_NJ
-
-    @property
-    def write_energy_nj_per_bit(self) -> float:
-        """Energy of writing one bit (nJ)."""
-        return self.write_energy_pj_per_bit / _PJ_PER_NJ
 
     @property
     def peak_power_w(self) -> float:

@@ -58,19 +58,28 @@ def fit_segments(space: DesignSpace, X: np.ndarray) -> None:
         X[rows, space.dup_cols[layers]] = 1
 
 
+def segment_room(space: DesignSpace, X: np.ndarray):
+    """``(sets, seg, S, limit)``: (N, L) crossbars of one copy per layer, (N, L) the
+    segments, S the most segments of a row, and (N, S) the crossbars each segment may
+    hold: within the crossbar share, and with their fixed periphery plus one macro and one
+    unit of each main peripheral per layer of the segment within the rest of the budget."""
+    sets, budget, pot, fixed, per_xbar = layer_costs(space, X)
+    seg = space.segments_of(X)
+    S = int(seg[:, -1].max()) + 1
+    count = segment_sum(np.ones(sets.shape), seg, S)
+    limit = np.minimum(budget[:, None], np.floor(np.maximum(pot[:, None] - count * fixed[:, None], 0) / per_xbar[:, None]))
+    return sets, seg, S, limit
+
+
 def fit_segment_budget(space: DesignSpace, X: np.ndarray) -> None:
     """Shrink extra copies in place, by one factor per segment, so that every segment's
     copies fit (``fit_budget`` per segment)."""
     conv = space.conv
     if not conv.any():
         return
-    sets, budget, pot, fixed, per_xbar = layer_costs(space, X)
-    seg = space.segments_of(X)
-    S = int(seg[:, -1].max()) + 1
+    sets, seg, S, limit = segment_room(space, X)
     dup = space.dup_values(X)
     rows = np.arange(len(X))[:, None]
-    count = segment_sum(np.ones_like(sets, dtype=float), seg, S)
-    limit = np.minimum(budget[:, None], np.floor(np.maximum(pot[:, None] - count * fixed[:, None], 0) / per_xbar[:, None]))
     base = segment_sum(sets, seg, S)
     extra = segment_sum((dup - 1) * sets, seg, S)
     over = (base + extra > limit) & (base <= limit)
@@ -98,13 +107,10 @@ def fill_segments(space: DesignSpace, X: np.ndarray) -> None:
     conv = space.conv
     if not conv.any():
         return
-    sets, budget, pot, fixed, per_xbar = layer_costs(space, X)
-    seg = space.segments_of(X)
-    S = int(seg[:, -1].max()) + 1
+    sets, seg, S, limit = segment_room(space, X)
+    budget = space.crossbar_budget(X)
     n = len(X)
     rows = np.arange(n)[:, None]
-    count = segment_sum(np.ones(sets.shape), seg, S)
-    limit = np.minimum(budget[:, None], np.floor(np.maximum(pot[:, None] - count * fixed[:, None], 0) / per_xbar[:, None]))
     pixels = space.workload.out_pixels[space.workload.layer_of_w].astype(float)
     top = np.where(conv & (sets <= budget[:, None]), np.minimum(pixels, space.dup_max), 1)
 
