@@ -59,9 +59,22 @@ def handle_signals() -> None:
 
 def _not_an_interrupt(record: logging.LogRecord) -> bool:
     """Drop log records of a library that caught the interrupt on its way out and logs it
-    before raising it again (SQLAlchemy's "Error closing cursor" with a traceback): the
-    command's one line says what happened."""
-    kind = record.exc_info[0] if record.exc_info else None
+    before raising it again (SQLAlchemy's "Error closing cursor" with a traceback), and
+    every traceback a library logs once a signal has arrived (an error raised while the
+    interrupt unwinds, e.g. closing a cursor it cut off): the command's one line says
+    what happened."""
+    if not record.exc_info:
+        return True
+    if _received:
+        return False
+    exc = record.exc_info[1]
+    seen = set()
+    while exc is not None and id(exc) not in seen:         # the exception and what it arose from
+        if isinstance(exc, KeyboardInterrupt):
+            return False
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    kind = record.exc_info[0]
     return not (kind is not None and issubclass(kind, KeyboardInterrupt))
 
 

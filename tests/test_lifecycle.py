@@ -296,18 +296,30 @@ def test_a_signal_swallowed_in_a_finalizer_is_raised_again(capsys):
             lifecycle.raise_if_signalled()
         assert lifecycle.interrupt_exit_code() == 143
         # a library that logs the interrupt on its way out (SQLAlchemy's "Error closing
-        # cursor") prints nothing where unconfigured logging prints (logging.lastResort);
-        # its other errors still show
+        # cursor"), or an error raised while it unwinds, prints nothing where unconfigured
+        # logging prints (logging.lastResort); its other errors still show until a signal
+        # arrives, and none after
         import logging
         assert lifecycle._not_an_interrupt in logging.lastResort.filters
-        records = []
-        for exc in (lifecycle.Terminated(signal.SIGTERM), ValueError("a real error")):
+
+        def record_of(exc, context=None):
             try:
-                raise exc
+                try:
+                    raise context if context is not None else exc
+                except BaseException:
+                    if context is None:
+                        raise
+                    raise exc
             except BaseException:
-                records.append(logging.LogRecord("sqlalchemy.engine.Engine", logging.ERROR, __file__, 0,
-                                                 "Error closing cursor", None, sys.exc_info()))
-        assert [logging.lastResort.filter(r) for r in records] == [False, True]
+                return logging.LogRecord("sqlalchemy.engine.Engine", logging.ERROR, __file__, 0,
+                                         "Error closing cursor", None, sys.exc_info())
+
+        lifecycle._received.clear()
+        records = [record_of(lifecycle.Terminated(signal.SIGTERM)), record_of(ValueError("a real error")),
+                   record_of(ValueError("closing a cut-off cursor"), context=lifecycle.Terminated(signal.SIGTERM))]
+        assert [logging.lastResort.filter(r) for r in records] == [False, True, False]
+        lifecycle._received.append(signal.SIGTERM)
+        assert not logging.lastResort.filter(records[1])
     finally:
         for s, h in saved.items():
             signal.signal(s, h)
