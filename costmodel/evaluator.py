@@ -137,7 +137,8 @@ def evaluate(network: Network, tech: Technology | str, batch: DesignBatch, power
 
     ``latency=False`` skips the layer schedule, which only the latency needs: latency,
     EDP, ``tops_per_watt_single`` and the per-layer times are NaN then, everything else
-    is the same."""
+    is the same. A batch with a design that reloads weights (MODEL.md section 8) is
+    always scheduled: its interval needs each segment's latency."""
     tech = require_network_family(load_technology(tech))
     # designs that break the rules (e.g. no copies) compute garbage that their reason flags
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
