@@ -11,7 +11,10 @@
 
 ``no-dup`` and ``heuristic`` take the closed-form peripheral allocation and, like any
 architecture point, the best (rram_ratio, cell_bits, xbar_size, dac_bits) of PIMSYN's
-grid for their duplication rule: every point is evaluated in one batch.
+grid for their duplication rule: every point is evaluated in one batch. Where no point
+holds one copy of the weights, they run in segments (MODEL.md section 8): the layers
+packed in order into the crossbar budget, a layer larger than it alone and tiled,
+``batch`` inferences per segment run, the heuristic's copies per segment.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from costmodel.design import COMPONENTS, DesignBatch, DesignError
 from costmodel.evaluator import evaluate
 from costmodel.fixes import fix_for
 from costmodel.macro_capacity import fewest_macros
+from costmodel.segments import alone_in_segment, copies_filling_segments, greedy_segments, weight_tiles
 from costmodel.technology import Technology, load_technology
 from costmodel.workload import build_workload
 from onnx_frontend.network import Network
@@ -35,13 +39,18 @@ ISAAC = {"xbar_size": 128, "cell_bits": 2, "dac_bits": 1, "imas": 12, "xbars_per
 ISAAC_TILE_CROSSBARS = ISAAC["imas"] * ISAAC["xbars_per_ima"]   # 96: a macro of the reference designs
 
 
-def reference_design(name: str, network: Network, tech: Technology | str, power_w: float) -> DesignBatch:
+#: Inferences per segment run of a reference design that reloads (the search's largest batch).
+REFERENCE_BATCH = 64
+
+
+def reference_design(name: str, network: Network, tech: Technology | str, power_w: float,
+                     batch: int = REFERENCE_BATCH) -> DesignBatch:
     """One design (a batch of 1) by reference-design name."""
     tech = load_technology(tech)
     if name == "isaac":
         return isaac_design(network, tech, power_w)
     if name in ("no-dup", "heuristic"):
-        return best_on_grid(network, tech, power_w, heuristic=name == "heuristic")
+        return best_on_grid(network, tech, power_w, heuristic=name == "heuristic", batch=batch)
     raise DesignError(f"unknown reference design {name!r}; choose one of {REFERENCE_DESIGNS} or a JSON file")
 
 
@@ -83,22 +92,52 @@ def default_macros(network: Network, tech: Technology, dup: np.ndarray, xbar_siz
     return fewest_macros(blocks, slices[:, None], min(ISAAC_TILE_CROSSBARS, tech.macro.max_crossbars))
 
 
-def best_on_grid(network: Network, tech: Technology, power_w: float, heuristic: bool) -> DesignBatch:
-    """The best-TOPS/W design of PIMSYN's global grid with heuristic or no duplication."""
+def best_on_grid(network: Network, tech: Technology, power_w: float, heuristic: bool,
+                 batch: int = REFERENCE_BATCH) -> DesignBatch:
+    """The best-TOPS/W design of PIMSYN's global grid with heuristic or no duplication
+    (segmented, ``batch`` inferences per segment run, where no point holds one copy)."""
     grid = list(product(RRAM_RATIOS, tech.cell_bits_options, tech.xbar_sizes, tech.dac_bits_options))
     r, c, s, d = (np.array(col) for col in zip(*grid))
     L = build_workload(network, tech).n_weighted
     n_xbar = np.floor(power_w * r / tech.tables.xbar_peak[np.searchsorted(tech.tables.xbar_sizes, s),
                                                          np.searchsorted(tech.tables.cell_bits, c)])
     dup = heuristic_dup(network, tech, s, c, n_xbar) if heuristic else np.ones((len(grid), L), dtype=np.int64)
-    batch = DesignBatch(rram_ratio=r, cell_bits=c, xbar_size=s, dac_bits=d, dup=dup,
-                        macros=default_macros(network, tech, dup, s, c), share=np.full((len(grid), L), -1))
-    res = evaluate(network, tech, batch, power_w)
+    designs = DesignBatch(rram_ratio=r, cell_bits=c, xbar_size=s, dac_bits=d, dup=dup,
+                          macros=default_macros(network, tech, dup, s, c), share=np.full((len(grid), L), -1))
+    res = evaluate(network, tech, designs, power_w)
+    if not res.feasible.any() and (res.reason == 3).any():          # some points cannot hold one copy
+        designs = segmented_on_grid(network, tech, designs, n_xbar, heuristic, batch)
+        res = evaluate(network, tech, designs, power_w)
     if not res.feasible.any():
         reasons = sorted({res.reason_name(i) for i in range(len(res))})
         raise DesignError(f"no {'heuristic' if heuristic else 'no-dup'} design of {network.name} fits "
                           f"{power_w} W (reasons: {', '.join(reasons)}); {fix_for(reasons)}")
-    return batch.subset(int(np.argmax(res.tops_per_watt)))
+    return designs.subset(int(np.argmax(res.tops_per_watt)))
+
+
+def segmented_on_grid(network: Network, tech: Technology, designs: DesignBatch, n_xbar: np.ndarray,
+                      heuristic: bool, batch: int) -> DesignBatch:
+    """``designs`` (the grid's points) run in segments: layers packed in order into each
+    point's ``n_xbar`` crossbars, copies by the heuristic per segment (or one), macros of
+    ISAAC's tile for each layer's resident tile, weight-stationary, ``batch``."""
+    wl = build_workload(network, tech)
+    si = np.searchsorted(tech.tables.xbar_sizes, designs.xbar_size)
+    slices = -(-tech.precision.weight_bits // designs.cell_bits)
+    rg, cg = wl.row_groups[si], wl.col_groups[si]
+    sets = rg * cg * slices[:, None]
+    seg = greedy_segments(sets, n_xbar)
+    pixels = wl.out_pixels[wl.layer_of_w].astype(float)
+    fits = sets <= n_xbar[:, None]
+    dup = np.ones_like(sets)
+    if heuristic:
+        top = np.where(~wl.is_fc[wl.layer_of_w] & fits, pixels, 1)
+        room = np.repeat(n_xbar[:, None], int(seg[:, -1].max()) + 1, 1)
+        dup = copies_filling_segments(sets, seg, room, pixels, top)
+    tiles = weight_tiles(dup * rg * cg, rg, cg, alone_in_segment(seg), np.floor(n_xbar / slices).astype(np.int64))
+    macros = fewest_macros(tiles.blocks, slices[:, None], min(ISAAC_TILE_CROSSBARS, tech.macro.max_crossbars))
+    return DesignBatch(rram_ratio=designs.rram_ratio, cell_bits=designs.cell_bits, xbar_size=designs.xbar_size,
+                       dac_bits=designs.dac_bits, dup=dup, macros=np.minimum(macros, tiles.blocks),
+                       share=designs.share, segment=seg, batch=batch)
 
 
 def isaac_design(network: Network, tech: Technology, power_w: float) -> DesignBatch:

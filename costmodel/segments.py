@@ -127,3 +127,38 @@ def alone_in_segment(seg: np.ndarray) -> np.ndarray:
     S = L
     sizes = segment_sum(np.ones((n, L)), seg, S)
     return sizes[np.arange(n)[:, None], seg] == 1
+
+
+def greedy_segments(sets: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """(N, L) segments of layers packed in order: a new segment starts where the current
+    one's crossbars ``sets`` (N, L, one copy each) would exceed ``capacity`` (N,); a layer
+    above it alone gets a segment of its own (it runs in weight tiles)."""
+    n, L = sets.shape
+    seg = np.zeros((n, L), dtype=np.int64)
+    acc = np.zeros(n)
+    for j in range(L):
+        new = (acc > 0) & (acc + sets[:, j] > capacity) if j else np.zeros(n, dtype=bool)
+        seg[:, j] = (seg[:, j - 1] + new) if j else 0
+        acc = np.where(new, 0, acc) + sets[:, j]
+    return seg
+
+
+def copies_filling_segments(sets: np.ndarray, seg: np.ndarray, room: np.ndarray, pixels: np.ndarray,
+                            top: np.ndarray, steps: int = 24) -> np.ndarray:
+    """(N, L) copies ``clip(floor(alpha_s * pixels), 1, top)`` with the largest factor
+    ``alpha_s`` per segment whose copies' crossbars (``sets`` (N, L) per copy) fit the
+    segment's ``room`` (N, S): PIMSYN's H_out x W_out heuristic, per segment (one
+    bisection of ``steps`` halvings over every segment at once; 2^-24 resolves one copy of
+    16M pixels). ``top`` (N, L) or (L,) caps each layer (1: one copy)."""
+    n, S = room.shape
+    rows = np.arange(n)[:, None]
+
+    def copies(alpha: np.ndarray) -> np.ndarray:
+        return np.clip(np.floor(alpha[rows, seg] * pixels), 1, top).astype(np.int64)
+
+    lo, hi = np.zeros((n, S)), np.ones((n, S))
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        fits = segment_sum(copies(mid) * sets, seg, S) <= room
+        lo, hi = np.where(fits, mid, lo), np.where(fits, hi, mid)
+    return copies(lo)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from costmodel.segments import segment_sum
+from costmodel.segments import copies_filling_segments, segment_sum
 from space.design_space import DesignSpace
 
 #: Bisection steps of :func:`fill_segments`' factor: 2^-24 resolves one copy of 16M pixels.
@@ -102,24 +102,13 @@ def canonical_flows(space: DesignSpace, X: np.ndarray) -> None:
 def fill_segments(space: DesignSpace, X: np.ndarray) -> None:
     """Copies of every conv layer in place, proportional to its output pixels and filling
     its segment's crossbars (the ``heuristic`` duplication of PIMSYN's baseline, per
-    segment; one bisection over the factor of every segment at once). Layers that do not
-    fit alone keep one copy."""
+    segment: :func:`costmodel.segments.copies_filling_segments`). Layers that do not fit
+    alone keep one copy."""
     conv = space.conv
     if not conv.any():
         return
     sets, seg, S, limit = segment_room(space, X)
     budget = space.crossbar_budget(X)
-    n = len(X)
-    rows = np.arange(n)[:, None]
     pixels = space.workload.out_pixels[space.workload.layer_of_w].astype(float)
     top = np.where(conv & (sets <= budget[:, None]), np.minimum(pixels, space.dup_max), 1)
-
-    def dup_for(alpha: np.ndarray) -> np.ndarray:
-        return np.clip(np.floor(alpha[rows, seg] * pixels), 1, top).astype(np.int64)
-
-    lo, hi = np.zeros((n, S)), np.ones((n, S))
-    for _ in range(FILL_BISECTIONS):
-        mid = (lo + hi) / 2
-        fits = segment_sum(dup_for(mid) * sets, seg, S) <= limit
-        lo, hi = np.where(fits, mid, lo), np.where(fits, hi, mid)
-    X[:, space.dup_cols[conv]] = dup_for(lo)[:, conv]
+    X[:, space.dup_cols[conv]] = copies_filling_segments(sets, seg, limit, pixels, top, FILL_BISECTIONS)[:, conv]

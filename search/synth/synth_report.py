@@ -57,7 +57,8 @@ def reference_metrics(space: DesignSpace) -> dict[str, dict]:
     out = {}
     for name in REFERENCES:
         try:
-            batch = reference_design(name, space.network, space.tech, space.power_w)
+            batch = reference_design(name, space.network, space.tech, space.power_w,
+                                     batch=space.options.batch or space.options.batch_max)
         except DesignError as exc:
             out[name] = {"reason": str(exc)}
             continue
