@@ -341,13 +341,15 @@ def _schedule(graph: OpGraph, record: bool, in_order: int | None = None) -> SimR
 simulate_opgraph = simulate
 
 
-def _run(total, dur, res, succ_rel, left, extra, n_res):
-    """The event loop. Returns the start time of every op id."""
+def _run(total, dur, res, succ_rel, left, extra, n_res, queue=deque):
+    """The event loop. Returns the start time of every op id. ``queue()`` makes a
+    resource's queue of ready ops (``append``, ``popleft``, truth: any waiting); a deque
+    serves them in the order they became ready."""
     heappush = heapq.heappush
     heappop = heapq.heappop
     start = [0.0] * total
     busy = [False] * n_res
-    queues = [deque() for _ in range(n_res)]
+    queues = [queue() for _ in range(n_res)]
     events: list[tuple[float, int]] = []
     done = 0
 
@@ -409,79 +411,37 @@ def _run(total, dur, res, succ_rel, left, extra, n_res):
     return start
 
 
+class _InOrderQueue:
+    """Ready ops of one resource in a stream of copies of one graph (``per_copy``
+    operations each, op ``j`` of inference ``j // per_copy``): the oldest inference's
+    first, among those the one that became ready first (one FIFO per inference: ready
+    times never decrease)."""
+
+    __slots__ = ("per_copy", "lanes", "waiting")
+
+    def __init__(self, per_copy: int, copies: int):
+        self.per_copy = per_copy
+        self.lanes = [deque() for _ in range(copies)]
+        self.waiting = 0
+
+    def __len__(self) -> int:
+        return self.waiting
+
+    def append(self, j: int) -> None:
+        self.lanes[j // self.per_copy].append(j)
+        self.waiting += 1
+
+    def popleft(self) -> int:
+        self.waiting -= 1
+        for lane in self.lanes:
+            if lane:
+                return lane.popleft()
+        raise IndexError("pop from an empty queue")
+
+
 def _run_in_order(total, dur, res, succ_rel, left, extra, n_res, per_copy):
-    """:func:`_run` for a stream of copies of one graph (``per_copy`` operations each, op
-    ``j`` belongs to inference ``j // per_copy``) processed in order: a free resource
-    starts the waiting op of the oldest inference, among those the one that became ready
-    first (then the lower id). With one inference this is :func:`_run`'s rule. Every
-    resource keeps one FIFO per inference (ready times never decrease)."""
-    heappush = heapq.heappush
-    heappop = heapq.heappop
+    """:func:`_run` for a stream of copies of one graph processed in order: a free
+    resource starts the waiting op of the oldest inference (:class:`_InOrderQueue`). With
+    one inference this is :func:`_run`'s rule."""
     copies = -(-total // per_copy)
-    start = [0.0] * total
-    busy = [False] * n_res
-    waiting = [0] * n_res
-    queues = [[deque() for _ in range(copies)] for _ in range(n_res)]
-    events: list[tuple[float, int]] = []
-    done = 0
-
-    for j in range(total):
-        if not left[j]:
-            r = res[j]
-            if busy[r]:
-                queues[r][j // per_copy].append(j)
-                waiting[r] += 1
-            else:
-                busy[r] = True
-                heappush(events, (dur[j], j))
-
-    while events:
-        t, op = heappop(events)
-        batch = [op]
-        while events and events[0][0] == t:
-            batch.append(heappop(events)[1])
-        done += len(batch)
-        newly = []
-        for op in batch:
-            r = res[op]
-            if waiting[r]:  # the oldest inference's oldest ready op
-                waiting[r] -= 1
-                for q in queues[r]:
-                    if q:
-                        nxt = q.popleft()
-                        break
-                start[nxt] = t
-                heappush(events, (t + dur[nxt], nxt))
-            else:
-                busy[r] = False
-            for off in succ_rel[op]:
-                j = op + off
-                c = left[j] - 1
-                left[j] = c
-                if not c:
-                    newly.append(j)
-            ex = extra[op]
-            if ex is not None:
-                for j in ex:
-                    c = left[j] - 1
-                    left[j] = c
-                    if not c:
-                        newly.append(j)
-        if newly:
-            if len(newly) > 1:
-                newly.sort()
-            for j in newly:
-                r = res[j]
-                if busy[r]:
-                    queues[r][j // per_copy].append(j)
-                    waiting[r] += 1
-                else:
-                    busy[r] = True
-                    start[j] = t
-                    heappush(events, (t + dur[j], j))
-
-    if done != total:
-        raise RuntimeError(
-            f"{total - done} of {total} operations never became ready: cyclic dependencies"
-        )
-    return start
+    return _run(total, dur, res, succ_rel, left, extra, n_res, queue=lambda: _InOrderQueue(per_copy, copies))
