@@ -24,6 +24,7 @@ COLUMNS = (
     ("network", "network", "{}"), ("power_w", "power (W)", "{:g}"), ("tech", "tech", "{}"),
     ("macros", "macros", "{}"), ("sharing", "sharing", "{}"), ("seed", "seed", "{}"), ("state", "state", "{}"),
     ("points", "outer points", "{}"), ("tops_per_watt", "TOPS/W", "{:.4f}"),
+    ("segments", "segments", "{}"), ("batch", "batch", "{}"),
     ("tops_per_watt_single", "TOPS/W one inference", "{:.4f}"),
     ("throughput_ips", "throughput (inf/s)", "{:.4g}"), ("latency_s", "latency (s)", "{:.4g}"),
     ("energy_j", "energy (J)", "{:.4g}"), ("area_mm2", "area (mm^2)", "{:.1f}"),
@@ -57,6 +58,7 @@ def _metrics(trial: optuna.trial.FrozenTrial) -> dict:
     m = trial.user_attrs["metrics"]
     design = trial.user_attrs["design"]
     return {"tops_per_watt": m["tops_per_watt"], "tops_per_watt_single": m.get("tops_per_watt_single"),
+            "segments": m.get("segments"), "batch": m.get("batch"),
             "throughput_ips": m["throughput_ips"],
             "latency_s": m["latency_s"], "energy_j": m["energy_j"]["total"], "area_mm2": m["area_mm2"]["total"],
             "power_avg_w": m["power_w"]["average"], "rram_ratio": design["rram_ratio"],
