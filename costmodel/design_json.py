@@ -101,8 +101,10 @@ class DesignJSON(BaseModel):
                 earlier = f"an earlier layer's (0..{j - 1}) or none (-1)" if j else "none (-1): it is the first"
                 raise ValueError(f"key 'share[{j}]' is {partner}; a layer shares the macros of {earlier}")
         if self.segment is not None:
-            for j, (a, b) in enumerate(zip([0] + self.segment, self.segment)):
-                if b not in ((0,) if j == 0 else (a, a + 1)):
+            if self.segment and self.segment[0] != 0:
+                raise ValueError(f"key 'segment[0]' is {self.segment[0]}; the first layer runs in segment 0")
+            for j, (a, b) in enumerate(zip(self.segment, self.segment[1:]), start=1):
+                if b not in (a, a + 1):
                     raise ValueError(f"key 'segment[{j}]' is {b} after {a}; segments number the layers 0, 1, 2, ... "
                                      f"in order (each layer's segment equals the previous one's or is one more)")
         return self

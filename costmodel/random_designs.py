@@ -25,7 +25,7 @@ import numpy as np
 
 from costmodel.design import DesignBatch
 from costmodel.macro_capacity import fewest_macros
-from costmodel.segments import alone_in_segment, weight_tiles
+from costmodel.segments import alone_in_segment, segment_sum, weight_tiles
 from costmodel.technology import Technology
 from costmodel.workload import build_workload
 from onnx_frontend.network import Network
@@ -130,11 +130,10 @@ def _segmented(rng, wl, tech: Technology, si, slices, n_budget, share_p: float, 
     conv = ~wl.is_fc[wl.layer_of_w] & ~huge
     pixels = wl.out_pixels[wl.layer_of_w]
     S = int(segment[:, -1].max()) + 1
-    flat = (rows[:, None] * S + segment).ravel()
-    seg_sets = np.bincount(flat, weights=sets.ravel().astype(float), minlength=n * S).reshape(n, S)
+    seg_sets = segment_sum(sets.astype(float), segment, S)
     spare = np.maximum(n_budget[:, None] - seg_sets, 0) * rng.uniform(0.05, 1.0, size=(n, S)) ** 2
     weight = rng.dirichlet(np.ones(L), size=n) * conv
-    seg_weight = np.bincount(flat, weights=weight.ravel(), minlength=n * S).reshape(n, S)
+    seg_weight = segment_sum(weight, segment, S)
     weight = weight / np.maximum(seg_weight[rows[:, None], segment], 1e-12)
     extra = np.floor(spare[rows[:, None], segment] * weight / sets)
     dup = np.where(conv, np.clip(1 + extra, 1, pixels), 1).astype(np.int64)

@@ -142,13 +142,16 @@ def _segment_busiest(wl: Workload, r: Resolved, shared, d, xbar_step) -> np.ndar
     return np.maximum(busiest, segment_sum(sends * from_outside, r.segment_a, S))
 
 
-def _cut_edges(wl: Workload, r: Resolved) -> np.ndarray | None:
-    """(E, N) whether each edge's producer runs in an earlier segment (its output waits in
-    the global buffer or DRAM: available when the consumer's segment starts), or None."""
+def _cut_edges(wl: Workload, r: Resolved) -> list | None:
+    """Per edge, (N,) whether its producer runs in an earlier segment (its output waits in
+    the global buffer or DRAM: available when the consumer's segment starts), or None
+    where no design cuts it (an edge inside one macro group never is); None for all
+    when every design has one segment."""
     if r.n_segments == 1:
         return None
     seg = r.segment_a.T
-    return seg[wl.edge_layer] != seg[np.maximum(wl.edge_producer, 0)]
+    cut = seg[wl.edge_layer] != seg[np.maximum(wl.edge_producer, 0)]
+    return [c if c.any() else None for c in cut]
 
 
 def _busiest_resource(wl: Workload, r: Resolved, shared, d, xbar_step) -> np.ndarray:
@@ -228,7 +231,7 @@ def _schedule(wl: Workload, r: Resolved, edges, step_own, fill, delay, knees=Non
     layer's own end (otherwise its end: no knee); a layer sharing macros has its knee at
     its partner's end when its own steps set its finish (it runs faster from there).
 
-    ``cut`` (E, N) marks edges from an earlier segment: their data is there when the
+    ``cut`` (:func:`_cut_edges`) marks edges from an earlier segment: their data is there when the
     layer's segment starts, so they constrain nothing (times are from the segment's start).
 
     Returns start, finish, the paced step time and the time the layer's producers end
@@ -263,7 +266,7 @@ def _schedule(wl: Workload, r: Resolved, edges, step_own, fill, delay, knees=Non
             at = start[p] + need_first[e] * step_t[p] + fill_t[p]
             at = np.where(needs_last[e], finish[p], at)
             end = finish[p] + after_end[e]
-            if cut is not None:
+            if cut is not None and cut[e] is not None:
                 at, end = np.where(cut[e], 0, at), np.where(cut[e], 0, end)
             ready = np.maximum(ready, at)
             done = np.maximum(done, end)
@@ -271,7 +274,7 @@ def _schedule(wl: Workload, r: Resolved, edges, step_own, fill, delay, knees=Non
                 # the producer's knee: the layer's steps that need its steps after it
                 rem = np.minimum(knee_rem[p] * gain[e] + after[e], last_step[l])
                 k_end = knee_end[p]
-                if cut is not None:
+                if cut is not None and cut[e] is not None:
                     rem, k_end = np.where(cut[e], 0, rem), np.where(cut[e], 0, k_end)
                 done = np.maximum(done, k_end + rem * own_t[l])
                 cands.append((rem, k_end))
