@@ -100,11 +100,12 @@ class Results:
             "power_w": {
                 "average": float(self.power_avg_w[n]),
                 "peak": float(self.peak_power_w[n]),
-                "budget": float(self.resolved.power_w[n]),
+                "budget": _finite_or_none(self.resolved.power_w[n]),
                 "peak_by_component": {c: float(v[n]) for c, v in self.peak_power_by_component_w.items()},
             },
             "area_mm2": {
                 "total": float(self.area_mm2[n]),
+                "budget": _finite_or_none(self.resolved.area_budget_mm2[n]),
                 "by_component": {c: float(v[n]) for c, v in self.area_by_component_mm2.items()},
             },
             "edp_js": float(self.edp_js[n]),
@@ -127,8 +128,10 @@ class Results:
                 for j, name in enumerate(self.weighted_names)]
 
 
-def evaluate(network: Network, tech: Technology | str, batch: DesignBatch, power_w, latency: bool = True) -> Results:
-    """Score N designs of ``network`` under a power budget ``power_w`` (W, scalar or (N,)).
+def evaluate(network: Network, tech: Technology | str, batch: DesignBatch, power_w, latency: bool = True,
+             area_mm2=None) -> Results:
+    """Score N designs of ``network`` under a power budget ``power_w`` (W, scalar or (N,))
+    and/or an area budget ``area_mm2`` (mm^2); None (or inf) is no budget of that kind.
 
     Two efficiency conventions: ``tops_per_watt`` is the streaming figure (every inference
     of a stream pays the chip's static power for one pipeline interval);
@@ -142,7 +145,7 @@ def evaluate(network: Network, tech: Technology | str, batch: DesignBatch, power
     tech = require_network_family(load_technology(tech))
     # designs that break the rules (e.g. no copies) compute garbage that their reason flags
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        r = resolve(network, tech, batch, power_w)
+        r = resolve(network, tech, batch, power_w, area_mm2)
         t = pipeline_timing(r, latency)
     feasible = r.reason == 0
     interval_s = t.interval_ns * 1e-9

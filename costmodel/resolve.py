@@ -43,7 +43,7 @@ REASONS: dict[int, str] = {
     3: "weights_do_not_fit",      # more crossbars than the crossbar budget pays for
     4: "scratchpad_capacity",     # a macro needs more scratchpad than the largest size
     5: "peripheral_power",        # nothing left of the budget for the peripherals
-    6: "over_budget",             # explicit component counts exceed the power budget
+    6: "over_budget",             # explicit component counts exceed the power or area budget
     7: "missing_component",       # explicit counts give a component with work no units
     8: "macro_capacity",          # a macro holds more crossbars than the technology allows
 }
@@ -88,7 +88,8 @@ class Resolved:
     peak_w: dict[str, np.ndarray]
     area_mm2: dict[str, np.ndarray]
     dynamic_nj: dict[str, np.ndarray]
-    power_w: np.ndarray           # (N,) budget
+    power_w: np.ndarray           # (N,) power budget, W (inf: none)
+    area_budget_mm2: np.ndarray   # (N,) area budget, mm^2 (inf: none)
     segment: np.ndarray           # (N, L) segment of each weighted layer
     segment_a: np.ndarray         # (N, La) segment of every layer (its macro set's)
     n_segments: int               # S: the most segments of any design
@@ -137,14 +138,21 @@ def _occurrence_energy(r: Resolved, kind: str) -> np.ndarray:
     raise KeyError(kind)
 
 
-def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> Resolved:
-    """Counts, durations (ns) and energies (nJ) of every operation of N designs."""
+def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, area_mm2=None) -> Resolved:
+    """Counts, durations (ns) and energies (nJ) of every operation of N designs.
+
+    Budgets (scalars or (N,)): ``power_w`` in W and ``area_mm2`` in mm^2; None or inf is
+    no budget of that kind, and at least one must be finite. The crossbar share
+    ``rram_ratio`` of each budget pays for arrays, the rest for the periphery; with both,
+    the chip is the smaller of the two allocations, so it keeps within both."""
     wl = build_workload(network, tech)
     tb = tech.tables
     n, L, La = len(batch), wl.n_weighted, wl.n_layers
     if batch.n_layers != L:
         raise DesignError(f"designs have {batch.n_layers} weighted layers, network '{network.name}' has {L}")
-    P = np.broadcast_to(np.asarray(power_w, dtype=float), (n,)).copy()
+    P, Am = _budget(power_w, n), _budget(area_mm2, n)
+    if not np.isfinite(np.minimum(P, Am)).all():
+        raise DesignError("no budget: give a power budget (W), an area budget (mm^2) or both")
     A, Wb = tech.precision.activation_bits, tech.precision.weight_bits
     rows_n = np.arange(n)[:, None]
     is_w = wl.weighted.astype(F)                                         # (La,) 1 for conv/fc
@@ -176,7 +184,8 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
     seg = batch.segment
     S = int(seg[:, -1].max()) + 1 if n and L else 1
     seg_a = seg[:, wl.anchor_w]
-    n_budget = np.floor(P * batch.rram_ratio / tb.xbar_peak[si, ci] + 1e-9)
+    n_budget = np.minimum(np.floor(P * batch.rram_ratio / tb.xbar_peak[si, ci] + 1e-9),
+                          np.floor(Am * batch.rram_ratio / tb.xbar_area[si, ci] + 1e-9))
     # a layer alone in its segment whose copy exceeds the chip runs in weight tiles (MODEL.md 8)
     alone = (lambda: alone_in_segment(seg)) if S > 1 else np.full((n, L), L == 1)
     tiles = weight_tiles(dup_w * (rg * cg), rg, cg, alone, np.floor(n_budget / slices).astype(np.int64))
@@ -285,10 +294,19 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
         "registers": x_total * tech.registers.per_crossbar_power_w + m_total * tech.registers.per_macro_power_w,
         "offchip_links": io * tech.offchip_links.static_power_w,
     }
-    left = ((1 - batch.rram_ratio) * P - sum(fixed_peak.values())).astype(F)
+    fixed_area = {
+        "dac": n_dac * tb.dac_area[di],
+        "sample_hold": ntx * tech.sample_hold.area_mm2,
+        "scratchpad": chip_total(set_macros * tb.spad_area[spad_index], seg, S),
+        "global_buffer": has_buffer * tech.global_buffer.area_mm2,
+        "noc": m_total * tech.noc.router_area_mm2,
+        "registers": x_total * tech.registers.per_crossbar_area_mm2 + m_total * tech.registers.per_macro_area_mm2,
+        "offchip_links": io * tech.offchip_links.area_mm2,
+    }
 
     # --- peripheral allocation (MODEL.md section 4) -------------------------------------
     unit_peak = np.stack([adc_peak] + [np.full(n, getattr(vu, c).peak_power_w) for c in COMPONENTS[1:]], 1).astype(F)
+    unit_area = np.stack([adc_area] + [np.full(n, getattr(vu, c).area_mm2) for c in COMPONENTS[1:]], 1)
     active = demand > 0
     if batch.counts is not None:
         counts = scatter_sum(batch.counts.transpose(2, 0, 1), host_w, L).transpose(1, 2, 0)
@@ -296,8 +314,16 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
         starved = np.zeros(n, dtype=bool)
     else:
         weighted_demand = demand if batch.alloc_weights is None else demand * batch.alloc_weights.astype(F)
-        counts, starved = _allocate(weighted_demand, active, unit_peak, left, set_macros, batch.macro_mode,
-                                    seg if S > 1 else None)
+        counts, starved = None, np.zeros(n, dtype=bool)
+        # each budget's allocation in its own currency (W of peak power, mm^2); the smaller holds both
+        for budget, fixed, unit_cost in ((P, fixed_peak, unit_peak), (Am, fixed_area, unit_area)):
+            if not np.isfinite(budget).any():
+                continue
+            left = ((1 - batch.rram_ratio) * budget - sum(fixed.values())).astype(F)
+            c, s = _allocate(weighted_demand, active, unit_cost.astype(F), left, set_macros, batch.macro_mode,
+                             seg if S > 1 else None)
+            counts = c if counts is None else np.minimum(counts, c)
+            starved |= s & np.isfinite(budget)
         short = np.zeros(n, dtype=bool)
     unit_totals = (counts.transpose(2, 0, 1) @ np.ones(L, dtype=counts.dtype)).T    # (N, C), exact: whole units
     if S > 1:                                                           # the largest segment's units
@@ -343,7 +369,6 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
 
     # --- totals: static, peak, area --------------------------------------------------------
     unit_static = np.stack([adc_static] + [np.full(n, getattr(vu, c).static_power_w) for c in COMPONENTS[1:]], 1)
-    unit_area = np.stack([adc_area] + [np.full(n, getattr(vu, c).area_mm2) for c in COMPONENTS[1:]], 1)
     static_w = {
         "crossbar": x_total * tb.xbar_static[si, ci],
         "dac": n_dac * tb.dac_static[di],
@@ -366,15 +391,11 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
     )
     area = {
         "crossbar": x_total * tb.xbar_area[si, ci],
-        "dac": n_dac * tb.dac_area[di],
-        "sample_hold": ntx * tech.sample_hold.area_mm2,
+        "dac": fixed_area["dac"],
+        "sample_hold": fixed_area["sample_hold"],
         "adc": unit_totals[:, 0] * unit_area[:, 0],
         "vector_units": (unit_totals[:, 1:] * unit_area[:, 1:]).sum(1),
-        "scratchpad": chip_total(set_macros * tb.spad_area[spad_index], seg, S),
-        "global_buffer": has_buffer * tech.global_buffer.area_mm2,
-        "noc": m_total * tech.noc.router_area_mm2,
-        "registers": x_total * tech.registers.per_crossbar_area_mm2 + m_total * tech.registers.per_macro_area_mm2,
-        "offchip_links": io * tech.offchip_links.area_mm2,
+        **{k: fixed_area[k] for k in ("scratchpad", "global_buffer", "noc", "registers", "offchip_links")},
     }
     coefficients = {
         "read_nj": tb.spad_read_energy[sidx].astype(F), "write_nj": tb.spad_write_energy[sidx].astype(F),
@@ -387,7 +408,8 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
     reason = np.zeros(n, dtype=np.int64)
     for code, failed in (                                               # the last that fails wins
         (7, short),
-        (6, (batch.counts is not None) & (sum(peak_w.values()) > P * (1 + 1e-9))),
+        (6, (batch.counts is not None) & ((sum(peak_w.values()) > P * (1 + 1e-9))
+                                          | (sum(area.values()) > Am * (1 + 1e-9)))),
         (5, starved),
         (4, too_big),
         (8, over_capacity),
@@ -402,7 +424,7 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
         crossbars=crossbars, chip_crossbars=x_total, dup=dup, steps=steps, host=host, share=share, set_macros=set_macros,
         sharing=sharing, set_offset=offset, mesh_width=mesh_w, spad_index=spad_index, counts=counts,
         demand_ns=demand, durations=dur, work=work, coefficients=coefficients,
-        static_w=static_w, peak_w=peak_w, area_mm2=area, dynamic_nj={}, power_w=P,
+        static_w=static_w, peak_w=peak_w, area_mm2=area, dynamic_nj={}, power_w=P, area_budget_mm2=Am,
         segment=seg, segment_a=seg_a, n_segments=S, segment_macros=segment_macros, tiles=tiles,
         batch=batch.batch, offchip=offchip_traffic(wl, tech, seg, seg_a, tiles, dup_w, slices, wl.rows_total[si],
                                                    batch.batch, batch.dataflow, S, host_w, set_macros, rg, cg),
@@ -410,6 +432,11 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w) -> 
     r.dynamic_nj = _dynamic_energy(r, demand, unit_totals, adc_dyn, vu)
     r.dynamic_nj.update(r.offchip.energy_nj)
     return r
+
+
+def _budget(value, n: int) -> np.ndarray:
+    """A budget as (N,) floats; None is no budget (inf)."""
+    return np.broadcast_to(np.asarray(np.inf if value is None else value, dtype=float), (n,)).copy()
 
 
 def _set_demand(wl: Workload, work, steps, B, t_adc, t_unit, sharing: Sharing) -> np.ndarray:
