@@ -33,10 +33,15 @@ class DesignBatch:
     """N designs of one network.
 
     Attributes:
-        rram_ratio: ``(N,)`` share of the power budget for crossbars (0..1).
-        cell_bits: ``(N,)`` bits per ReRAM cell.
-        xbar_size: ``(N,)`` crossbar rows = columns.
-        dac_bits: ``(N,)`` DAC resolution; the ADC resolution follows from the rule.
+        rram_ratio: ``(N,)`` share of the budget for crossbars or SRAM arrays (0..1).
+        cell_bits: ``(N,)`` bits per ReRAM cell (SRAM: the weight bits; one array
+            column holds whole weights).
+        xbar_size: ``(N,)`` crossbar rows = columns (SRAM: the array's rows; its columns
+            follow from the file's ``chip.arrays``).
+        dac_bits: ``(N,)`` DAC resolution; the ADC resolution follows from the rule
+            (SRAM: input bits per cycle).
+        adc_bits: ``(N,)`` ADC resolution of SRAM analog (``sram_aimc``) arrays; 0 for
+            every other family (None: 0).
         dup: ``(N, L)`` weight copies per weighted layer.
         macros: ``(N, L)`` macros per weighted layer.
         share: ``(N, L)`` index of the earlier weighted layer whose macros are shared, or -1.
@@ -63,6 +68,7 @@ class DesignBatch:
     dup: np.ndarray
     macros: np.ndarray
     share: np.ndarray
+    adc_bits: np.ndarray | None = None
     offchip_links: np.ndarray | None = None
     counts: np.ndarray | None = None
     alloc_weights: np.ndarray | None = None
@@ -85,6 +91,7 @@ class DesignBatch:
         links = np.zeros(n, dtype=np.int64) if self.offchip_links is None else self.offchip_links
         self.offchip_links = _per_design("offchip_links", links, n)
         self.batch = _per_design("batch", 1 if self.batch is None else self.batch, n)
+        self.adc_bits = _per_design("adc_bits", 0 if self.adc_bits is None else self.adc_bits, n)
         L = self.dup.shape[1]
         for name in ("segment", "dataflow"):
             arr = np.zeros((n, L), dtype=np.int64) if getattr(self, name) is None else np.asarray(getattr(self, name), dtype=np.int64)
@@ -153,6 +160,7 @@ class DesignBatch:
             "cell_bits": int(self.cell_bits[n]),
             "xbar_size": int(self.xbar_size[n]),
             "dac_bits": int(self.dac_bits[n]),
+            **({"adc_bits": int(self.adc_bits[n])} if self.adc_bits[n] > 0 else {}),
             "offchip_links": int(self.offchip_links[n]),
             "macro_mode": self.macro_mode,
             "dup": self.dup[n].tolist(),
@@ -198,6 +206,7 @@ class DesignBatch:
             **{key: [getattr(d, key) for d in rows]
                for key in ("rram_ratio", "cell_bits", "xbar_size", "dac_bits", "offchip_links", "dup", "macros", "share",
                            "batch")},
+            adc_bits=[d.adc_bits or 0 for d in rows],
             segment=[d.segment if d.segment is not None else [0] * L for d in rows],
             dataflow=[[DATAFLOWS.index(v) for v in d.dataflow] if d.dataflow is not None else [0] * L for d in rows],
             **per_component,

@@ -73,6 +73,8 @@ class DesignJSON(BaseModel):
     cell_bits: Bits
     xbar_size: Count
     dac_bits: Bits
+    # SRAM analog macros (family sram_aimc): the ADC resolution; absent elsewhere
+    adc_bits: Bits | None = None
     offchip_links: Annotated[Whole, Field(ge=0, le=1)] = 0
     macro_mode: Literal[MACRO_MODES] = "specialised"
     dup: list[Count]

@@ -55,14 +55,17 @@ class Offchip:
 
 
 def offchip_traffic(wl: Workload, tech: Technology, seg: np.ndarray, seg_a: np.ndarray, tiles: Tiles,
-                    dup: np.ndarray, slices: np.ndarray, rows_per_copy: np.ndarray, batch: np.ndarray,
+                    dup: np.ndarray, slices: np.ndarray, cells_per_weight: np.ndarray, rows_per_copy: np.ndarray,
+                    batch: np.ndarray,
                     dataflow: np.ndarray, S: int, host_w: np.ndarray,
                     set_macros: np.ndarray, row_groups: np.ndarray, col_groups: np.ndarray) -> Offchip:
     """Traffic of N designs (MODEL.md section 8).
 
     ``seg`` (N, L) and ``seg_a`` (N, La) are the segments of the weighted and of all
-    layers; ``dup`` (N, L) the copies; ``slices`` (N,) the cells per weight;
-    ``rows_per_copy`` (N, L) the array rows one copy's weights occupy (per slice);
+    layers; ``dup`` (N, L) the copies; ``slices`` (N,) the arrays holding one weight's
+    bits and ``cells_per_weight`` (N,) the cells it occupies (a ReRAM weight: one per
+    slice; an SRAM weight: one per bit); ``rows_per_copy`` (N, L) the array rows one
+    copy's weights occupy (per slice);
     ``batch`` (N,); ``dataflow`` (N, L) codes; ``host_w`` (N, L) the macro set of each
     weighted layer, ``set_macros`` (N, L) the macros of each set; ``row_groups``,
     ``col_groups`` (N, L) of one copy."""
@@ -83,7 +86,7 @@ def offchip_traffic(wl: Workload, tech: Technology, seg: np.ndarray, seg_a: np.n
     reloads = np.where(per_inference, B, reloading.astype(float))
     weights = wl.weights[wl.layer_of_w].astype(float)
     weight_bits = reloads * weights * Wb                                      # DRAM reads per batch
-    cells = reloads * dup * weights * slices[:, None]                          # array cells written per batch
+    cells = reloads * dup * weights * cells_per_weight[:, None]                # array cells written per batch
 
     # --- activations crossing segment boundaries (edges whose ends are in different segments)
     # (only edges between macro groups can cross: a layer's group is in one segment)
@@ -158,6 +161,18 @@ def offchip_traffic(wl: Workload, tech: Technology, seg: np.ndarray, seg_a: np.n
     busiest_rows *= slices[:, None] * rows_per_copy / (row_groups * col_groups)   # rows of one block
     per_set = segment_sum(busiest_rows, host_w, L)                              # (N, L) by set
     writes = segment_max(per_set, seg, S) / wr.rows_in_parallel_per_macro * wr.row_latency_ns
+    # each load of a segment (or of one tile) is a two-stage pipeline of crossbar-sized chunks:
+    # DRAM reads them in turn while each macro writes its own; it ends no sooner than its
+    # transfer plus a chunk's write (the last), nor than a chunk's read (the first) plus its
+    # busiest macro's writes: the shortest chunk of the segment keeps it a lower bound
+    # (MODEL.md section 8)
+    blocks = row_groups * col_groups
+    loads = reloads * np.where(tiled, tiles.count, 1)                          # pipeline starts per batch
+    chunk_write = rows_per_copy / blocks / wr.rows_in_parallel_per_macro * wr.row_latency_ns
+    chunk_read = weights * Wb / (np.maximum(dup, 1) * blocks * slices[:, None]) / bits_per_ns
+    starts = segment_max(loads, seg, S)
+    reload_ns = np.maximum(transfer + starts * _segment_least(chunk_write, reloads > 0, seg, S),
+                           writes + starts * _segment_least(chunk_read, reloads > 0, seg, S))
     act_bits = (segment_sum(dram_reads_e, seg_l, S) + segment_sum(writes_p * spilled, first, S)
                 + segment_sum(psum_bits * ~psum_on_chip * 2, seg, S))
     return Offchip(
@@ -165,12 +180,19 @@ def offchip_traffic(wl: Workload, tech: Technology, seg: np.ndarray, seg_a: np.n
         reload_energy_nj=reload_energy,
         energy_nj=energy,
         dram_bits=dram_read + dram_write,
-        reload_ns=np.maximum(transfer, writes),
+        reload_ns=reload_ns,
         dram_ns=act_bits * B / bits_per_ns,
         spilled=spilled.astype(float),
         writes_per_cell=row_max(reloads / B) if L else np.zeros(n),
         has_buffer=reloading.any(1),
     )
+
+
+def _segment_least(values: np.ndarray, where: np.ndarray, seg: np.ndarray, S: int) -> np.ndarray:
+    """(N, S) least of the positive ``values`` (N, L) over the entries ``where`` of each
+    segment; 0 for a segment with none."""
+    inv = segment_max(np.where(where, 1 / values, 0.0), seg, S)
+    return np.divide(1.0, inv, out=np.zeros_like(inv), where=inv > 0)
 
 
 def _busiest_blocks(tiles: Tiles, dup, row_groups, col_groups, macros) -> np.ndarray:

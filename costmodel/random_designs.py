@@ -27,6 +27,7 @@ from costmodel.design import DesignBatch
 from costmodel.macro_capacity import fewest_macros
 from costmodel.segments import alone_in_segment, segment_sum, weight_tiles
 from costmodel.technology import Technology
+from costmodel.array_figures import affordable_arrays
 from costmodel.workload import build_workload
 from onnx_frontend.network import Network
 
@@ -34,11 +35,12 @@ from onnx_frontend.network import Network
 MAX_BATCH_LOG2 = 6
 
 
-def random_designs(network: Network, tech: Technology, power_w: float, n: int, seed: int = 0,
+def random_designs(network: Network, tech: Technology, power_w: float | None, n: int, seed: int = 0,
                    share_p: float = 0.2, macro_mode: str = "specialised", segmented: bool = False,
-                   cut_p: float = 0.15) -> DesignBatch:
-    """``n`` random designs (feasibility is not guaranteed: evaluate and filter); with
-    ``segmented``, those whose network does not fit their budget once are segmented."""
+                   cut_p: float = 0.15, area_mm2: float | None = None) -> DesignBatch:
+    """``n`` random designs within a power (W) and/or area (mm^2) budget (feasibility is
+    not guaranteed: evaluate and filter); with ``segmented``, those whose network does
+    not fit their budget once are segmented."""
     rng = np.random.default_rng(seed)
     wl = build_workload(network, tech)
     tb = tech.tables
@@ -47,10 +49,17 @@ def random_designs(network: Network, tech: Technology, power_w: float, n: int, s
     ci = rng.integers(len(tb.cell_bits), size=n)
     di = rng.integers(len(tb.dac_bits), size=n)
     ratio = rng.uniform(0.1, 0.4, size=n)
+    adc = np.zeros(n, dtype=np.int64)
+    if tech.sram is not None and tech.sram.is_analog:                  # its own stream: others' draws unchanged
+        adc = np.random.default_rng(np.random.SeedSequence([seed, 9])).choice(tech.sram.chip.adc_bits_options, size=n)
+    globals_ = dict(rram_ratio=ratio, cell_bits=tb.cell_bits[ci], xbar_size=tb.xbar_sizes[si], dac_bits=tb.dac_bits[di],
+                    adc_bits=adc)
+    # the budget as resolve() counts it
+    n_budget = affordable_arrays(tech, globals_, power_w, area_mm2)
     slices = -(-tech.precision.weight_bits // tb.cell_bits[ci])
     rg = wl.row_groups[si]
     sets = rg * wl.col_groups[si] * slices[:, None]
-    n_xbar = np.floor(power_w * ratio / tb.xbar_peak[si, ci])
+    n_xbar = n_budget
     conv = ~wl.is_fc[wl.layer_of_w]
     pixels = wl.out_pixels[wl.layer_of_w]
     spare = np.maximum(n_xbar - sets.sum(1), 0) * rng.uniform(0.05, 1.0, size=n) ** 2
@@ -63,9 +72,6 @@ def random_designs(network: Network, tech: Technology, power_w: float, n: int, s
     macros = least + np.floor(rng.uniform(size=(n, L)) ** 2 * (limit - least + 1)).astype(np.int64)
     macros = np.minimum(macros, limit)
     share = _draw_sharing(rng, macros, limit, slices, tech.macro.max_crossbars, share_p)
-    globals_ = dict(rram_ratio=ratio, cell_bits=tb.cell_bits[ci], xbar_size=tb.xbar_sizes[si], dac_bits=tb.dac_bits[di])
-    # the budget as resolve() counts it
-    n_budget = np.floor(power_w * ratio / tb.xbar_peak[si, ci] + 1e-9)
     big = (sets.sum(1) > n_budget) & segmented if L else np.zeros(n, dtype=bool)
     if not big.any():
         return DesignBatch(**globals_, dup=dup, macros=macros, share=share, macro_mode=macro_mode)

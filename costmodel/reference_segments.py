@@ -264,6 +264,7 @@ class _Segmented:
         self.cg = [int(v) for v in wl.col_groups[si]]
         self.rows_total = [int(v) for v in wl.rows_total[si]]
         self.slices = int(resolved.slices[n])
+        self.cells_per_weight = int(resolved.cells_per_weight[n])
         self.A = tech.precision.activation_bits
         self.Wb = tech.precision.weight_bits
         self.bits_per_ns = tech.offchip_memory.bandwidth_gbyte_per_s * 8
@@ -338,7 +339,7 @@ class _Segmented:
             blocks_all = self.dup[l] * self.rg[j] * self.cg[j]
             bits_all = float(wl.weights[l]) * self.Wb                       # one copy is read
             rows_all = self.dup[l] * self.slices * self.rows_total[j]
-            cells_all = self.dup[l] * float(wl.weights[l]) * self.slices
+            cells_all = self.dup[l] * float(wl.weights[l]) * self.cells_per_weight
             if tile is None:
                 blocks = blocks_all
             else:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from costmodel.array_figures import array_figures
 from costmodel.design import COMPONENTS, DesignBatch, DesignError
 from costmodel.offchip_traffic import Offchip, offchip_traffic
 from costmodel.opgraph import ITERATED, OP_CHAIN
@@ -24,7 +25,7 @@ from costmodel.placement import farthest_hops, mesh_ranges
 from costmodel.reduce import row_any
 from costmodel.scatter import Sharing, scatter_sum, set_sums
 from costmodel.segments import Tiles, alone_in_segment, chip_total, largest_segment, segment_sum, weight_tiles
-from costmodel.technology import Technology, adc_bits_required
+from costmodel.technology import Technology
 from costmodel.workload import Workload, build_workload
 from onnx_frontend.network import Network
 
@@ -64,8 +65,10 @@ class Resolved:
     reason: np.ndarray            # (N,) int, REASONS
     iterations: np.ndarray        # (N,) bit iterations B
     slices: np.ndarray            # (N,) weight slices
+    cells_per_weight: np.ndarray  # (N,) cells one weight occupies (written on a reload)
     adc_bits: np.ndarray          # (N,) resolution used (NaN: none)
-    xbar_size: np.ndarray         # (N,)
+    xbar_size: np.ndarray         # (N,) array rows
+    array_cols: np.ndarray        # (N,) array columns (output channels; a crossbar's: its size)
     xbar_latency_ns: np.ndarray   # (N,)
     n_xbar_budget: np.ndarray     # (N,) crossbars the budget pays for
     crossbars: np.ndarray         # (N, La) crossbars per layer resident at once (a tile's; 0 for weightless)
@@ -124,7 +127,10 @@ def _occurrence_energy(r: Resolved, kind: str) -> np.ndarray:
     if kind == "store":
         return w["store_words"] * c["write_nj"]
     if kind == "mvm":
-        return w["crossbars"] * c["xbar_nj"][:, None] + w["dac_conv"] * c["dac_nj"][:, None]
+        e = w["crossbars"] * c["xbar_nj"][:, None] + w["dac_conv"] * c["dac_nj"][:, None]
+        if "cells" in w:                # SRAM arrays: per weight and per column used
+            e += w["cells"] * c["cell_nj"][:, None] + w["adc_conv"] * c["column_nj"][:, None]
+        return e
     if kind == "adc":
         return w["adc_conv"] * c["adc_nj"][:, None]
     if kind in VECTOR_KINDS:
@@ -153,7 +159,7 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
     P, Am = _budget(power_w, n), _budget(area_mm2, n)
     if not np.isfinite(np.minimum(P, Am)).all():
         raise DesignError("no budget: give a power budget (W), an area budget (mm^2) or both")
-    A, Wb = tech.precision.activation_bits, tech.precision.weight_bits
+    A = tech.precision.activation_bits
     rows_n = np.arange(n)[:, None]
     is_w = wl.weighted.astype(F)                                         # (La,) 1 for conv/fc
     idx_w = np.where(wl.weighted, wl.widx, L)                            # weightless -> zero column
@@ -164,19 +170,15 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
         padded[:, :L] = per_weighted
         return padded[:, idx_w]
 
-    # --- globals ------------------------------------------------------------------
-    si = _index_of(tb.xbar_sizes, batch.xbar_size, "xbar_size")
-    ci = _index_of(tb.cell_bits, batch.cell_bits, "cell_bits")
-    di = _index_of(tb.dac_bits, batch.dac_bits, "dac_bits")
-    Sx = batch.xbar_size.astype(float)
-    B = -(-A // batch.dac_bits)
-    slices = -(-Wb // batch.cell_bits)
-    need = np.clip(adc_bits_required(batch.xbar_size, batch.dac_bits, batch.cell_bits), 0, 64)
-    no_adc = np.isnan(tb.adc_latency[need])
+    # --- globals: the arrays of either family ---------------------------------------
+    a = array_figures(tech, batch)
+    si = a.size_index
+    Sx = a.rows.astype(float)
+    B, slices = a.iterations, a.slices
+    no_adc = a.no_adc
     adc_static, adc_dyn, t_adc, adc_area, adc_peak = (
-        np.nan_to_num(a[need]) for a in (tb.adc_static, tb.adc_dynamic, tb.adc_latency, tb.adc_area, tb.adc_peak))
-    t_xbar, xbar_dyn = tb.xbar_latency[si, ci], tb.xbar_dynamic[si, ci]
-    t_dac, dac_dyn = tb.dac_latency[di], tb.dac_dynamic[di]
+        a.adc_static_w, a.adc_dynamic_w, a.adc_ns, a.adc_area_mm2, a.adc_peak_w)
+    t_xbar, t_dac = a.step_ns, a.dac_ns
 
     # --- geometry and partition rules ------------------------------------------------
     rg, cg = wl.row_groups[si], wl.col_groups[si]                      # (N, L)
@@ -184,8 +186,8 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
     seg = batch.segment
     S = int(seg[:, -1].max()) + 1 if n and L else 1
     seg_a = seg[:, wl.anchor_w]
-    n_budget = np.minimum(np.floor(P * batch.rram_ratio / tb.xbar_peak[si, ci] + 1e-9),
-                          np.floor(Am * batch.rram_ratio / tb.xbar_area[si, ci] + 1e-9))
+    n_budget = np.minimum(np.floor(P * batch.rram_ratio / a.array_peak_w + 1e-9),
+                          np.floor(Am * batch.rram_ratio / a.array_area_mm2 + 1e-9))
     # a layer alone in its segment whose copy exceeds the chip runs in weight tiles (MODEL.md 8)
     alone = (lambda: alone_in_segment(seg)) if S > 1 else np.full((n, L), L == 1)
     tiles = weight_tiles(dup_w * (rg * cg), rg, cg, alone, np.floor(n_budget / slices).astype(np.int64))
@@ -238,7 +240,9 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
         "adc_conv": xbar_work * Sx[:, None].astype(F) if counting.adc_conversions == "physical_columns" else used_cols,
         "dac_conv": expand(dac_rows_w),
     }
-    work["shift_add"] = used_cols * inv_width
+    work["shift_add"] = used_cols * F(inv_width * a.shift_add_outside)
+    if tech.sram is not None:                                           # weights used per step
+        work["cells"] = expand(dup_f * wl.weights[wl.layer_of_w].astype(F)) * per_tile
     work["addition"] = expand(dup_f * wl.add_values[si].astype(F)) * inv_width * per_tile
     act_values = dup * (wl.store_values * inv_width).astype(F) * per_tile
     work["activation"] = act_values * (wl.act_kind == 1)
@@ -286,7 +290,7 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
     # a design that reloads weights keeps the activations between its segments in the global buffer
     has_buffer = ((seg[:, -1] > 0) | row_any(tiles.tiled)).astype(float) if L else np.zeros(n)
     fixed_peak = {
-        "dac": n_dac * tb.dac_peak[di],
+        "dac": n_dac * a.dac_peak_w,
         "sample_hold": ntx * tech.sample_hold.static_power_w,
         "scratchpad": chip_total(set_macros * tb.spad_peak[spad_index], seg, S),
         "global_buffer": has_buffer * tech.global_buffer.leak_power_w,
@@ -295,7 +299,7 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
         "offchip_links": io * tech.offchip_links.static_power_w,
     }
     fixed_area = {
-        "dac": n_dac * tb.dac_area[di],
+        "dac": n_dac * a.dac_area_mm2,
         "sample_hold": ntx * tech.sample_hold.area_mm2,
         "scratchpad": chip_total(set_macros * tb.spad_area[spad_index], seg, S),
         "global_buffer": has_buffer * tech.global_buffer.area_mm2,
@@ -317,7 +321,7 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
         counts, starved = None, np.zeros(n, dtype=bool)
         # each budget's allocation in its own currency (W of peak power, mm^2); the smaller holds both
         for budget, fixed, unit_cost in ((P, fixed_peak, unit_peak), (Am, fixed_area, unit_area)):
-            if not np.isfinite(budget).any():
+            if n and not np.isfinite(budget).any():
                 continue
             left = ((1 - batch.rram_ratio) * budget - sum(fixed.values())).astype(F)
             c, s = _allocate(weighted_demand, active, unit_cost.astype(F), left, set_macros, batch.macro_mode,
@@ -370,8 +374,8 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
     # --- totals: static, peak, area --------------------------------------------------------
     unit_static = np.stack([adc_static] + [np.full(n, getattr(vu, c).static_power_w) for c in COMPONENTS[1:]], 1)
     static_w = {
-        "crossbar": x_total * tb.xbar_static[si, ci],
-        "dac": n_dac * tb.dac_static[di],
+        "crossbar": x_total * a.array_static_w,
+        "dac": n_dac * a.dac_static_w,
         "sample_hold": fixed_peak["sample_hold"],
         "adc": unit_totals[:, 0] * unit_static[:, 0],
         "vector_units": (unit_totals[:, 1:] * unit_static[:, 1:]).sum(1),
@@ -383,14 +387,14 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
     }
     peak_w = dict(static_w)
     peak_w.update(
-        crossbar=x_total * tb.xbar_peak[si, ci],
+        crossbar=x_total * a.array_peak_w,
         dac=fixed_peak["dac"],
         adc=unit_totals[:, 0] * unit_peak[:, 0],
         vector_units=(unit_totals[:, 1:] * unit_peak[:, 1:]).sum(1),
         scratchpad=fixed_peak["scratchpad"],
     )
     area = {
-        "crossbar": x_total * tb.xbar_area[si, ci],
+        "crossbar": x_total * a.array_area_mm2,
         "dac": fixed_area["dac"],
         "sample_hold": fixed_area["sample_hold"],
         "adc": unit_totals[:, 0] * unit_area[:, 0],
@@ -399,7 +403,8 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
     }
     coefficients = {
         "read_nj": tb.spad_read_energy[sidx].astype(F), "write_nj": tb.spad_write_energy[sidx].astype(F),
-        "xbar_nj": xbar_dyn * t_xbar, "dac_nj": dac_dyn * t_dac, "adc_nj": adc_dyn * t_adc,
+        "xbar_nj": a.array_nj, "dac_nj": a.dac_nj, "adc_nj": adc_dyn * t_adc,
+        "cell_nj": a.cell_nj, "column_nj": a.column_nj,
         "flit_nj": F(tech.noc.flit_hop_energy_nj),
         **{f"{comp}_nj": F(getattr(vu, comp).energy_nj) for comp in COMPONENTS[1:]},
     }
@@ -419,14 +424,14 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
     ):
         reason[failed] = code
     r = Resolved(
-        n=n, workload=wl, tech=tech, reason=reason, iterations=B, slices=slices,
-        adc_bits=tb.adc_bits[need], xbar_size=batch.xbar_size, xbar_latency_ns=t_xbar, n_xbar_budget=n_budget,
+        n=n, workload=wl, tech=tech, reason=reason, iterations=B, slices=slices, cells_per_weight=a.cells_per_weight,
+        adc_bits=a.adc_bits, xbar_size=batch.xbar_size, array_cols=a.cols, xbar_latency_ns=t_xbar, n_xbar_budget=n_budget,
         crossbars=crossbars, chip_crossbars=x_total, dup=dup, steps=steps, host=host, share=share, set_macros=set_macros,
         sharing=sharing, set_offset=offset, mesh_width=mesh_w, spad_index=spad_index, counts=counts,
         demand_ns=demand, durations=dur, work=work, coefficients=coefficients,
         static_w=static_w, peak_w=peak_w, area_mm2=area, dynamic_nj={}, power_w=P, area_budget_mm2=Am,
         segment=seg, segment_a=seg_a, n_segments=S, segment_macros=segment_macros, tiles=tiles,
-        batch=batch.batch, offchip=offchip_traffic(wl, tech, seg, seg_a, tiles, dup_w, slices, wl.rows_total[si],
+        batch=batch.batch, offchip=offchip_traffic(wl, tech, seg, seg_a, tiles, dup_w, slices, a.cells_per_weight, wl.rows_total[si],
                                                    batch.batch, batch.dataflow, S, host_w, set_macros, rg, cg),
     )
     r.dynamic_nj = _dynamic_energy(r, demand, unit_totals, adc_dyn, vu)
@@ -501,11 +506,13 @@ def _dynamic_energy(r: Resolved, demand, unit_totals, adc_dyn, vu) -> dict[str, 
     ones = np.ones(r.steps.shape[1])
     total = {kind: r.energy_per_inference(kind).astype(float) @ ones
              for kind in ("mvm", "load", "store", "noc_in", "merge")}
-    xbar = ((r.steps * r.work["crossbars"]).astype(float) @ ones) * r.iterations * r.coefficients["xbar_nj"]
+    # the DACs' share of the arrays' energy; the arrays (crossbars, or SRAM arrays with their
+    # ADCs or adder trees) take the rest
+    dac = ((r.steps * r.work["dac_conv"]).astype(float) @ ones) * r.iterations * r.coefficients["dac_nj"]
     d = (demand.transpose(2, 0, 1) @ np.ones(demand.shape[1], dtype=F)).T   # (N, C) unit-ns
     return {
-        "crossbar": xbar,
-        "dac": total["mvm"] - xbar,
+        "crossbar": total["mvm"] - dac,
+        "dac": dac,
         "adc": d[:, 0] * adc_dyn,
         "vector_units": sum(d[:, C[c]] * getattr(vu, c).dynamic_power_w for c in COMPONENTS[1:]),
         "scratchpad": total["load"] + total["store"],
@@ -572,11 +579,3 @@ def _bad_sharing(share: np.ndarray, macros: np.ndarray, limit: np.ndarray) -> np
     pair = np.maximum(macros, macros.take(at_target))
     bad |= sharing & ((share.take(at_target) >= 0) | (pair > limit) | (pair > limit.take(at_target)))
     return bad
-
-
-def _index_of(options: np.ndarray, values: np.ndarray, name: str) -> np.ndarray:
-    idx = np.minimum(np.searchsorted(options, values), len(options) - 1)
-    if (options[idx] != values).any():
-        wrong = sorted(set(values[options[idx] != values].tolist()))
-        raise DesignError(f"{name} {wrong} not offered by the technology; choose from {options.tolist()}")
-    return idx

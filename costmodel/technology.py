@@ -21,6 +21,7 @@ import yaml
 from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from costmodel.memory_hierarchy import ArrayWrite, GlobalBuffer, OffchipMemory
+from costmodel.periphery import Noc, OffchipLinks, Registers, Scratchpad, Unit, VectorUnits
 from costmodel.schema import NonNegative, Positive, Strict
 from costmodel.sram.technology import SramTechnology
 from onnx_frontend.errors import PimtuneError
@@ -31,24 +32,6 @@ TECH_DIR = Path(__file__).parent / "tech"
 
 class TechnologyError(PimtuneError):
     """A technology file is missing, not YAML, or breaks the schema."""
-
-
-class Unit(Strict):
-    """A unit that operates: power while idle and extra while busy, one operation's time."""
-
-    static_power_w: float = NonNegative
-    dynamic_power_w: float = NonNegative
-    latency_ns: float = Positive
-    area_mm2: float = NonNegative
-
-    @property
-    def peak_power_w(self) -> float:
-        return self.static_power_w + self.dynamic_power_w
-
-    @property
-    def energy_nj(self) -> float:
-        """Dynamic energy of one operation (W x ns = nJ)."""
-        return self.dynamic_power_w * self.latency_ns
 
 
 class CrossbarRow(Unit):
@@ -69,58 +52,6 @@ class ConverterRow(Unit):
 class SampleHold(Strict):
     static_power_w: float = NonNegative
     area_mm2: float = NonNegative
-
-
-class VectorUnits(Strict):
-    width: int = Positive
-    shift_add: Unit
-    addition: Unit
-    activation: Unit
-    sigmoid: Unit
-    pool: Unit
-    eltwise: Unit
-
-
-class ScratchpadRow(Strict):
-    capacity_kib: float = Positive
-    leak_power_w: float = NonNegative
-    read_latency_ns: float = Positive
-    write_latency_ns: float = Positive
-    read_energy_nj: float = NonNegative
-    write_energy_nj: float = NonNegative
-    area_mm2: float = NonNegative
-
-    @property
-    def peak_power_w(self) -> float:
-        """What a power budget pays for: the leakage (access energy is per word moved)."""
-        return self.leak_power_w
-
-
-class Scratchpad(Strict):
-    bus_width_bits: int = Positive
-    sizes: list[ScratchpadRow] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _ascending(self):
-        caps = [s.capacity_kib for s in self.sizes]
-        if caps != sorted(set(caps)):
-            raise ValueError(f"capacity_kib must be strictly ascending, got {caps}")
-        return self
-
-
-class Noc(Strict):
-    flit_bits: int = Positive
-    hop_latency_ns: float = Positive
-    router_static_power_w: float = NonNegative
-    flit_hop_energy_nj: float = NonNegative
-    router_area_mm2: float = NonNegative
-
-
-class Registers(Strict):
-    per_crossbar_power_w: float = NonNegative
-    per_crossbar_area_mm2: float = NonNegative
-    per_macro_power_w: float = NonNegative
-    per_macro_area_mm2: float = NonNegative
 
 
 class Macro(Strict):
@@ -163,11 +94,6 @@ class Counting(Strict):
     adc_conversions: Literal["used_columns", "physical_columns"]
 
 
-class OffchipLinks(Strict):
-    static_power_w: float = NonNegative
-    area_mm2: float = NonNegative
-
-
 class Precision(Strict):
     weight_bits: int = Field(gt=0, le=64)
     activation_bits: int = Field(gt=0, le=64)
@@ -179,7 +105,7 @@ class Technology(Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, ignored_types=(cached_property,))
 
     name: str
-    family: Literal["analog_crossbar"]
+    family: Literal["analog_crossbar", "sram_aimc", "sram_dimc"]
     description: str = ""
     precision: Precision
     crossbar: list[CrossbarRow] = Field(min_length=1)
@@ -197,6 +123,8 @@ class Technology(Strict):
     offchip_memory: OffchipMemory
     global_buffer: GlobalBuffer
     array_write: ArrayWrite
+    # the SRAM file this chip was made from (costmodel/sram/network.py); None for crossbars
+    sram: SramTechnology | None = None
 
     @model_validator(mode="after")
     def _unique_keys(self):
@@ -210,6 +138,14 @@ class Technology(Strict):
     @property
     def xbar_sizes(self) -> tuple[int, ...]:
         return tuple(sorted({r.size for r in self.crossbar}))
+
+    @property
+    def array_cols(self) -> tuple[int, ...]:
+        """Output-channel columns of each array shape, in ``xbar_sizes`` order (a crossbar's
+        columns are its size; an SRAM array's come from its file's ``chip.arrays``)."""
+        if self.sram is None:
+            return self.xbar_sizes
+        return tuple(a.cols for a in sorted(self.sram.chip.arrays, key=lambda a: a.rows))
 
     @property
     def cell_bits_options(self) -> tuple[int, ...]:
@@ -297,11 +233,12 @@ def bundled_technologies() -> list[str]:
 
 
 def require_network_family(tech: Technology | SramTechnology) -> Technology:
-    """``tech`` if the network evaluator models it (the crossbar family), else one line why not."""
+    """The chip the network evaluator models for ``tech``: a crossbar file as it is, an
+    SRAM file as its ``chip:`` (:func:`costmodel.sram.network.network_technology`; one
+    line why not when it has none)."""
     if isinstance(tech, SramTechnology):
-        raise TechnologyError(
-            f"{tech.name}: SRAM in-memory macros are modelled at the macro level (pimtune macro, pimtune chips); "
-            "whole networks on them need segmented execution, not built yet")
+        from costmodel.sram.network import network_technology
+        return network_technology(tech)
     return tech
 
 

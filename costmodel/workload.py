@@ -115,17 +115,19 @@ class Workload:
         return len(self.layer_of_w)
 
 
-def crossbar_geometry(layer: Layer, size: int) -> tuple[int, int, int, int, int]:
-    """``(row_groups, col_groups, rows_total, cols_read, add_values)`` of one copy.
+def crossbar_geometry(layer: Layer, size: int, cols: int | None = None) -> tuple[int, int, int, int, int]:
+    """``(row_groups, col_groups, rows_total, cols_read, add_values)`` of one copy on
+    arrays of ``size`` rows and ``cols`` columns (default: square).
 
     ``add_values`` are the partial sums added across row groups per output pixel
     (MODEL.md section 2).
     """
     rows_g, cols_g, g = layer.matrix_rows, layer.matrix_cols, layer.groups
-    if rows_g <= size and cols_g <= size:
-        per_xbar = min(size // rows_g, size // cols_g)
+    cols = size if cols is None else cols
+    if rows_g <= size and cols_g <= cols:
+        per_xbar = min(size // rows_g, cols // cols_g)
         return ceil(g / per_xbar), 1, rows_g * g, cols_g * g, 0
-    rg, cg = ceil(rows_g / size), ceil(cols_g / size)
+    rg, cg = ceil(rows_g / size), ceil(cols_g / cols)
     return g * rg, cg, rows_g * g * cg, cols_g * g * rg, cols_g * g * (rg - 1)
 
 
@@ -190,7 +192,8 @@ def _build(network: Network, tech: Technology) -> Workload:
         widx.append(w if l.is_weighted else -1)
         w += l.is_weighted
     weighted_layers = [l for l in layers if l.is_weighted]
-    geo = np.array([[crossbar_geometry(l, s) for l in weighted_layers] for s in tech.xbar_sizes], dtype=np.int64)
+    geo = np.array([[crossbar_geometry(l, s, c) for l in weighted_layers] for s, c in zip(tech.xbar_sizes, tech.array_cols)],
+                   dtype=np.int64)
     geo = geo.reshape(len(tech.xbar_sizes), len(weighted_layers), 5)
 
     def per_layer(fn, dtype=np.int64):

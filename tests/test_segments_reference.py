@@ -267,7 +267,8 @@ def test_reload_schedule(reloading, tech):
             if blocks % m or m * transfer > write:
                 continue
             assert s.reload_ns[seg] == pytest.approx(m * transfer + xbars / m * write, rel=1e-9)
-            assert fast[seg] == pytest.approx(xbars / m * write, rel=1e-6)
+            # the fast model's fill is one chunk's read (its lower bound); the schedule's, one per macro
+            assert fast[seg] == pytest.approx(transfer + xbars / m * write, rel=1e-6)
             checked += 1
     assert checked >= 3
 

@@ -80,10 +80,8 @@ def test_chips_json_shape(capsys):
     (["macro", "--banks", "0"], "--banks"),
     (["macro", "--cell-area-um2", "-1"], "--cell-area-um2"),
     (["macro", "--tech", "reram"], "not an SRAM in-memory macro"),
-    (["evaluate", "alexnet-cifar", "--power", "10", "--design", "heuristic", "--tech", "sram-aimc"],
-     "SRAM in-memory macros are modelled at the macro level (pimtune macro, pimtune chips); whole networks on "
-     "them need segmented execution, not built yet"),
-    (["synth", "alexnet-cifar", "--power", "10", "--tech", "chips/dimc3"], "need segmented execution"),
+    (["synth", "alexnet-cifar", "--power", "10", "--tech", "chips/dimc3"],
+     "no 'chip:' section, so it models one macro (pimtune macro, pimtune chips); whole networks need one: copy"),
 ])
 def test_one_line_errors(capsys, argv, words):
     assert main(argv) == 2

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from costmodel.memory_hierarchy import ArrayWrite, GlobalBuffer, OffchipMemory
+from costmodel.periphery import Noc, OffchipLinks, Registers, Scratchpad, VectorUnits
 from costmodel.schema import NonNegative, Positive, Strict
 
 Fraction = Field(ge=0, le=1)
@@ -139,6 +140,64 @@ class MacroGeometry(Strict):
         return self
 
 
+class ArrayShape(Strict):
+    """One array shape whole networks may use: ``rows`` (accumulation, a power of two) by
+    ``cols`` output channels, each of ``macro.weight_bits`` cells."""
+
+    rows: int = Positive
+    cols: int = Positive
+
+    @model_validator(mode="after")
+    def _rows(self):
+        if not _power_of_two(self.rows) or self.rows < 2:
+            raise ValueError(f"rows must be a power of two of at least 2, got {self.rows}")
+        return self
+
+
+class SramChip(Strict):
+    """The chip whole networks run on (MODEL.md section 9): arrays of the macro with their
+    ADCs / adder trees, grouped into macros that share a scratchpad (local buffer), vector
+    units, a router and registers, as in the crossbar template.
+
+    Attributes:
+        arrays: the array shapes the search may pick (``rows`` unique).
+        input_bits_per_cycle_options: activation bits fed per cycle (each divides
+            ``macro.activation_bits``).
+        adc_bits_options: ADC resolutions searched (``sram_aimc`` only).
+        cell_leakage_nw: static power of one bitcell, nW.
+        max_arrays_per_macro: arrays one macro holds at most (the published model's banks).
+        input_bus_width_bits, input_bus_clock_ghz, input_register_steps: the bus from a
+            macro's scratchpad to its arrays' input registers (as ``macro:`` of reram.yaml).
+        vector_units, scratchpad, noc, registers, offchip_links: the schema of reram.yaml
+            (``registers.per_crossbar_*`` is per array).
+    """
+
+    arrays: list[ArrayShape] = Field(min_length=1)
+    input_bits_per_cycle_options: list[int] = Field(min_length=1)
+    adc_bits_options: list[int] | None = None
+    cell_leakage_nw: float = NonNegative
+    max_arrays_per_macro: int = Positive
+    input_bus_width_bits: int = Positive
+    input_bus_clock_ghz: float = Positive
+    input_register_steps: Literal[1, 2]
+    vector_units: VectorUnits
+    scratchpad: Scratchpad
+    noc: Noc
+    registers: Registers
+    offchip_links: OffchipLinks
+
+    @model_validator(mode="after")
+    def _options(self):
+        rows = [a.rows for a in self.arrays]
+        if len(rows) != len(set(rows)):
+            raise ValueError(f"arrays: one shape per rows value; got rows {rows}")
+        for name in ("input_bits_per_cycle_options", "adc_bits_options"):
+            values = getattr(self, name) or []
+            if values != sorted(set(values)) or any(v < 1 or v > 16 for v in values):
+                raise ValueError(f"{name} must be ascending distinct bits in 1..16, got {values}")
+        return self
+
+
 class Activity(Strict):
     """Activity factors: multipliers and digital adder trees switch at
     toggle*(1 - sparsity) (their operand is an input bit times a weight bit); ADCs and
@@ -178,6 +237,7 @@ class SramTechnology(Strict):
     global_buffer: GlobalBuffer
     array_write: ArrayWrite
     measured: Measured | None = None
+    chip: SramChip | None = None
     notes: str = ""
 
     @model_validator(mode="after")
@@ -189,11 +249,29 @@ class SramTechnology(Strict):
             if not analog and getattr(self, section) is not None:
                 raise ValueError(f"family sram_dimc has no '{section}:' section; remove it")
         check_geometry_family(self.macro, self.family)
+        if self.chip is not None:
+            _check_chip_family(self.chip, self.macro, self.family)
         return self
 
     @property
     def is_analog(self) -> bool:
         return self.family == "sram_aimc"
+
+
+def _check_chip_family(chip: SramChip, macro: MacroGeometry, family: str) -> None:
+    """Raise ValueError when the chip's searched options do not suit the macro and family."""
+    a = macro.activation_bits
+    bad = [b for b in chip.input_bits_per_cycle_options if a % b]
+    if bad:
+        raise ValueError(f"chip.input_bits_per_cycle_options {bad} do not divide macro.activation_bits ({a})")
+    if family == "sram_aimc" and not chip.adc_bits_options:
+        raise ValueError("chip.adc_bits_options is required for family sram_aimc (the ADC resolutions searched)")
+    if family == "sram_dimc":
+        if chip.adc_bits_options is not None:
+            raise ValueError("family sram_dimc has no ADC; remove chip.adc_bits_options")
+        odd = [b for b in chip.input_bits_per_cycle_options if not _power_of_two(b)]
+        if odd:
+            raise ValueError(f"chip.input_bits_per_cycle_options must be powers of two for sram_dimc, got {odd}")
 
 
 def check_geometry_family(geom: MacroGeometry, family: str) -> None:

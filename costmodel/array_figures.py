@@ -1,0 +1,137 @@
+"""The in-memory arrays of N designs, whatever their family: one record the resolve step
+reads (MODEL.md sections 2 and 9).
+
+:func:`array_figures` looks up the crossbar family's tables (ReRAM: crossbar, DAC and the
+ADC the resolution rule asks for) or computes the SRAM macro model
+(:mod:`costmodel.sram.network`). Every array is ``(N,)``.
+
+An array step's dynamic energy is, in nJ,
+``crossbars * array_nj + rows * dac_nj + cells * cell_nj + columns * column_nj`` over the
+arrays, rows, weights and columns it uses; the ReRAM family puts it all in the first two
+terms (a crossbar's read and its DACs), the SRAM family in the last three (converters or
+adder trees per column, multipliers and bitlines per weight).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from costmodel.design import DesignBatch, DesignError
+from costmodel.technology import Technology, adc_bits_required
+
+
+@dataclass(frozen=True)
+class ArrayFigures:
+    """Per-design figures of one array and its converters (``(N,)`` each).
+
+    Attributes:
+        size_index: index of the array shape (``tech.xbar_sizes`` order) for the
+            workload's geometry tables.
+        rows, cols: array rows and output-channel columns.
+        slices: arrays holding the bits of one weight (ReRAM: weight bits / cell bits).
+        cells_per_weight: cells one weight occupies (written on a reload).
+        iterations: input bit iterations per step (activation bits / bits fed per cycle).
+        step_ns: one iteration of the array (ReRAM: crossbar read; SRAM: the clock period);
+            dac_ns before it (0 in SRAM: in the clock period).
+        array_static_w, array_peak_w, array_area_mm2: one array's leakage, peak power, area.
+        array_nj, dac_nj, cell_nj, column_nj: dynamic energy per iteration of one array,
+            one driven row, one used weight and one used column (see the module docstring).
+        dac_static_w, dac_peak_w, dac_area_mm2: one DAC (0 where DACs are inside the array).
+        adc_*: one ADC unit of the allocated periphery (0 where the array converts itself);
+            ``no_adc`` designs whose required resolution no ADC offers; ``adc_bits`` the
+            resolution used (NaN: none).
+        shift_add_outside: 1.0 where bit iterations are merged by shift-add vector units
+            (ReRAM), 0.0 where the array accumulates them (SRAM).
+    """
+
+    size_index: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    slices: np.ndarray
+    cells_per_weight: np.ndarray
+    iterations: np.ndarray
+    step_ns: np.ndarray
+    dac_ns: np.ndarray
+    array_static_w: np.ndarray
+    array_peak_w: np.ndarray
+    array_area_mm2: np.ndarray
+    array_nj: np.ndarray
+    dac_nj: np.ndarray
+    cell_nj: np.ndarray
+    column_nj: np.ndarray
+    dac_static_w: np.ndarray
+    dac_peak_w: np.ndarray
+    dac_area_mm2: np.ndarray
+    adc_static_w: np.ndarray
+    adc_dynamic_w: np.ndarray
+    adc_ns: np.ndarray
+    adc_area_mm2: np.ndarray
+    adc_peak_w: np.ndarray
+    adc_bits: np.ndarray
+    no_adc: np.ndarray
+    shift_add_outside: float
+
+
+def array_figures(tech: Technology, g: DesignBatch | dict) -> ArrayFigures:
+    """The arrays of designs on ``tech`` (either family); ``g`` holds (N,) globals
+    ``xbar_size``, ``cell_bits``, ``dac_bits`` and ``adc_bits`` (a DesignBatch or a dict;
+    a missing ``adc_bits`` is 0)."""
+    g = _globals(g)
+    if tech.sram is not None:
+        from costmodel.sram.network import sram_array_figures
+        return sram_array_figures(tech, g)
+    return _crossbar_figures(tech, g)
+
+
+def affordable_arrays(tech: Technology, g: DesignBatch | dict, power_w, area_mm2=None) -> np.ndarray:
+    """(N,) arrays the crossbar share ``g["rram_ratio"]`` of the budgets pays for: the
+    fewer of what the power (W) and the area (mm^2) buy; None or inf is no budget."""
+    a = array_figures(tech, g)
+    ratio = _globals(g)["rram_ratio"]
+    P, A = (np.inf if b is None else b for b in (power_w, area_mm2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.minimum(np.floor(P * ratio / a.array_peak_w + 1e-9), np.floor(A * ratio / a.array_area_mm2 + 1e-9))
+
+
+def _globals(g: DesignBatch | dict) -> dict[str, np.ndarray]:
+    if isinstance(g, DesignBatch):
+        g = {k: getattr(g, k) for k in ("rram_ratio", "xbar_size", "cell_bits", "dac_bits", "adc_bits")}
+    n = len(np.atleast_1d(g["xbar_size"]))
+    out = {k: np.broadcast_to(np.asarray(v), (n,)) for k, v in g.items()}
+    out.setdefault("adc_bits", np.zeros(n, dtype=np.int64))
+    return out
+
+
+def _crossbar_figures(tech: Technology, g: dict) -> ArrayFigures:
+    """ReRAM crossbars: table lookups by size, cell bits and DAC bits, and the ADC the
+    precision rule needs (MODEL.md section 2)."""
+    tb = tech.tables
+    si = index_of(tb.xbar_sizes, g["xbar_size"], "xbar_size")
+    ci = index_of(tb.cell_bits, g["cell_bits"], "cell_bits")
+    di = index_of(tb.dac_bits, g["dac_bits"], "dac_bits")
+    A, Wb = tech.precision.activation_bits, tech.precision.weight_bits
+    slices = -(-Wb // g["cell_bits"])
+    need = np.clip(adc_bits_required(g["xbar_size"], g["dac_bits"], g["cell_bits"]), 0, 64)
+    adc = [np.nan_to_num(a[need]) for a in (tb.adc_static, tb.adc_dynamic, tb.adc_latency, tb.adc_area, tb.adc_peak)]
+    t_xbar, t_dac = tb.xbar_latency[si, ci], tb.dac_latency[di]
+    zero = np.zeros(len(si))
+    return ArrayFigures(
+        size_index=si, rows=g["xbar_size"], cols=g["xbar_size"], slices=slices, cells_per_weight=slices,
+        iterations=-(-A // g["dac_bits"]), step_ns=t_xbar, dac_ns=t_dac,
+        array_static_w=tb.xbar_static[si, ci], array_peak_w=tb.xbar_peak[si, ci], array_area_mm2=tb.xbar_area[si, ci],
+        array_nj=tb.xbar_dynamic[si, ci] * t_xbar, dac_nj=tb.dac_dynamic[di] * t_dac, cell_nj=zero, column_nj=zero,
+        dac_static_w=tb.dac_static[di], dac_peak_w=tb.dac_peak[di], dac_area_mm2=tb.dac_area[di],
+        adc_static_w=adc[0], adc_dynamic_w=adc[1], adc_ns=adc[2], adc_area_mm2=adc[3], adc_peak_w=adc[4],
+        adc_bits=tb.adc_bits[need], no_adc=np.isnan(tb.adc_latency[need]), shift_add_outside=1.0,
+    )
+
+
+def index_of(options: np.ndarray, values: np.ndarray, name: str) -> np.ndarray:
+    """Indices of ``values`` in the sorted ``options``; DesignError naming the choices if any is not offered."""
+    idx = np.minimum(np.searchsorted(options, values), len(options) - 1)
+    if (options[idx] != values).any():
+        wrong = sorted(set(values[options[idx] != values].tolist()))
+        raise DesignError(f"{name} {wrong} not offered by the technology; choose from {options.tolist()}")
+    return idx
