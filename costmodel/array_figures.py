@@ -3,7 +3,7 @@ reads (MODEL.md sections 2 and 9).
 
 :func:`array_figures` looks up the crossbar family's tables (ReRAM: crossbar, DAC and the
 ADC the resolution rule asks for) or computes the SRAM macro model
-(:mod:`costmodel.sram.network`). Every array is ``(N,)``.
+(:mod:`costmodel.families.sram.network`). Every array is ``(N,)``.
 
 An array step's dynamic energy is, in nJ,
 ``crossbars * array_nj + rows * dac_nj + cells * cell_nj + columns * column_nj`` over the
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from costmodel.design import DesignBatch, DesignError
-from costmodel.technology import Technology, adc_bits_required
+from costmodel.technology import Technology
 
 
 @dataclass(frozen=True)
@@ -80,9 +80,10 @@ def array_figures(tech: Technology, g: DesignBatch | dict) -> ArrayFigures:
     a missing ``adc_bits`` is 0)."""
     g = _globals(g)
     if tech.sram is not None:
-        from costmodel.sram.network import sram_array_figures
+        from costmodel.families.sram.network import sram_array_figures
         return sram_array_figures(tech, g)
-    return _crossbar_figures(tech, g)
+    from costmodel.families.crossbar import crossbar_figures
+    return crossbar_figures(tech, g)
 
 
 def affordable_arrays(tech: Technology, g: DesignBatch | dict, power_w, area_mm2=None) -> np.ndarray:
@@ -102,30 +103,6 @@ def _globals(g: DesignBatch | dict) -> dict[str, np.ndarray]:
     out = {k: np.broadcast_to(np.asarray(v), (n,)) for k, v in g.items()}
     out.setdefault("adc_bits", np.zeros(n, dtype=np.int64))
     return out
-
-
-def _crossbar_figures(tech: Technology, g: dict) -> ArrayFigures:
-    """ReRAM crossbars: table lookups by size, cell bits and DAC bits, and the ADC the
-    precision rule needs (MODEL.md section 2)."""
-    tb = tech.tables
-    si = index_of(tb.xbar_sizes, g["xbar_size"], "xbar_size")
-    ci = index_of(tb.cell_bits, g["cell_bits"], "cell_bits")
-    di = index_of(tb.dac_bits, g["dac_bits"], "dac_bits")
-    A, Wb = tech.precision.activation_bits, tech.precision.weight_bits
-    slices = -(-Wb // g["cell_bits"])
-    need = np.clip(adc_bits_required(g["xbar_size"], g["dac_bits"], g["cell_bits"]), 0, 64)
-    adc = [np.nan_to_num(a[need]) for a in (tb.adc_static, tb.adc_dynamic, tb.adc_latency, tb.adc_area, tb.adc_peak)]
-    t_xbar, t_dac = tb.xbar_latency[si, ci], tb.dac_latency[di]
-    zero = np.zeros(len(si))
-    return ArrayFigures(
-        size_index=si, rows=g["xbar_size"], cols=g["xbar_size"], slices=slices, cells_per_weight=slices,
-        iterations=-(-A // g["dac_bits"]), step_ns=t_xbar, dac_ns=t_dac,
-        array_static_w=tb.xbar_static[si, ci], array_peak_w=tb.xbar_peak[si, ci], array_area_mm2=tb.xbar_area[si, ci],
-        array_nj=tb.xbar_dynamic[si, ci] * t_xbar, dac_nj=tb.dac_dynamic[di] * t_dac, cell_nj=zero, column_nj=zero,
-        dac_static_w=tb.dac_static[di], dac_peak_w=tb.dac_peak[di], dac_area_mm2=tb.dac_area[di],
-        adc_static_w=adc[0], adc_dynamic_w=adc[1], adc_ns=adc[2], adc_area_mm2=adc[3], adc_peak_w=adc[4],
-        adc_bits=tb.adc_bits[need], no_adc=np.isnan(tb.adc_latency[need]), shift_add_outside=1.0,
-    )
 
 
 def index_of(options: np.ndarray, values: np.ndarray, name: str) -> np.ndarray:

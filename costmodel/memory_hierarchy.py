@@ -4,7 +4,7 @@ Segmented execution runs a network larger than the chip in segments: before each
 the weights are read from off-chip DRAM and written into the in-memory arrays, and the
 activations that cross a segment boundary wait in an on-chip global buffer (or spill to
 DRAM). Three sections of every technology file, ReRAM (:class:`~costmodel.technology.Technology`)
-and SRAM (:class:`~costmodel.sram.technology.SramTechnology`) alike, give the figures:
+and SRAM (:class:`~costmodel.families.sram.technology.SramTechnology`) alike, give the figures:
 
 - ``offchip_memory``: :class:`OffchipMemory`, the DRAM behind the chip;
 - ``global_buffer``: :class:`GlobalBuffer`, the on-chip SRAM/eDRAM holding the activations

@@ -2,7 +2,7 @@
 scratchpads, the network-on-chip, registers and off-chip links (MODEL.md sections 3-6).
 
 The ReRAM file (``costmodel/tech/reram.yaml``) has them as top-level sections; an SRAM
-file has them inside its ``chip:`` section (``costmodel/sram/technology.py``). Units are
+file has them inside its ``chip:`` section (``costmodel/families/sram/technology.py``). Units are
 in every key: ``_w`` watts, ``_ns`` nanoseconds, ``_nj`` nanojoules, ``_mm2`` square
 millimetres, ``_kib`` kibibytes, ``_bits`` bits.
 """

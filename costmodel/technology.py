@@ -23,7 +23,7 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 from costmodel.memory_hierarchy import ArrayWrite, GlobalBuffer, OffchipMemory
 from costmodel.periphery import Noc, OffchipLinks, Registers, Scratchpad, Unit, VectorUnits
 from costmodel.schema import NonNegative, Positive, Strict
-from costmodel.sram.technology import SramTechnology
+from costmodel.families.sram.technology import SramTechnology
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.text_files import read_text
 
@@ -123,7 +123,7 @@ class Technology(Strict):
     offchip_memory: OffchipMemory
     global_buffer: GlobalBuffer
     array_write: ArrayWrite
-    # the SRAM file this chip was made from (costmodel/sram/network.py); None for crossbars
+    # the SRAM file this chip was made from (costmodel/families/sram/network.py); None for crossbars
     sram: SramTechnology | None = None
 
     @model_validator(mode="after")
@@ -234,10 +234,10 @@ def bundled_technologies() -> list[str]:
 
 def require_network_family(tech: Technology | SramTechnology) -> Technology:
     """The chip the network evaluator models for ``tech``: a crossbar file as it is, an
-    SRAM file as its ``chip:`` (:func:`costmodel.sram.network.network_technology`; one
+    SRAM file as its ``chip:`` (:func:`costmodel.families.sram.network.network_technology`; one
     line why not when it has none)."""
     if isinstance(tech, SramTechnology):
-        from costmodel.sram.network import network_technology
+        from costmodel.families.sram.network import network_technology
         return network_technology(tech)
     return tech
 
@@ -245,7 +245,7 @@ def require_network_family(tech: Technology | SramTechnology) -> Technology:
 def load_technology(source: str | Path | Technology | SramTechnology = "reram") -> Technology | SramTechnology:
     """Load a technology by bundled name (``reram``, ``sram-aimc``, ``chips/dimc3``) or by
     YAML file path; ``family:`` picks the schema (:class:`Technology` for
-    ``analog_crossbar``, :class:`~costmodel.sram.technology.SramTechnology` for SRAM macros).
+    ``analog_crossbar``, :class:`~costmodel.families.sram.technology.SramTechnology` for SRAM macros).
 
     Raises:
         TechnologyError: one line naming the file, the key, the rule and the value.

@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from costmodel.pareto import dominated_by, pareto_front
-from costmodel.sram.macro import MacroBatch, macro_costs
-from costmodel.sram.macro_space import (MacroGrid, evaluate_space, grid_batch, lossless_adc_bits,
+from costmodel.families.sram.macro import MacroBatch, macro_costs
+from costmodel.families.sram.macro_space import (MacroGrid, evaluate_space, grid_batch, lossless_adc_bits,
                                         lossless_subset)
-from costmodel.sram.technology import check_geometry_family
+from costmodel.families.sram.technology import check_geometry_family
 from costmodel.technology import load_technology
 from search.cli.main import main
 from search.reports.family_fronts import check_records, comparison_rows, network_study

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from costmodel.memory_hierarchy import SECTIONS, ArrayWrite, GlobalBuffer, OffchipMemory
-from costmodel.sram.technology import SramTechnology
+from costmodel.families.sram.technology import SramTechnology
 from costmodel.technology import TECH_DIR, Technology, TechnologyError, bundled_technologies, load_technology
 
 SECTION_CLASSES = {"offchip_memory": OffchipMemory, "global_buffer": GlobalBuffer, "array_write": ArrayWrite}

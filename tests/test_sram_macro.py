@@ -13,8 +13,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from costmodel.sram.macro import COMPONENTS, MacroBatch, macro_costs
-from costmodel.sram.technology import MacroGeometry
+from costmodel.families.sram.macro import COMPONENTS, MacroBatch, macro_costs
+from costmodel.families.sram.technology import MacroGeometry
 from costmodel.technology import TECH_DIR, TechnologyError, load_technology
 
 AIMC, DIMC = load_technology("sram-aimc"), load_technology("sram-dimc")

@@ -1,7 +1,7 @@
 """``pimtune aimc-vs-dimc``: the analog-vs-digital SRAM in-memory-computing study.
 
 ``pimtune aimc-vs-dimc macro --out DIR`` costs a grid of macro geometries of each family
-(:mod:`costmodel.sram.macro_space`, one vectorised call per family) and writes
+(:mod:`costmodel.families.sram.macro_space`, one vectorised call per family) and writes
 ``macro_space.png``, ``macro_space.csv`` and ``macro_fronts.md`` into DIR
 (:mod:`search.reports.macro_space_report`).
 
@@ -17,7 +17,7 @@ import json
 
 from rich.table import Table
 
-from costmodel.sram.macro_space import ADC_BITS, COLS, INPUT_BITS, ROWS, MacroGrid, evaluate_space
+from costmodel.families.sram.macro_space import ADC_BITS, COLS, INPUT_BITS, ROWS, MacroGrid, evaluate_space
 from costmodel.technology import TechnologyError
 from search.cli.common import add_json_arg, console, jsonable, output_dir
 from search.cli.macro_cmd import sram_technology

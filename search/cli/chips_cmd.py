@@ -7,7 +7,7 @@ import json
 
 from rich.table import Table
 
-from costmodel.sram.macro import MacroBatch, macro_costs
+from costmodel.families.sram.macro import MacroBatch, macro_costs
 from costmodel.technology import TECH_DIR, load_technology
 from search.cli.common import add_json_arg, console, jsonable
 

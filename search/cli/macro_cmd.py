@@ -8,8 +8,8 @@ import json
 from pydantic import ValidationError
 from rich.table import Table
 
-from costmodel.sram.macro import MacroBatch, macro_costs
-from costmodel.sram.technology import SramTechnology, check_geometry_family
+from costmodel.families.sram.macro import MacroBatch, macro_costs
+from costmodel.families.sram.technology import SramTechnology, check_geometry_family
 from costmodel.technology import TechnologyError, load_technology
 from search.cli.common import add_json_arg, console, jsonable
 

@@ -1,5 +1,5 @@
 """The AIMC-vs-DIMC comparison at the macro level: peak TOPS/W against peak TOPS/mm^2 of
-every design of each family's grid (:mod:`costmodel.sram.macro_space`), as a plot, a CSV
+every design of each family's grid (:mod:`costmodel.families.sram.macro_space`), as a plot, a CSV
 and a Markdown summary of the fronts.
 
 :func:`write_macro_study` writes, into one folder:
@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from costmodel.pareto import dominated_by, pareto_front
-from costmodel.sram.macro import MacroBatch, macro_costs
-from costmodel.sram.macro_space import (MacroGrid, MacroSpace, family_label, geometries_text, geometry_text,
+from costmodel.families.sram.macro import MacroBatch, macro_costs
+from costmodel.families.sram.macro_space import (MacroGrid, MacroSpace, family_label, geometries_text, geometry_text,
                                         lossless_subset)
-from costmodel.sram.technology import SramTechnology
+from costmodel.families.sram.technology import SramTechnology
 from costmodel.technology import TECH_DIR, load_technology
 from search import atomic_files
 from search.reports.style import family_colour, front_steps, pyplot

@@ -3,7 +3,7 @@ one colour per family, one marker per network."""
 
 from __future__ import annotations
 
-#: one colour per family label (``costmodel.sram.macro_space.family_label``)
+#: one colour per family label (``costmodel.families.sram.macro_space.family_label``)
 FAMILY_COLOURS = {"AIMC": "tab:blue", "DIMC": "tab:orange"}
 OTHER_COLOURS = ("tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p")

@@ -1,8 +1,8 @@
 """The macro design space of one SRAM in-memory family: a geometry grid, its peak figures
-in one vectorised :func:`~costmodel.sram.macro.macro_costs` call, and its Pareto front.
+in one vectorised :func:`~costmodel.families.sram.macro.macro_costs` call, and its Pareto front.
 
 :class:`MacroGrid` lists the values of each geometry axis (rows, cols, input bits per
-cycle, ADC bits); :func:`grid_batch` builds the :class:`~costmodel.sram.macro.MacroBatch`
+cycle, ADC bits); :func:`grid_batch` builds the :class:`~costmodel.families.sram.macro.MacroBatch`
 of their full product directly as numpy arrays (shape (N,), N = the product of the axis
 lengths; no pydantic object per design); :func:`evaluate_space` costs it and returns a
 :class:`MacroSpace` of plain arrays with the front of (peak TOPS/W, peak TOPS/mm^2), both
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from costmodel.pareto import pareto_front
-from costmodel.sram.macro import MacroBatch, macro_costs
-from costmodel.sram.technology import SramTechnology
+from costmodel.families.sram.macro import MacroBatch, macro_costs
+from costmodel.families.sram.technology import SramTechnology
 from costmodel.technology import adc_bits_required
 
 #: the study's axes: rows (accumulation dimension) and cols (output channels) per bank
@@ -56,7 +56,7 @@ class MacroGrid:
 
     def check(self, analog: bool) -> None:
         """ValueError when an axis value is not a valid geometry of the family (the rules
-        of :func:`costmodel.sram.technology.check_geometry_family`, on the axes)."""
+        of :func:`costmodel.families.sram.technology.check_geometry_family`, on the axes)."""
         for name in ("rows", "cols", "input_bits_per_cycle") + (("adc_bits",) if analog else ()):
             values = getattr(self, name)
             if not values or any(int(v) != v or v < 1 for v in values):

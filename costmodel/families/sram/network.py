@@ -23,8 +23,8 @@ import numpy as np
 
 from costmodel.array_figures import ArrayFigures, index_of
 from costmodel.design import DesignError
-from costmodel.sram.macro import MacroBatch, macro_costs
-from costmodel.sram.technology import SramTechnology
+from costmodel.families.sram.macro import MacroBatch, macro_costs
+from costmodel.families.sram.technology import SramTechnology
 from costmodel.technology import (TECH_DIR, ConverterRow, Counting, CrossbarRow, Macro, Precision, SampleHold,
                                   Technology, TechnologyError)
 

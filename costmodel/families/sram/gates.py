@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from costmodel.sram.technology import AdcFit, DacFit, UnitGates
+from costmodel.families.sram.technology import AdcFit, DacFit, UnitGates
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from costmodel.sram import gates as g
-from costmodel.sram.technology import MacroGeometry, SramTechnology
+from costmodel.families.sram import gates as g
+from costmodel.families.sram.technology import MacroGeometry, SramTechnology
 
 #: components, in the order the tables print them
 COMPONENTS = ("cells", "dacs", "adcs", "multipliers", "bitlines", "adder_trees", "place_value_adders",
