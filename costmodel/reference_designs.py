@@ -23,6 +23,7 @@ from itertools import product
 
 import numpy as np
 
+from costmodel.array_figures import affordable_arrays
 from costmodel.design import COMPONENTS, DesignBatch, DesignError
 from costmodel.evaluator import evaluate
 from costmodel.fixes import fix_for
@@ -96,13 +97,14 @@ def best_on_grid(network: Network, tech: Technology, power_w: float, heuristic: 
                  batch: int = REFERENCE_BATCH) -> DesignBatch:
     """The best-TOPS/W design of PIMSYN's global grid with heuristic or no duplication
     (segmented, ``batch`` inferences per segment run, where no point holds one copy)."""
-    grid = list(product(RRAM_RATIOS, tech.cell_bits_options, tech.xbar_sizes, tech.dac_bits_options))
-    r, c, s, d = (np.array(col) for col in zip(*grid))
+    adcs = tech.sram.chip.adc_bits_options if tech.sram is not None and tech.sram.is_analog else [0]
+    grid = list(product(RRAM_RATIOS, tech.cell_bits_options, tech.xbar_sizes, tech.dac_bits_options, adcs))
+    r, c, s, d, a = (np.array(col) for col in zip(*grid))
     L = build_workload(network, tech).n_weighted
-    n_xbar = np.floor(power_w * r / tech.tables.xbar_peak[np.searchsorted(tech.tables.xbar_sizes, s),
-                                                         np.searchsorted(tech.tables.cell_bits, c)])
+    n_xbar = affordable_arrays(tech, {"rram_ratio": r, "xbar_size": s, "cell_bits": c, "dac_bits": d, "adc_bits": a},
+                               power_w)
     dup = heuristic_dup(network, tech, s, c, n_xbar) if heuristic else np.ones((len(grid), L), dtype=np.int64)
-    designs = DesignBatch(rram_ratio=r, cell_bits=c, xbar_size=s, dac_bits=d, dup=dup,
+    designs = DesignBatch(rram_ratio=r, cell_bits=c, xbar_size=s, dac_bits=d, adc_bits=a, dup=dup,
                           macros=default_macros(network, tech, dup, s, c), share=np.full((len(grid), L), -1))
     res = evaluate(network, tech, designs, power_w)
     if not res.feasible.any() and (res.reason == 3).any():          # some points cannot hold one copy
@@ -136,12 +138,15 @@ def segmented_on_grid(network: Network, tech: Technology, designs: DesignBatch, 
     tiles = weight_tiles(dup * rg * cg, rg, cg, alone_in_segment(seg), np.floor(n_xbar / slices).astype(np.int64))
     macros = fewest_macros(tiles.blocks, slices[:, None], min(ISAAC_TILE_CROSSBARS, tech.macro.max_crossbars))
     return DesignBatch(rram_ratio=designs.rram_ratio, cell_bits=designs.cell_bits, xbar_size=designs.xbar_size,
-                       dac_bits=designs.dac_bits, dup=dup, macros=np.minimum(macros, tiles.blocks),
+                       dac_bits=designs.dac_bits, adc_bits=designs.adc_bits, dup=dup, macros=np.minimum(macros, tiles.blocks),
                        share=designs.share, segment=seg, batch=batch)
 
 
 def isaac_design(network: Network, tech: Technology, power_w: float) -> DesignBatch:
     """ISAAC's organisation with as many tiles as ``power_w`` pays for (see module doc)."""
+    if tech.sram is not None:
+        raise DesignError(f"isaac is a ReRAM crossbar organisation; {tech.name} is an SRAM family "
+                          "(use heuristic or no-dup)")
     wl = build_workload(network, tech)
     L = wl.n_weighted
     per_tile = ISAAC_TILE_CROSSBARS

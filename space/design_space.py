@@ -5,7 +5,9 @@ operators, ``repair`` and ``to_batch`` work on such matrices, and the same varia
 exported to Optuna (``to_optuna``, ``suggest``) and Ray Tune (``to_tune``). Columns:
 
 - ``rram_ratio``: index of the crossbar share on its grid (low + i * step);
-- ``cell_bits``, ``xbar_size``, ``dac_bits``: index of the choice;
+- ``cell_bits``, ``xbar_size``, ``dac_bits``: index of the choice (SRAM families: the
+  weight bits, the array's rows, the input bits per cycle);
+- ``adc_bits`` (analog SRAM arrays only, after the four): index of the ADC resolution;
 - ``dup_j`` (conv layers j, weighted positions): weight copies, 1..``dup_max[j]``;
 - ``macros_j`` (every weighted layer): level 0..levels-1 of the macro-count fraction; the
   count is the divisor of ``dup * blocks`` (blocks: row groups x column groups of one
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import optuna
 
+from costmodel.array_figures import affordable_arrays
 from costmodel.design import COMPONENTS, DesignBatch
 from costmodel.evaluator import Results, evaluate
 from costmodel.technology import Technology, adc_bits_required, load_technology, require_network_family
@@ -39,7 +42,7 @@ from onnx_frontend.network import Network
 from costmodel.macro_capacity import blocks_per_macro, fewest_dividing_macros
 from costmodel.segments import alone_in_segment, weight_tiles
 from space.divisors import divisor_at
-from space.options import GLOBALS, SpaceOptions
+from space.options import FAMILY_GLOBALS, GLOBALS, SpaceOptions
 
 ALLOC_LEVELS = (-2, 2)
 
@@ -95,7 +98,9 @@ class DesignSpace:
         self.flow_cols = np.array([self.index.get(f"flow_{j:02d}", -1) for j in range(L)])
         self.batch_col = self.index.get("batch", -1)
         # globals, duplication and segments: what a search over macro partitioning keeps fixed
-        self.base_cols = np.array([self.index[g] for g in GLOBALS] + [c for c in self.dup_cols if c >= 0]
+        #: the global columns, first in every row: GLOBALS and the family's own (adc_bits)
+        self.global_names = tuple(g for g in GLOBALS + FAMILY_GLOBALS if g in self.index)
+        self.base_cols = np.array([self.index[g] for g in self.global_names] + [c for c in self.dup_cols if c >= 0]
                                   + [c for c in self.seg_cols if c >= 0])
         self.low = np.array([c.low for c in columns])
         self.high = np.array([c.high for c in columns])
@@ -123,8 +128,12 @@ class DesignSpace:
         grid = tuple(round(lo + i * step, 10) for i in range(int(math.floor((hi - lo) / step + 1e-9)) + 1))
         choices = {"rram_ratio": grid, "cell_bits": tech.cell_bits_options,
                    "xbar_size": tech.xbar_sizes, "dac_bits": tech.dac_bits_options}
+        if tech.sram is not None and tech.sram.is_analog:
+            choices["adc_bits"] = tuple(tech.sram.chip.adc_bits_options)
+        elif "adc_bits" in options.fixed:
+            raise SpaceError(f"fixed adc_bits: {tech.name} searches no ADC resolution (only sram_aimc files do)")
         columns = []
-        for name in GLOBALS:
+        for name in choices:
             values = choices[name]
             if name in options.fixed:
                 fixed = options.fixed[name]
@@ -144,10 +153,11 @@ class DesignSpace:
     def fits_somewhere(self) -> bool:
         """Whether one copy of every layer fits some point of the box (at its largest
         crossbar share): the space then keeps one segment under ``segments="auto"``."""
-        choices = [range(self.columns[self.index[g]].low, self.columns[self.index[g]].high + 1) for g in GLOBALS[1:]]
+        names = self.global_names[1:]
+        choices = [range(self.columns[self.index[g]].low, self.columns[self.index[g]].high + 1) for g in names]
         grid = np.array(np.meshgrid(*choices, indexing="ij")).reshape(len(choices), -1).T
         X = np.tile(np.where(self.low < 0, 0, self.low), (len(grid), 1))
-        X[:, [self.index[g] for g in GLOBALS[1:]]] = grid
+        X[:, [self.index[g] for g in names]] = grid
         X[:, self.index["rram_ratio"]] = self.high[self.index["rram_ratio"]]
         return bool((self.crossbar_sets(X).sum(1) <= self.crossbar_limit(X)).any())
 
@@ -257,8 +267,8 @@ class DesignSpace:
     # --- designs ---------------------------------------------------------------------
     def globals_of(self, X: np.ndarray) -> dict[str, np.ndarray]:
         """(N,) arrays of the global values of each row."""
-        out = {}
-        for name in GLOBALS:
+        out = {"adc_bits": np.zeros(len(X), dtype=np.int64)}
+        for name in self.global_names:
             c = self.columns[self.index[name]]
             out[name] = np.asarray(c.choices)[X[:, self.index[name]] - c.low]
         return out
@@ -277,11 +287,8 @@ class DesignSpace:
         return self.workload.row_groups[si] * self.workload.col_groups[si] * slices[:, None]
 
     def crossbar_budget(self, X: np.ndarray) -> np.ndarray:
-        """(N,) crossbars the power budget pays for."""
-        g = self.globals_of(X)
-        tb = self.tech.tables
-        peak = tb.xbar_peak[np.searchsorted(tb.xbar_sizes, g["xbar_size"]), np.searchsorted(tb.cell_bits, g["cell_bits"])]
-        return np.floor(self.power_w * g["rram_ratio"] / peak + 1e-9)
+        """(N,) crossbars (arrays) the budget pays for, as the evaluator counts them."""
+        return affordable_arrays(self.tech, self.globals_of(X), self.power_w, getattr(self, "area_mm2", None))
 
     def crossbar_limit(self, X: np.ndarray) -> np.ndarray:
         """(N,) crossbars a design may use: within the crossbar share of the budget, and
@@ -420,7 +427,7 @@ class DesignSpace:
             batch = np.asarray(c.choices)[X[:, self.batch_col] - c.low]
             dataflow = X[:, self.flow_cols]
         return DesignBatch(rram_ratio=g["rram_ratio"], cell_bits=g["cell_bits"], xbar_size=g["xbar_size"],
-                           dac_bits=g["dac_bits"], dup=dup, macros=self.macro_values(X, dup), share=share,
+                           dac_bits=g["dac_bits"], adc_bits=g["adc_bits"], dup=dup, macros=self.macro_values(X, dup), share=share,
                            alloc_weights=alloc, segment=self.segments_of(X), batch=batch, dataflow=dataflow,
                            macro_mode=self.options.macro_mode)
 

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 GLOBALS = ("rram_ratio", "cell_bits", "xbar_size", "dac_bits")
+#: globals of one family only: the ADC resolution of analog SRAM arrays (sram_aimc)
+FAMILY_GLOBALS = ("adc_bits",)
 
 
 class SpaceOptions(BaseModel):
@@ -43,9 +45,9 @@ class SpaceOptions(BaseModel):
 
     @model_validator(mode="after")
     def _check(self):
-        unknown = set(self.fixed) - set(GLOBALS)
+        unknown = set(self.fixed) - set(GLOBALS + FAMILY_GLOBALS)
         if unknown:
-            raise ValueError(f"fixed: unknown globals {sorted(unknown)}; choose from {list(GLOBALS)}")
+            raise ValueError(f"fixed: unknown globals {sorted(unknown)}; choose from {list(GLOBALS + FAMILY_GLOBALS)}")
         if self.batch_max & (self.batch_max - 1):
             raise ValueError(f"batch_max must be a power of two (1, 2, 4, ... 4096); got {self.batch_max}")
         lo, hi, step = self.rram_ratio

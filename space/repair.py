@@ -78,6 +78,8 @@ def repair_partition(space: DesignSpace, X: np.ndarray) -> np.ndarray:
 
 def fit_adc(space: DesignSpace, X: np.ndarray) -> None:
     """Lower the DAC resolution in place where no ADC is precise enough (step 3)."""
+    if space.tech.sram is not None:                  # SRAM arrays convert with their own ADCs
+        return
     col = space.columns[space.index["dac_bits"]]
     for _ in range(col.size):
         g = space.globals_of(X)

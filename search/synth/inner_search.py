@@ -38,7 +38,6 @@ from search.operators.segment_moves import segment_columns
 from search.objectives import fitness, maximised, needs_latency
 from search.synth.score_memo import ScoreMemo
 from space import DesignSpace, repair
-from space.options import GLOBALS
 from space.segmentation import fill_segments
 
 #: Share of the segment boundaries a segmented EA's first population draws (the rest
@@ -84,7 +83,7 @@ def point_rows(space: DesignSpace, points: list[dict]) -> tuple[np.ndarray, np.n
     for i, p in enumerate(points):
         for dac in dac_col.choices:
             row = base.copy()
-            for name in GLOBALS:
+            for name in space.global_names:
                 row[space.index[name]] = space.columns[space.index[name]].index(dac if name == "dac_bits" else p[name])
             rows.append(row)
             owner.append(i)
@@ -102,7 +101,7 @@ def unfit_reasons(space: DesignSpace, X: np.ndarray) -> list[str | None]:
     need = space.crossbar_sets(X).sum(1)
     budget = space.crossbar_budget(X).astype(np.int64)
     limit = space.crossbar_limit(X).astype(np.int64)
-    moved = (repaired[:, :len(GLOBALS)] != X[:, :len(GLOBALS)]).any(1)
+    moved = (repaired[:, :len(space.global_names)] != X[:, :len(space.global_names)]).any(1)
     out = []
     for m in range(len(X)):
         if need[m] > budget[m]:
@@ -198,7 +197,7 @@ def _unfit_segmented(space: DesignSpace, X: np.ndarray, repaired: np.ndarray) ->
     group of a column group, ``slices`` crossbars) fits the crossbar share."""
     slices = -(-space.tech.precision.weight_bits // space.globals_of(X)["cell_bits"])
     budget = space.crossbar_budget(X).astype(np.int64)
-    moved = (repaired[:, :len(GLOBALS)] != X[:, :len(GLOBALS)]).any(1)
+    moved = (repaired[:, :len(space.global_names)] != X[:, :len(space.global_names)]).any(1)
     g = space.globals_of(X)
     return [f"one block of the weights needs {slices[m]} crossbars, the crossbar share pays for {budget[m]}"
             if slices[m] > budget[m] else

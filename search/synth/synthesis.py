@@ -44,6 +44,7 @@ from threadpoolctl import threadpool_limits
 
 from onnx_frontend.errors import Interrupted, PimtuneError
 from search.synth.effort import Effort
+from space.options import FAMILY_GLOBALS
 from search.synth.inner_search import DUPLICATION_SOURCES, OUTER_PARAMS, PointOutcome, point_rows, search_points, unfit_reasons
 from search import lifecycle
 from search.lifecycle import init_worker, stop_pool
@@ -133,8 +134,10 @@ def outer_distributions(space: DesignSpace, plan: SynthesisPlan) -> dict:
         rram = CategoricalDistribution(ratios)
     else:
         rram = FloatDistribution(ratios[0], ratios[-1], step=space.options.rram_ratio[2])
-    return {"rram_ratio": rram, "cell_bits": CategoricalDistribution(cells),
-            "xbar_size": CategoricalDistribution(sizes)}
+    dists = {"rram_ratio": rram, "cell_bits": CategoricalDistribution(cells), "xbar_size": CategoricalDistribution(sizes)}
+    if "adc_bits" in space.index:                       # analog SRAM arrays: the ADC resolution too
+        dists["adc_bits"] = CategoricalDistribution(space.columns[space.index["adc_bits"]].choices)
+    return dists
 
 
 def synthesis_space(network, tech, power_w: float, options: SpaceOptions, plan: SynthesisPlan) -> DesignSpace:
@@ -167,7 +170,8 @@ def outer_sampler(space: DesignSpace, plan: SynthesisPlan) -> optuna.samplers.Ba
 
 def point_key(params: dict) -> tuple:
     """A hashable key of an outer point (rram_ratio rounded to 1e-9)."""
-    return (round(float(params["rram_ratio"]), 9), int(params["cell_bits"]), int(params["xbar_size"]))
+    return (round(float(params["rram_ratio"]), 9), int(params["cell_bits"]), int(params["xbar_size"]),
+            int(params.get("adc_bits", 0)))
 
 
 def finished_points(study: optuna.Study) -> dict[tuple, FrozenTrial]:
@@ -209,7 +213,7 @@ def _run_synthesis(space, study, plan, progress) -> SynthesisStats:
     else:
         for t in stale:                                       # retry cut-off points first
             if all(k in t.params for k in OUTER_PARAMS):
-                study.enqueue_trial({k: t.params[k] for k in OUTER_PARAMS}, skip_if_exists=False)
+                study.enqueue_trial({k: v for k, v in t.params.items() if k in OUTER_PARAMS + FAMILY_GLOBALS}, skip_if_exists=False)
         batches, total = None, plan.trials
     best = _best_value(study, plan.objective)
     if progress:
@@ -385,7 +389,7 @@ def _next_job(space, study, plan, dists, batches):
     if want <= 0:
         return None
     trials = [study.ask(dists) for _ in range(want)]
-    points = [{k: t.params[k] for k in OUTER_PARAMS} for t in trials]
+    points = [{k: v for k, v in t.params.items() if k in OUTER_PARAMS + FAMILY_GLOBALS} for t in trials]
     return points, trials, [plan.seed, *(t.number for t in trials)]
 
 
