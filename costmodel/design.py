@@ -42,6 +42,9 @@ class DesignBatch:
             (SRAM: input bits per cycle).
         adc_bits: ``(N,)`` ADC resolution of SRAM analog (``sram_aimc``) arrays; 0 for
             every other family (None: 0).
+        buffer_kib: ``(N,)`` capacity of the global buffer a reloading design keeps its
+            activations in (KiB, one of ``global_buffer.sizes_kib``); 0 (None): the
+            technology's ``global_buffer.capacity_kib``.
         dup: ``(N, L)`` weight copies per weighted layer.
         macros: ``(N, L)`` macros per weighted layer.
         share: ``(N, L)`` index of the earlier weighted layer whose macros are shared, or -1.
@@ -69,6 +72,7 @@ class DesignBatch:
     macros: np.ndarray
     share: np.ndarray
     adc_bits: np.ndarray | None = None
+    buffer_kib: np.ndarray | None = None
     offchip_links: np.ndarray | None = None
     counts: np.ndarray | None = None
     alloc_weights: np.ndarray | None = None
@@ -92,6 +96,7 @@ class DesignBatch:
         self.offchip_links = _per_design("offchip_links", links, n)
         self.batch = _per_design("batch", 1 if self.batch is None else self.batch, n)
         self.adc_bits = _per_design("adc_bits", 0 if self.adc_bits is None else self.adc_bits, n)
+        self.buffer_kib = _per_design("buffer_kib", 0 if self.buffer_kib is None else self.buffer_kib, n)
         L = self.dup.shape[1]
         for name in ("segment", "dataflow"):
             arr = np.zeros((n, L), dtype=np.int64) if getattr(self, name) is None else np.asarray(getattr(self, name), dtype=np.int64)
@@ -161,6 +166,7 @@ class DesignBatch:
             "xbar_size": int(self.xbar_size[n]),
             "dac_bits": int(self.dac_bits[n]),
             **({"adc_bits": int(self.adc_bits[n])} if self.adc_bits[n] > 0 else {}),
+            **({"buffer_kib": int(self.buffer_kib[n])} if self.buffer_kib[n] > 0 else {}),
             "offchip_links": int(self.offchip_links[n]),
             "macro_mode": self.macro_mode,
             "dup": self.dup[n].tolist(),
@@ -207,6 +213,7 @@ class DesignBatch:
                for key in ("rram_ratio", "cell_bits", "xbar_size", "dac_bits", "offchip_links", "dup", "macros", "share",
                            "batch")},
             adc_bits=[d.adc_bits or 0 for d in rows],
+            buffer_kib=[d.buffer_kib or 0 for d in rows],
             segment=[d.segment if d.segment is not None else [0] * L for d in rows],
             dataflow=[[DATAFLOWS.index(v) for v in d.dataflow] if d.dataflow is not None else [0] * L for d in rows],
             **per_component,

@@ -75,6 +75,8 @@ class DesignJSON(BaseModel):
     dac_bits: Bits
     # SRAM analog macros (family sram_aimc): the ADC resolution; absent elsewhere
     adc_bits: Bits | None = None
+    # the global buffer's capacity (KiB), one of the technology's global_buffer options
+    buffer_kib: Annotated[Whole, Field(ge=1, le=MAX_COUNT)] | None = None
     offchip_links: Annotated[Whole, Field(ge=0, le=1)] = 0
     macro_mode: Literal[MACRO_MODES] = "specialised"
     dup: list[Count]

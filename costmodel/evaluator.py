@@ -34,7 +34,8 @@ class Results:
     the time per batch to load the weights, summed over the segments, and
     ``endurance_inferences`` the inferences until the most rewritten cell reaches the
     technology's ``array_write.endurance_writes`` (NaN when it has no figure or nothing
-    is rewritten; ``metrics`` writes None); ``dataflow`` (N, L) the designs' dataflow
+    is rewritten; ``metrics`` writes None); ``global_buffer_kib`` the capacity of its
+    global buffer (KiB; 0 without one); ``dataflow`` (N, L) the designs' dataflow
     codes (``DATAFLOWS``) and ``weighted_names`` the weighted layers' names.
     """
 
@@ -66,6 +67,7 @@ class Results:
     layer_reload_energy_j: np.ndarray
     reload_time_s: np.ndarray
     endurance_inferences: np.ndarray
+    global_buffer_kib: np.ndarray
     dataflow: np.ndarray
     weighted_names: tuple[str, ...]
     resolved: Resolved
@@ -116,6 +118,7 @@ class Results:
             "reload_energy_j": float(self.reload_energy_j[n]),
             "reload_time_s": float(self.reload_time_s[n]),
             "endurance_inferences": _finite_or_none(self.endurance_inferences[n]),
+            "global_buffer_kib": float(self.global_buffer_kib[n]),
             "layers": self.layer_rows(n),
         }
 
@@ -218,4 +221,5 @@ def _segment_figures(r: Resolved) -> dict:
         "layer_reload_energy_j": o.reload_energy_nj * 1e-9,
         "reload_time_s": o.reload_ns.sum(1) * 1e-9,
         "endurance_inferences": lasts,
+        "global_buffer_kib": o.buffer_kib.copy(),
     }

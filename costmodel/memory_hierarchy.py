@@ -19,7 +19,7 @@ evaluator works in (nJ, ns, bits).
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from costmodel.schema import NonNegative, Positive, Strict
 
@@ -70,6 +70,9 @@ class GlobalBuffer(PerBitAccess):
 
     Attributes:
         capacity_kib: capacity (KiB, 1024 bytes).
+        capacity_options_kib: capacities a design may choose instead (KiB, ascending; its
+            ``buffer_kib``), their leakage and area scaled by capacity from this row's,
+            their per-bit energies this row's; empty: ``capacity_kib`` only.
         read_energy_pj_per_bit: energy of reading one bit (pJ).
         write_energy_pj_per_bit: energy of writing one bit (pJ).
         leak_power_w: leakage (and refresh, for eDRAM) power while powered (W).
@@ -79,6 +82,19 @@ class GlobalBuffer(PerBitAccess):
     capacity_kib: float = Positive
     leak_power_w: float = NonNegative
     area_mm2: float = NonNegative
+    capacity_options_kib: list[float] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _ascending(self):
+        opts = self.capacity_options_kib
+        if opts != sorted(set(opts)) or any(c <= 0 for c in opts):
+            raise ValueError(f"capacity_options_kib must be ascending distinct positive KiB, got {opts}")
+        return self
+
+    @property
+    def sizes_kib(self) -> tuple[float, ...]:
+        """The capacities a design may have (KiB, ascending)."""
+        return tuple(self.capacity_options_kib) or (self.capacity_kib,)
 
     @property
     def capacity_bits(self) -> float:

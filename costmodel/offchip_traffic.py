@@ -41,6 +41,9 @@ class Offchip:
             (it does not fit the global buffer), 0 through the buffer or not at all.
         writes_per_cell: (N,) array writes of the most rewritten cell per inference.
         has_buffer: (N,) whether the design needs the global buffer (it reloads).
+        buffer_kib: (N,) its global buffer's capacity (KiB): the design's choice, or the
+            technology's ``global_buffer.capacity_kib`` where it chose none; 0 without a
+            buffer.
     """
 
     reloads: np.ndarray
@@ -52,11 +55,12 @@ class Offchip:
     spilled: np.ndarray
     writes_per_cell: np.ndarray
     has_buffer: np.ndarray
+    buffer_kib: np.ndarray
 
 
 def offchip_traffic(wl: Workload, tech: Technology, seg: np.ndarray, seg_a: np.ndarray, tiles: Tiles,
                     dup: np.ndarray, slices: np.ndarray, cells_per_weight: np.ndarray, rows_per_copy: np.ndarray,
-                    batch: np.ndarray,
+                    batch: np.ndarray, buffer_kib: np.ndarray,
                     dataflow: np.ndarray, S: int, host_w: np.ndarray,
                     set_macros: np.ndarray, row_groups: np.ndarray, col_groups: np.ndarray) -> Offchip:
     """Traffic of N designs (MODEL.md section 8).
@@ -66,7 +70,8 @@ def offchip_traffic(wl: Workload, tech: Technology, seg: np.ndarray, seg_a: np.n
     bits and ``cells_per_weight`` (N,) the cells it occupies (a ReRAM weight: one per
     slice; an SRAM weight: one per bit); ``rows_per_copy`` (N, L) the array rows one
     copy's weights occupy (per slice);
-    ``batch`` (N,); ``dataflow`` (N, L) codes; ``host_w`` (N, L) the macro set of each
+    ``batch`` (N,); ``buffer_kib`` (N,) the global buffer's capacity (KiB; 0: the
+    technology's); ``dataflow`` (N, L) codes; ``host_w`` (N, L) the macro set of each
     weighted layer, ``set_macros`` (N, L) the macros of each set; ``row_groups``,
     ``col_groups`` (N, L) of one copy."""
     n, L = seg.shape
@@ -75,7 +80,7 @@ def offchip_traffic(wl: Workload, tech: Technology, seg: np.ndarray, seg_a: np.n
         return Offchip(reloads=np.zeros((n, L)), reload_energy_nj=np.zeros((n, L)),
                        energy_nj={k: zero for k in ("dram", "array_write", "global_buffer")}, dram_bits=zero,
                        reload_ns=np.zeros((n, 1)), dram_ns=np.zeros((n, 1)), spilled=np.zeros(seg_a.shape),
-                       writes_per_cell=zero, has_buffer=np.zeros(n, dtype=bool))
+                       writes_per_cell=zero, has_buffer=np.zeros(n, dtype=bool), buffer_kib=zero)
     A, Wb = tech.precision.activation_bits, tech.precision.weight_bits
     mem, buf, wr = tech.offchip_memory, tech.global_buffer, tech.array_write
     B = batch.astype(float)[:, None]
@@ -103,7 +108,8 @@ def offchip_traffic(wl: Workload, tech: Technology, seg: np.ndarray, seg_a: np.n
     # buffer occupancy while each segment runs: tensors produced at or before it, consumed at or after
     occupancy = segment_sum(live, first, S + 1) - segment_sum(live, np.where(crosses, last + 1, S), S + 1)
     occupancy = np.cumsum(occupancy, 1)[:, :S] * B                              # (N, S) bits, B inferences
-    capacity = buf.capacity_kib * 8 * 1024
+    buffer_kib = np.where(buffer_kib > 0, buffer_kib, buf.capacity_kib).astype(float)
+    capacity = (buffer_kib * 8 * 1024)[:, None]
     full = np.cumsum(occupancy > capacity, 1)                                   # overflowing segments so far
     full_before = np.concatenate([np.zeros((n, 1), dtype=full.dtype), full], 1)
     spilled = crosses & (full.take(rows_n * S + np.clip(last, 0, S - 1)) > full_before.take(rows_n * (S + 1) + first))
@@ -185,6 +191,7 @@ def offchip_traffic(wl: Workload, tech: Technology, seg: np.ndarray, seg_a: np.n
         spilled=spilled.astype(float),
         writes_per_cell=row_max(reloads / B) if L else np.zeros(n),
         has_buffer=reloading.any(1),
+        buffer_kib=np.where(reloading.any(1), buffer_kib, 0.0),
     )
 
 

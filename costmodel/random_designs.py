@@ -54,6 +54,9 @@ def random_designs(network: Network, tech: Technology, power_w: float | None, n:
         adc = np.random.default_rng(np.random.SeedSequence([seed, 9])).choice(tech.sram.chip.adc_bits_options, size=n)
     globals_ = dict(rram_ratio=ratio, cell_bits=tb.cell_bits[ci], xbar_size=tb.xbar_sizes[si], dac_bits=tb.dac_bits[di],
                     adc_bits=adc)
+    sizes = tech.global_buffer.sizes_kib
+    buffer_kib = (np.random.default_rng(np.random.SeedSequence([seed, 10])).choice(sizes, size=n).astype(np.int64)
+                  if len(sizes) > 1 else None)
     # the budget as resolve() counts it
     n_budget = affordable_arrays(tech, globals_, power_w, area_mm2)
     slices = -(-tech.precision.weight_bits // tb.cell_bits[ci])
@@ -74,7 +77,7 @@ def random_designs(network: Network, tech: Technology, power_w: float | None, n:
     share = _draw_sharing(rng, macros, limit, slices, tech.macro.max_crossbars, share_p)
     big = (sets.sum(1) > n_budget) & segmented if L else np.zeros(n, dtype=bool)
     if not big.any():
-        return DesignBatch(**globals_, dup=dup, macros=macros, share=share, macro_mode=macro_mode)
+        return DesignBatch(**globals_, dup=dup, macros=macros, share=share, buffer_kib=buffer_kib, macro_mode=macro_mode)
     seg_rng = np.random.default_rng(np.random.SeedSequence([seed, 8]))
     idx = np.flatnonzero(big)
     cols = _segmented(seg_rng, wl, tech, si[idx], slices[idx], n_budget[idx], share_p, cut_p)
@@ -85,7 +88,7 @@ def random_designs(network: Network, tech: Technology, power_w: float | None, n:
         "dup", "macros", "share", "segment", "dataflow"))
     batch[idx] = cols["batch"]
     return DesignBatch(**globals_, dup=dup, macros=macros, share=share, segment=segment, batch=batch,
-                       dataflow=dataflow, macro_mode=macro_mode)
+                       dataflow=dataflow, buffer_kib=buffer_kib, macro_mode=macro_mode)
 
 
 def _draw_sharing(rng, macros, limit, slices, cap, share_p, segment=None):

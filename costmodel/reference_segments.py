@@ -191,8 +191,8 @@ def offchip_plan(resolved, n: int, flow: list[int]) -> OffchipPlan:
             if p >= 0 and seg_a[p] != seg_a[l]:
                 last[p] = max(last[p], seg_a[l])
     crosses = [v >= 0 for v in last]
-    capacity = tech.global_buffer.capacity_kib * 8 * 1024
     occupancy = [B * sum(out_bits[p] for p in range(La) if crosses[p] and seg_a[p] <= s <= last[p]) for s in range(S)]
+    capacity = float(resolved.offchip.buffer_kib[n]) * 8 * 1024
     full = [o > capacity for o in occupancy]
     spilled = [crosses[p] and any(full[seg_a[p]:last[p] + 1]) for p in range(La)]
     free = [max(capacity - o, 0.0) for o in occupancy]

@@ -172,6 +172,11 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
 
     # --- globals: the arrays of either family ---------------------------------------
     a = array_figures(tech, batch)
+    offered = np.asarray(tech.global_buffer.sizes_kib)
+    if not np.isin(batch.buffer_kib, np.append(offered, 0)).all():
+        wrong = sorted(set(batch.buffer_kib[~np.isin(batch.buffer_kib, offered)].tolist()) - {0})
+        raise DesignError(f"buffer_kib {wrong} not offered by the technology; choose from {offered.tolist()} "
+                          "(global_buffer.capacity_options_kib)")
     si = a.size_index
     Sx = a.rows.astype(float)
     B, slices = a.iterations, a.slices
@@ -287,13 +292,17 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
     else:
         n_dac = work["dac_conv"].astype(float) @ np.ones(La) if S == 1 else chip_total(dac_rows_w, seg, S)
     io = batch.offchip_links.astype(float)
-    # a design that reloads weights keeps the activations between its segments in the global buffer
-    has_buffer = ((seg[:, -1] > 0) | row_any(tiles.tiled)).astype(float) if L else np.zeros(n)
+    # a design that reloads weights keeps the activations between its segments in the global
+    # buffer, of the size its live activations need (MODEL.md section 8)
+    offchip = offchip_traffic(wl, tech, seg, seg_a, tiles, dup_w, slices, a.cells_per_weight, wl.rows_total[si],
+                              batch.batch, batch.buffer_kib, batch.dataflow, S, host_w, set_macros, rg, cg)
+    gb = tech.global_buffer
+    buffer_share = offchip.buffer_kib / gb.capacity_kib                 # 0 without a buffer
     fixed_peak = {
         "dac": n_dac * a.dac_peak_w,
         "sample_hold": ntx * tech.sample_hold.static_power_w,
         "scratchpad": chip_total(set_macros * tb.spad_peak[spad_index], seg, S),
-        "global_buffer": has_buffer * tech.global_buffer.leak_power_w,
+        "global_buffer": buffer_share * gb.leak_power_w,
         "noc": m_total * tech.noc.router_static_power_w,
         "registers": x_total * tech.registers.per_crossbar_power_w + m_total * tech.registers.per_macro_power_w,
         "offchip_links": io * tech.offchip_links.static_power_w,
@@ -302,7 +311,7 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
         "dac": n_dac * a.dac_area_mm2,
         "sample_hold": ntx * tech.sample_hold.area_mm2,
         "scratchpad": chip_total(set_macros * tb.spad_area[spad_index], seg, S),
-        "global_buffer": has_buffer * tech.global_buffer.area_mm2,
+        "global_buffer": buffer_share * gb.area_mm2,
         "noc": m_total * tech.noc.router_area_mm2,
         "registers": x_total * tech.registers.per_crossbar_area_mm2 + m_total * tech.registers.per_macro_area_mm2,
         "offchip_links": io * tech.offchip_links.area_mm2,
@@ -431,8 +440,7 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
         demand_ns=demand, durations=dur, work=work, coefficients=coefficients,
         static_w=static_w, peak_w=peak_w, area_mm2=area, dynamic_nj={}, power_w=P, area_budget_mm2=Am,
         segment=seg, segment_a=seg_a, n_segments=S, segment_macros=segment_macros, tiles=tiles,
-        batch=batch.batch, offchip=offchip_traffic(wl, tech, seg, seg_a, tiles, dup_w, slices, a.cells_per_weight, wl.rows_total[si],
-                                                   batch.batch, batch.dataflow, S, host_w, set_macros, rg, cg),
+        batch=batch.batch, offchip=offchip,
     )
     r.dynamic_nj = _dynamic_energy(r, demand, unit_totals, adc_dyn, vu)
     r.dynamic_nj.update(r.offchip.energy_nj)

@@ -19,7 +19,8 @@ exported to Optuna (``to_optuna``, ``suggest``) and Ray Tune (``to_tune``). Colu
 - segmented spaces (a network that fits nowhere in the box, or ``segments="searched"``;
   MODEL.md section 8): ``seg_j`` (j >= 1) 1 where a new segment starts at layer j;
   ``batch``: index of the batch on its grid (1, 2, 4, ... ``batch_max``, or the fixed
-  batch); ``flow_j``: the layer's dataflow (0 weight-, 1 input-, 2 output-stationary).
+  batch); ``flow_j``: the layer's dataflow (0 weight-, 1 input-, 2 output-stationary);
+  ``buffer_kib`` (a technology offering several global-buffer sizes): index of the size.
 
 A fixed global keeps its column with a single value and is not exported.
 """
@@ -97,6 +98,7 @@ class DesignSpace:
         self.seg_cols = np.array([self.index.get(f"seg_{j:02d}", -1) for j in range(L)])
         self.flow_cols = np.array([self.index.get(f"flow_{j:02d}", -1) for j in range(L)])
         self.batch_col = self.index.get("batch", -1)
+        self.buffer_col = self.index.get("buffer_kib", -1)
         # globals, duplication and segments: what a search over macro partitioning keeps fixed
         #: the global columns, first in every row: GLOBALS and the family's own (adc_bits)
         self.global_names = tuple(g for g in GLOBALS + FAMILY_GLOBALS if g in self.index)
@@ -421,14 +423,18 @@ class DesignSpace:
         if self.options.allocation == "searched":
             alloc = 2.0 ** (X[:, self.alloc_cols] / 2.0)
         batch = self.options.batch or 1
-        dataflow = None
+        dataflow = buffer_kib = None
         if self.segmented:
             c = self.columns[self.batch_col]
             batch = np.asarray(c.choices)[X[:, self.batch_col] - c.low]
             dataflow = X[:, self.flow_cols]
+            if self.buffer_col >= 0:
+                c = self.columns[self.buffer_col]
+                buffer_kib = np.asarray(c.choices)[X[:, self.buffer_col] - c.low]
         return DesignBatch(rram_ratio=g["rram_ratio"], cell_bits=g["cell_bits"], xbar_size=g["xbar_size"],
                            dac_bits=g["dac_bits"], adc_bits=g["adc_bits"], dup=dup, macros=self.macro_values(X, dup), share=share,
                            alloc_weights=alloc, segment=self.segments_of(X), batch=batch, dataflow=dataflow,
+                           buffer_kib=buffer_kib,
                            macro_mode=self.options.macro_mode)
 
     def evaluate(self, X: np.ndarray, latency: bool = True) -> Results:
@@ -470,6 +476,9 @@ def _layer_columns(network, tech, wl, power_w, options, columns, segmented: bool
         columns.append(Column("batch", 0, len(batches) - 1, batches))
         for j in range(L):
             columns.append(Column(f"flow_{j:02d}", 0, 2))
+        sizes = tuple(int(s) for s in tech.global_buffer.sizes_kib)
+        if len(sizes) > 1:
+            columns.append(Column("buffer_kib", 0, len(sizes) - 1, sizes))
     return columns, dup_max
 
 

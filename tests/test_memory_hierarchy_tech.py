@@ -22,7 +22,8 @@ SECTION_CLASSES = {"offchip_memory": OffchipMemory, "global_buffer": GlobalBuffe
 POSITIVE = {"bandwidth_gbyte_per_s", "capacity_kib", "row_latency_ns", "endurance_writes"}
 BASES = {name: yaml.safe_load((TECH_DIR / f"{name}.yaml").read_text()) for name in ("reram", "sram-aimc", "sram-dimc")}
 #: (base file, section, key) for every new key of every family
-KEYS = [(base, section, key) for base in BASES for section in SECTIONS for key in SECTION_CLASSES[section].model_fields]
+KEYS = [(base, section, key) for base in BASES for section in SECTIONS
+        for key, field in SECTION_CLASSES[section].model_fields.items() if field.is_required()]
 SRAM_FILES = [n for n in bundled_technologies() if n != "reram"]
 
 
@@ -224,3 +225,13 @@ def test_any_positive_value_is_kept(tmp_path, where, value):
     value = max(1, int(value)) if key == "rows_in_parallel_per_macro" else value
     tech = load_technology(write(tmp_path, edited(base, section, key, value)))
     assert getattr(getattr(tech, section), key) == value
+
+
+@pytest.mark.parametrize("base", BASES)
+@pytest.mark.parametrize("value, words", [
+    ([256, 128], "ascending distinct positive"), ([0, 64], "ascending distinct positive"),
+    ([64, 64], "ascending distinct positive"), ("lots", "valid list"), ([64, "x"], "valid number"),
+])
+def test_bad_buffer_options_are_one_line_naming_the_key(tmp_path, base, value, words):
+    msg = error_of(write(tmp_path, edited(base, "global_buffer", "capacity_options_kib", value)))
+    assert "'global_buffer" in msg and words in msg and "\n" not in msg

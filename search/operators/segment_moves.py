@@ -3,8 +3,9 @@
 One move per row, chosen uniformly among: **split** (a segment splits before a random
 layer inside it), **merge** (a random boundary goes away: two segments become one),
 **move** (a random boundary shifts one layer earlier or later), **batch** (the batch
-steps to the neighbouring power of two) and **dataflow** (a random tiled layer takes
-another loop order). After a split, merge or move the copies are refilled for the new
+steps to the neighbouring power of two), **dataflow** (a random tiled layer takes
+another loop order) and, where the technology offers several global-buffer sizes,
+**buffer** (the buffer steps to the neighbouring size). After a split, merge or move the copies are refilled for the new
 segments (:func:`space.segmentation.fill_segments`); the caller repairs the rows.
 """
 
@@ -16,14 +17,15 @@ from search.operators.picking import pick as _pick
 from space import DesignSpace
 from space.segmentation import fill_segments
 
-MOVES = ("split", "merge", "move", "batch", "dataflow")
+MOVES = ("split", "merge", "move", "batch", "dataflow", "buffer")
 
 
 def segment_columns(space: DesignSpace) -> np.ndarray:
-    """Indices of the segment, batch and dataflow columns (empty in a space with one segment)."""
+    """Indices of the segment, batch, dataflow and buffer columns (empty in a space with one segment)."""
     if not space.segmented:
         return np.zeros(0, dtype=np.int64)
     cols = [c for c in space.seg_cols if c >= 0] + [space.batch_col] + list(space.flow_cols)
+    cols += [space.buffer_col] if space.buffer_col >= 0 else []
     return np.array(cols, dtype=np.int64)
 
 
@@ -36,9 +38,10 @@ def mutate_segments(space: DesignSpace, X: np.ndarray, rows: np.ndarray, rng: np
     flags = Xr[:, space.seg_cols[1:]] if len(space.seg_cols) > 1 else np.zeros((R, 0), dtype=np.int64)
     c = space.columns[space.batch_col]
     tiled = space.tiles(Xr).tiled
-    can = np.stack([(flags == 0).any(1), (flags == 1).any(1), (flags == 1).any(1),
-                    np.full(R, c.size > 1), tiled.any(1)], 1)
-    move = _pick(can, rng)
+    allowed = [(flags == 0).any(1), (flags == 1).any(1), (flags == 1).any(1), np.full(R, c.size > 1), tiled.any(1)]
+    if space.buffer_col >= 0:                               # only then: other spaces keep their random streams
+        allowed.append(np.ones(R, dtype=bool))
+    move = _pick(np.stack(allowed, 1), rng)
     # split / merge: a random 0 (1) flag flips
     for m, want in ((0, 0), (1, 1)):
         sel = move == m
@@ -68,6 +71,13 @@ def mutate_segments(space: DesignSpace, X: np.ndarray, rows: np.ndarray, rng: np
         j = _pick(tiled[sel], rng)
         cur = Xr[sel, space.flow_cols[j]]
         Xr[sel, space.flow_cols[j]] = (cur + rng.integers(1, 3, size=len(sel))) % 3
+    # buffer: the neighbouring size
+    sel = np.flatnonzero(move == 5)
+    if len(sel):
+        b = space.columns[space.buffer_col]
+        cur = Xr[sel, space.buffer_col]
+        step = rng.choice(np.array([-1, 1]), size=len(sel))
+        Xr[sel, space.buffer_col] = np.where((cur + step < b.low) | (cur + step > b.high), cur - step, cur + step)
     if len(space.seg_cols) > 1:
         Xr[:, space.seg_cols[1:]] = flags
     changed = np.flatnonzero(move <= 2)
