@@ -1,7 +1,10 @@
 """Random designs that obey the partition rules, for benchmarks and fidelity checks.
 
 Globals are drawn from the technology's options and PIMSYN's rram_ratio range
-(0.1..0.4); duplication from a random log-uniform share of the crossbar budget spread
+(0.1..0.4); the crossbar budget is what the crossbar share of the power budget (W) and / or
+the area budget (mm^2) pays for, the smaller of the two counts
+(:func:`costmodel.budgets.crossbars_affordable`); duplication from a random log-uniform
+share of the crossbar budget spread
 with random weights over conv layers; macros between the fewest that hold the layer's crossbars
 (``macro.max_crossbars``) and its limit, skewed to the fewest; each layer shares an
 earlier unshared layer's macros with probability ``share_p`` when the pair fits. Drawing is vectorised over designs.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from costmodel.budgets import crossbars_affordable
 from costmodel.design import DesignBatch
 from costmodel.macro_capacity import fewest_macros
 from costmodel.segments import alone_in_segment, segment_sum, weight_tiles
@@ -34,10 +38,11 @@ from onnx_frontend.network import Network
 MAX_BATCH_LOG2 = 6
 
 
-def random_designs(network: Network, tech: Technology, power_w: float, n: int, seed: int = 0,
+def random_designs(network: Network, tech: Technology, power_w: float | None, n: int, seed: int = 0,
                    share_p: float = 0.2, macro_mode: str = "specialised", segmented: bool = False,
-                   cut_p: float = 0.15) -> DesignBatch:
-    """``n`` random designs (feasibility is not guaranteed: evaluate and filter); with
+                   cut_p: float = 0.15, area_mm2: float | None = None) -> DesignBatch:
+    """``n`` random designs under ``power_w`` W and/or ``area_mm2`` mm^2 (None: no budget
+    of that kind; feasibility is not guaranteed: evaluate and filter); with
     ``segmented``, those whose network does not fit their budget once are segmented."""
     rng = np.random.default_rng(seed)
     wl = build_workload(network, tech)
@@ -50,7 +55,7 @@ def random_designs(network: Network, tech: Technology, power_w: float, n: int, s
     slices = -(-tech.precision.weight_bits // tb.cell_bits[ci])
     rg = wl.row_groups[si]
     sets = rg * wl.col_groups[si] * slices[:, None]
-    n_xbar = np.floor(power_w * ratio / tb.xbar_peak[si, ci])
+    n_xbar = crossbars_affordable(power_w, area_mm2, ratio, tb.xbar_peak[si, ci], tb.xbar_area[si, ci], eps=0.0)
     conv = ~wl.is_fc[wl.layer_of_w]
     pixels = wl.out_pixels[wl.layer_of_w]
     spare = np.maximum(n_xbar - sets.sum(1), 0) * rng.uniform(0.05, 1.0, size=n) ** 2
@@ -65,7 +70,7 @@ def random_designs(network: Network, tech: Technology, power_w: float, n: int, s
     share = _draw_sharing(rng, macros, limit, slices, tech.macro.max_crossbars, share_p)
     globals_ = dict(rram_ratio=ratio, cell_bits=tb.cell_bits[ci], xbar_size=tb.xbar_sizes[si], dac_bits=tb.dac_bits[di])
     # the budget as resolve() counts it
-    n_budget = np.floor(power_w * ratio / tb.xbar_peak[si, ci] + 1e-9)
+    n_budget = crossbars_affordable(power_w, area_mm2, ratio, tb.xbar_peak[si, ci], tb.xbar_area[si, ci])
     big = (sets.sum(1) > n_budget) & segmented if L else np.zeros(n, dtype=bool)
     if not big.any():
         return DesignBatch(**globals_, dup=dup, macros=macros, share=share, macro_mode=macro_mode)
