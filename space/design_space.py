@@ -149,8 +149,8 @@ class DesignSpace:
             columns.append(Column(name, 0, len(values) - 1, tuple(values)))
         globals_ = list(columns)
         budgets = (power_w, area_mm2)
-        space = cls(network, tech, power_w, options, *_layer_columns(network, tech, wl, budgets, options, globals_, False),
-                    area_mm2=area_mm2)
+        space = cls(network, tech, power_w, options,
+                    *_layer_columns(network, tech, wl, budgets, options, globals_, False), area_mm2=area_mm2)
         if segmented is None:
             segmented = options.segments == "searched" or (options.segments == "auto" and not space.fits_somewhere())
         if not segmented:

@@ -12,10 +12,11 @@ these variants, at the file's budgets (``power_w`` in W, ``area_mm2`` in mm^2, e
 - ``no_sharing``: no inter-layer macro sharing;
 
 and, at ``isaac_power_w`` / ``isaac_area_mm2`` (budgets at which ISAAC's organisation holds
-the network; by default the file's), the full flow against the ``isaac`` reference design. Every synthesis is a study in one
-storage (default: SQLite in the output directory), so an interrupted run resumes. The
-result is one row per (network, comparison) of ratios ``a / b`` of power efficiency
-(TOPS/W) and throughput (inferences/s), beside the paper's figures.
+the network; by default the file's), the full flow against the ``isaac`` reference design.
+Every synthesis is a study in one storage (default: SQLite in the output directory), so an
+interrupted run resumes. The result is one row per (network, comparison) of ratios
+``a / b`` of power efficiency (TOPS/W) and throughput (inferences/s), beside the paper's
+figures.
 """
 
 from __future__ import annotations

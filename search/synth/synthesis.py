@@ -411,7 +411,8 @@ def default_study_name(space: DesignSpace, plan: SynthesisPlan) -> str:
     """``NETWORK-BUDGETS-synth-OBJECTIVE-EFFORT[-sSEED][-segMODE][-bBATCH]``: what a rerun of
     the same command finds again (BUDGETS: ``POWERW``, ``AREAmm2`` or ``POWERW-AREAmm2``,
     :func:`costmodel.budgets.budget_label`)."""
-    return f"{space.network.name}-{space.budget_label()}-synth-{plan.objective}-{run_label(plan)}{space.options_label()}"
+    return (f"{space.network.name}-{space.budget_label()}-synth-{plan.objective}-{run_label(plan)}"
+            f"{space.options_label()}")
 
 
 def synthesize(space: DesignSpace, plan: SynthesisPlan, storage, study_name: str | None = None,
