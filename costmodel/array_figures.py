@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from costmodel.budgets import crossbars_affordable
 from costmodel.design import DesignBatch, DesignError
 from costmodel.technology import Technology
 
@@ -86,14 +87,13 @@ def array_figures(tech: Technology, g: DesignBatch | dict) -> ArrayFigures:
     return crossbar_figures(tech, g)
 
 
-def affordable_arrays(tech: Technology, g: DesignBatch | dict, power_w, area_mm2=None) -> np.ndarray:
+def affordable_arrays(tech: Technology, g: DesignBatch | dict, power_w, area_mm2=None,
+                      eps: float = 1e-9) -> np.ndarray:
     """(N,) arrays the crossbar share ``g["rram_ratio"]`` of the budgets pays for: the
-    fewer of what the power (W) and the area (mm^2) buy; None or inf is no budget."""
+    fewer of what the power (W) and the area (mm^2) buy
+    (:func:`costmodel.budgets.crossbars_affordable` with each design's array figures)."""
     a = array_figures(tech, g)
-    ratio = _globals(g)["rram_ratio"]
-    P, A = (np.inf if b is None else b for b in (power_w, area_mm2))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.minimum(np.floor(P * ratio / a.array_peak_w + 1e-9), np.floor(A * ratio / a.array_area_mm2 + 1e-9))
+    return crossbars_affordable(power_w, area_mm2, _globals(g)["rram_ratio"], a.array_peak_w, a.array_area_mm2, eps)
 
 
 def _globals(g: DesignBatch | dict) -> dict[str, np.ndarray]:

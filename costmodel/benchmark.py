@@ -36,21 +36,22 @@ def thread_info() -> dict:
             "pools": [{"api": p.get("user_api"), "threads": p.get("num_threads")} for p in threadpool_info()]}
 
 
-def bench_evaluator(network: Network, tech: Technology | str, power_w: float, batch: int, repeats: int,
-                    seed: int = 0) -> dict:
-    """Time ``evaluate`` on ``batch`` random designs: one warm-up call, then ``repeats``.
+def bench_evaluator(network: Network, tech: Technology | str, power_w: float | None, batch: int, repeats: int,
+                    seed: int = 0, area_mm2: float | None = None) -> dict:
+    """Time ``evaluate`` on ``batch`` random designs (under ``power_w`` W and/or
+    ``area_mm2`` mm^2): one warm-up call, then ``repeats``.
 
     Returns ``batch``, ``repeats``, ``median_s`` (seconds per call), ``ms_per_batch``,
     ``designs_per_s`` (batch / median), ``times_s`` (every timed call) and
     ``feasible_share`` (fraction of the batch that is feasible).
     """
     tech = load_technology(tech)
-    designs = random_designs(network, tech, power_w, batch, seed=seed)
-    res = evaluate(network, tech, designs, power_w)           # warm-up (workload cache, page faults)
+    designs = random_designs(network, tech, power_w, batch, seed=seed, area_mm2=area_mm2)
+    res = evaluate(network, tech, designs, power_w, area_mm2=area_mm2)   # warm-up (workload cache, page faults)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        evaluate(network, tech, designs, power_w)
+        evaluate(network, tech, designs, power_w, area_mm2=area_mm2)
         times.append(time.perf_counter() - t0)
     median = float(np.median(times))
     return {"batch": batch, "repeats": repeats, "median_s": median, "ms_per_batch": median * 1e3,
@@ -66,8 +67,8 @@ def estimate_ops(resolved: Resolved, n: int) -> int:
     return int((per_step * resolved.steps[n].astype(np.int64)).sum())
 
 
-def bench_reference(network: Network, tech: Technology | str, power_w: float, designs: DesignBatch,
-                    max_seconds: float = 20.0) -> dict:
+def bench_reference(network: Network, tech: Technology | str, power_w: float | None, designs: DesignBatch,
+                    max_seconds: float = 20.0, area_mm2: float | None = None) -> dict:
     """Median seconds per design of ``resolve`` + ``to_opgraph`` + ``simulate``.
 
     Designs are run in order of their operation count; one whose predicted time (its
@@ -78,7 +79,7 @@ def bench_reference(network: Network, tech: Technology | str, power_w: float, de
     """
     tech = load_technology(tech)
     each = [designs.subset(i) for i in range(len(designs))]
-    resolved = [resolve(network, tech, d, power_w) for d in each]
+    resolved = [resolve(network, tech, d, power_w, area_mm2) for d in each]
     est = [estimate_ops(r, 0) for r in resolved]
     order = np.argsort(est, kind="stable")
     times, steps, ops, skipped, predicted = [], [], [], 0, None
@@ -89,7 +90,7 @@ def bench_reference(network: Network, tech: Technology | str, power_w: float, de
             predicted = est[i] / rate if predicted is None else min(predicted, est[i] / rate)
             continue
         t0 = time.perf_counter()
-        r = resolve(network, tech, each[i], power_w)
+        r = resolve(network, tech, each[i], power_w, area_mm2)
         sim = simulate(to_opgraph(r, 0))
         times.append(time.perf_counter() - t0)
         steps.append(int(r.steps[0].sum()))

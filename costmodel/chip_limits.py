@@ -1,8 +1,11 @@
-"""What one chip can be: the bounds of a power budget and the area a design may report.
+"""What one chip can be: the bounds of a power or area budget and the area a design may report.
 
 - A power budget is a finite number of watts in (0, :data:`MAX_POWER_W`]; above it no
   single chip draws that much (a wafer-scale engine draws about 23 kW), so the budget is
   a typo or a unit slip and is refused.
+- An area budget is a finite number of mm^2 in (0, :data:`MAX_AREA_MM2`]; above it no
+  single chip is that large (a 300 mm wafer holds about 70,000 mm^2), so the budget is a
+  typo or a unit slip (mm^2, not um^2) and is refused.
 - A design larger than one die (:data:`DIE_AREA_MM2`, the lithography reticle of
   26 mm x 33 mm) is still scored, but every command that reports one says so in a
   warning line: the budget, not the design, is what is wrong.
@@ -17,6 +20,8 @@ from pydantic import AfterValidator
 
 #: Largest power budget accepted, in W.
 MAX_POWER_W = 1e5
+#: Largest area budget accepted, in mm^2 (a whole 300 mm wafer).
+MAX_AREA_MM2 = 7e4
 #: Largest area of one die, in mm^2 (the 26 mm x 33 mm reticle).
 DIE_AREA_MM2 = 858.0
 
@@ -42,9 +47,34 @@ def _check_watts(watts: float) -> float:
 Watts = Annotated[float, AfterValidator(_check_watts)]
 
 
-def area_warning(area_mm2: float, power_w: float) -> str | None:
-    """The warning for a design of ``area_mm2`` at ``power_w``, or None if it fits one die."""
+def area_problem(mm2: float) -> str | None:
+    """Why ``mm2`` is not an area budget, or None."""
+    if not math.isfinite(mm2) or mm2 <= 0:
+        return "the area budget must be a positive, finite number of mm^2"
+    if mm2 > MAX_AREA_MM2:
+        return (f"an area budget of {mm2:g} mm^2 is beyond any single chip (at most {MAX_AREA_MM2:g} mm^2, "
+                f"a whole wafer); give the budget in mm^2, e.g. 100")
+    return None
+
+
+def _check_mm2(mm2: float) -> float:
+    problem = area_problem(mm2)
+    if problem:
+        raise ValueError(problem)
+    return mm2
+
+
+#: An area budget in a YAML or JSON file (pydantic type).
+SquareMillimetres = Annotated[float, AfterValidator(_check_mm2)]
+
+
+def area_warning(area_mm2: float, power_w: float | None, area_budget_mm2: float | None = None) -> str | None:
+    """The warning for a design of ``area_mm2`` at ``power_w`` (W) and ``area_budget_mm2``
+    (mm^2; None: no budget of that kind), or None if it fits one die."""
     if not area_mm2 > DIE_AREA_MM2:
         return None
-    return (f"the design needs {area_mm2:.3g} mm^2 of silicon, more than one die holds ({DIE_AREA_MM2:g} mm^2, "
-            f"the reticle): {power_w:g} W is more power than one chip can use; lower --power")
+    head = (f"the design needs {area_mm2:.3g} mm^2 of silicon, more than one die holds ({DIE_AREA_MM2:g} mm^2, "
+            f"the reticle): ")
+    if area_budget_mm2 is None:
+        return head + f"{power_w:g} W is more power than one chip can use; lower --power"
+    return head + f"an area budget of {area_budget_mm2:g} mm^2 is more than one chip holds; lower --area"

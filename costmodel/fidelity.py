@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from costmodel.budgets import budget_fix, budget_text, finite_or_none, given
 from costmodel.design import DesignBatch
 from costmodel.evaluator import Results, evaluate
 from costmodel.random_designs import random_designs
@@ -57,11 +58,12 @@ def spearman(a, b) -> float:
     return float((ra * rb).sum() / denom) if denom > 0 else float("nan")
 
 
-def feasible_random_designs(network: Network, tech: Technology, power_w: float, n: int, seed: int = 0,
-                            max_rounds: int = MAX_ROUNDS, segmented: bool = False) -> DesignBatch:
-    """Up to ``n`` feasible random designs, drawn in rounds of oversampled batches
-    (``segmented``: those whose network does not fit the budget once are segmented,
-    :func:`~costmodel.random_designs.random_designs`).
+def feasible_random_designs(network: Network, tech: Technology, power_w: float | None, n: int, seed: int = 0,
+                            max_rounds: int = MAX_ROUNDS, segmented: bool = False,
+                            area_mm2: float | None = None) -> DesignBatch:
+    """Up to ``n`` feasible random designs under ``power_w`` W and/or ``area_mm2`` mm^2,
+    drawn in rounds of oversampled batches (``segmented``: those whose network does not
+    fit the budget once are segmented, :func:`~costmodel.random_designs.random_designs`).
 
     Round ``k`` draws with seed ``(seed, k)``; fewer than ``n`` come back only when
     ``max_rounds`` rounds did not find enough.
@@ -75,26 +77,28 @@ def feasible_random_designs(network: Network, tech: Technology, power_w: float, 
     for k in range(max_rounds):
         m = max(64, 4 * (n - have))
         sub_seed = int(np.random.SeedSequence([seed, k]).generate_state(1)[0])
-        batch = random_designs(network, tech, power_w, m, seed=sub_seed, segmented=segmented)
+        batch = random_designs(network, tech, power_w, m, seed=sub_seed, segmented=segmented, area_mm2=area_mm2)
         draws += m
-        ok = np.flatnonzero(evaluate(network, tech, batch, power_w).feasible)[: n - have]
+        ok = np.flatnonzero(evaluate(network, tech, batch, power_w, area_mm2=area_mm2).feasible)[: n - have]
         if len(ok):
             found.append(batch.subset(ok))
             have += len(ok)
         if have >= n:
             break
     if not found:
+        within = f"{power_w:g} W" if not given(area_mm2) else budget_text(power_w, area_mm2)
         raise PimtuneError(
-            f"no feasible random design of {network.name} within {power_w:g} W in {draws} draws; "
-            f"the budget is too small{'' if segmented else ' for its weights'}: raise --power"
+            f"no feasible random design of {network.name} within {within} in {draws} draws; "
+            f"the budget is too small{'' if segmented else ' for its weights'}: {budget_fix(power_w, area_mm2)}"
         )
     return DesignBatch.concat(found)
 
 
-def measure_fidelity(network: Network, tech: Technology | str, power_w: float, n_designs: int, seed: int = 0,
-                     progress: Callable[[int, int], None] | None = None) -> dict:
+def measure_fidelity(network: Network, tech: Technology | str, power_w: float | None, n_designs: int, seed: int = 0,
+                     progress: Callable[[int, int], None] | None = None, area_mm2: float | None = None) -> dict:
     """Compare the evaluator with the reference scheduler on ``n_designs`` random designs
-    (segmented where the network does not fit a design's budget once).
+    under ``power_w`` W and/or ``area_mm2`` mm^2 (segmented where the network does not
+    fit a design's budget once).
 
     Returns ``designs`` (count compared), ``latency_err_max/median``,
     ``energy_err_max/median``, ``interval_err_max`` (relative errors, fractions),
@@ -105,8 +109,8 @@ def measure_fidelity(network: Network, tech: Technology | str, power_w: float, n
     is called after each simulated design.
     """
     tech = load_technology(tech)
-    batch = feasible_random_designs(network, tech, power_w, n_designs, seed, segmented=True)
-    res = evaluate(network, tech, batch, power_w)
+    batch = feasible_random_designs(network, tech, power_w, n_designs, seed, segmented=True, area_mm2=area_mm2)
+    res = evaluate(network, tech, batch, power_w, area_mm2=area_mm2)
     n = len(batch)
     rows = []
     seconds = 0.0
@@ -120,7 +124,8 @@ def measure_fidelity(network: Network, tech: Technology | str, power_w: float, n
     err = {k: np.array([r[k] for r in rows]) for k in ("latency_err", "energy_err", "interval_err")}
     return {
         "network": network.name,
-        "power_w": float(power_w),
+        "power_w": finite_or_none(power_w),
+        **({"area_mm2": float(area_mm2)} if given(area_mm2) else {}),
         "seed": seed,
         "designs": n,
         "latency_err_max": float(err["latency_err"].max()),

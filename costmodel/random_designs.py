@@ -1,7 +1,10 @@
 """Random designs that obey the partition rules, for benchmarks and fidelity checks.
 
 Globals are drawn from the technology's options and PIMSYN's rram_ratio range
-(0.1..0.4); duplication from a random log-uniform share of the crossbar budget spread
+(0.1..0.4); the crossbar budget is what the crossbar share of the power budget (W) and / or
+the area budget (mm^2) pays for, the smaller of the two counts
+(:func:`costmodel.budgets.crossbars_affordable`); duplication from a random log-uniform
+share of the crossbar budget spread
 with random weights over conv layers; macros between the fewest that hold the layer's crossbars
 (``macro.max_crossbars``) and its limit, skewed to the fewest; each layer shares an
 earlier unshared layer's macros with probability ``share_p`` when the pair fits. Drawing is vectorised over designs.
@@ -62,7 +65,7 @@ def random_designs(network: Network, tech: Technology, power_w: float | None, n:
     slices = -(-tech.precision.weight_bits // tb.cell_bits[ci])
     rg = wl.row_groups[si]
     sets = rg * wl.col_groups[si] * slices[:, None]
-    n_xbar = n_budget
+    n_xbar = affordable_arrays(tech, globals_, power_w, area_mm2, eps=0.0)
     conv = ~wl.is_fc[wl.layer_of_w]
     pixels = wl.out_pixels[wl.layer_of_w]
     spare = np.maximum(n_xbar - sets.sum(1), 0) * rng.uniform(0.05, 1.0, size=n) ** 2

@@ -7,7 +7,11 @@
   cells, 1-bit DACs, 8-bit ADCs, tiles (= macros) of 12 IMAs x 8 crossbars, one ADC per
   crossbar, 4 shift-and-add units per IMA plus one per tile, 2 activation units, one
   pool, adder and eltwise unit per tile, HyperTransport off-chip links. As many tiles as
-  the power budget pays for; duplication by the heuristic within the tiles' crossbars.
+  the budgets pay for; duplication by the heuristic within the tiles' crossbars.
+
+Every design is sized for a power budget ``power_w`` (W), an area budget ``area_mm2``
+(mm^2) or both (None: no budget of that kind): the crossbar budget is the smaller count
+the crossbar share of each pays for (:func:`costmodel.budgets.crossbars_affordable`).
 
 ``no-dup`` and ``heuristic`` take the closed-form peripheral allocation and, like any
 architecture point, the best (rram_ratio, cell_bits, xbar_size, dac_bits) of PIMSYN's
@@ -24,6 +28,7 @@ from itertools import product
 import numpy as np
 
 from costmodel.array_figures import affordable_arrays
+from costmodel.budgets import budget_fix, budget_text, given
 from costmodel.design import COMPONENTS, DesignBatch, DesignError
 from costmodel.evaluator import evaluate
 from costmodel.fixes import fix_for
@@ -44,14 +49,15 @@ ISAAC_TILE_CROSSBARS = ISAAC["imas"] * ISAAC["xbars_per_ima"]   # 96: a macro of
 REFERENCE_BATCH = 64
 
 
-def reference_design(name: str, network: Network, tech: Technology | str, power_w: float,
-                     batch: int = REFERENCE_BATCH) -> DesignBatch:
-    """One design (a batch of 1) by reference-design name."""
+def reference_design(name: str, network: Network, tech: Technology | str, power_w: float | None,
+                     batch: int = REFERENCE_BATCH, area_mm2: float | None = None) -> DesignBatch:
+    """One design (a batch of 1) by reference-design name, sized for ``power_w`` W and/or
+    ``area_mm2`` mm^2."""
     tech = load_technology(tech)
     if name == "isaac":
-        return isaac_design(network, tech, power_w)
+        return isaac_design(network, tech, power_w, area_mm2)
     if name in ("no-dup", "heuristic"):
-        return best_on_grid(network, tech, power_w, heuristic=name == "heuristic", batch=batch)
+        return best_on_grid(network, tech, power_w, heuristic=name == "heuristic", batch=batch, area_mm2=area_mm2)
     raise DesignError(f"unknown reference design {name!r}; choose one of {REFERENCE_DESIGNS} or a JSON file")
 
 
@@ -93,8 +99,8 @@ def default_macros(network: Network, tech: Technology, dup: np.ndarray, xbar_siz
     return fewest_macros(blocks, slices[:, None], min(ISAAC_TILE_CROSSBARS, tech.macro.max_crossbars))
 
 
-def best_on_grid(network: Network, tech: Technology, power_w: float, heuristic: bool,
-                 batch: int = REFERENCE_BATCH) -> DesignBatch:
+def best_on_grid(network: Network, tech: Technology, power_w: float | None, heuristic: bool,
+                 batch: int = REFERENCE_BATCH, area_mm2: float | None = None) -> DesignBatch:
     """The best-TOPS/W design of PIMSYN's global grid with heuristic or no duplication
     (segmented, ``batch`` inferences per segment run, where no point holds one copy)."""
     adcs = tech.sram.chip.adc_bits_options if tech.sram is not None and tech.sram.is_analog else [0]
@@ -102,18 +108,20 @@ def best_on_grid(network: Network, tech: Technology, power_w: float, heuristic: 
     r, c, s, d, a = (np.array(col) for col in zip(*grid))
     L = build_workload(network, tech).n_weighted
     n_xbar = affordable_arrays(tech, {"rram_ratio": r, "xbar_size": s, "cell_bits": c, "dac_bits": d, "adc_bits": a},
-                               power_w)
+                               power_w, area_mm2, eps=0.0)
     dup = heuristic_dup(network, tech, s, c, n_xbar) if heuristic else np.ones((len(grid), L), dtype=np.int64)
     designs = DesignBatch(rram_ratio=r, cell_bits=c, xbar_size=s, dac_bits=d, adc_bits=a, dup=dup,
                           macros=default_macros(network, tech, dup, s, c), share=np.full((len(grid), L), -1))
-    res = evaluate(network, tech, designs, power_w)
+    res = evaluate(network, tech, designs, power_w, area_mm2=area_mm2)
     if not res.feasible.any() and (res.reason == 3).any():          # some points cannot hold one copy
         designs = segmented_on_grid(network, tech, designs, n_xbar, heuristic, batch)
-        res = evaluate(network, tech, designs, power_w)
+        res = evaluate(network, tech, designs, power_w, area_mm2=area_mm2)
     if not res.feasible.any():
         reasons = sorted({res.reason_name(i) for i in range(len(res))})
+        within = f"{power_w} W" if not given(area_mm2) else budget_text(power_w, area_mm2)
         raise DesignError(f"no {'heuristic' if heuristic else 'no-dup'} design of {network.name} fits "
-                          f"{power_w} W (reasons: {', '.join(reasons)}); {fix_for(reasons)}")
+                          f"{within} (reasons: {', '.join(reasons)}); "
+                          f"{fix_for(reasons, budget_fix(power_w, area_mm2))}")
     return designs.subset(int(np.argmax(res.tops_per_watt)))
 
 
@@ -142,8 +150,10 @@ def segmented_on_grid(network: Network, tech: Technology, designs: DesignBatch, 
                        share=designs.share, segment=seg, batch=batch)
 
 
-def isaac_design(network: Network, tech: Technology, power_w: float) -> DesignBatch:
-    """ISAAC's organisation with as many tiles as ``power_w`` pays for (see module doc)."""
+def isaac_design(network: Network, tech: Technology, power_w: float | None,
+                 area_mm2: float | None = None) -> DesignBatch:
+    """ISAAC's organisation with as many tiles as ``power_w`` W and/or ``area_mm2`` mm^2
+    pay for (see module doc)."""
     if tech.sram is not None:
         raise DesignError(f"isaac is a ReRAM crossbar organisation; {tech.name} is an SRAM family "
                           "(use heuristic or no-dup)")
@@ -151,8 +161,14 @@ def isaac_design(network: Network, tech: Technology, power_w: float) -> DesignBa
     L = wl.n_weighted
     per_tile = ISAAC_TILE_CROSSBARS
     s, c, d = ISAAC["xbar_size"], ISAAC["cell_bits"], ISAAC["dac_bits"]
-    xbar_peak = tech.crossbar_row(s, c).peak_power_w
-    tiles = np.arange(1, int(power_w / (per_tile * xbar_peak)) + 2)
+    row = tech.crossbar_row(s, c)
+    xbar_peak, xbar_area = row.peak_power_w, row.area_mm2
+    most = []                                             # tiles each budget's crossbars alone allow
+    if given(power_w):
+        most.append(int(power_w / (per_tile * xbar_peak)))
+    if given(area_mm2) and xbar_area > 0:
+        most.append(int(area_mm2 / (per_tile * xbar_area)))
+    tiles = np.arange(1, min(most, default=0) + 2)
     n = len(tiles)
     dup = heuristic_dup(network, tech, np.full(n, s), np.full(n, c), tiles * per_tile)
     slices = -(-tech.precision.weight_bits // c)
@@ -167,13 +183,19 @@ def isaac_design(network: Network, tech: Technology, power_w: float) -> DesignBa
     sigmoid = 2 if (wl.act_kind == 2).any() else 0   # ISAAC's 2 sigmoid units serve either kind
     for name, per_macro in (("addition", 1), ("activation", 2), ("sigmoid", sigmoid), ("pool", 1), ("eltwise", 1)):
         counts[..., ix[name]] = per_macro * macros
+    # the crossbar share that pays for the crossbars: of each budget, the larger
+    share = xbars.sum(1) * xbar_peak / (power_w if given(power_w) else np.inf)
+    if given(area_mm2):
+        share = np.maximum(share, xbars.sum(1) * xbar_area / area_mm2)
     batch = DesignBatch(
-        rram_ratio=np.minimum(1.0, xbars.sum(1) * xbar_peak / power_w + 1e-9),
+        rram_ratio=np.minimum(1.0, share + 1e-9),
         cell_bits=c, xbar_size=s, dac_bits=d, dup=dup, macros=macros,
         share=np.full((n, L), -1), offchip_links=np.ones(n), counts=counts,
     )
-    res = evaluate(network, tech, batch, power_w)
+    res = evaluate(network, tech, batch, power_w, area_mm2=area_mm2)
     ok = np.flatnonzero(res.feasible & (macros.sum(1) <= tiles))
     if len(ok) == 0:
-        raise DesignError(f"ISAAC's organisation cannot hold {network.name} within {power_w} W; raise --power")
+        within = f"{power_w} W" if not given(area_mm2) else budget_text(power_w, area_mm2)
+        raise DesignError(f"ISAAC's organisation cannot hold {network.name} within {within}; "
+                          f"{budget_fix(power_w, area_mm2)}")
     return batch.subset(int(ok[-1]))

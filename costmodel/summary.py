@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from costmodel.budgets import given
 from costmodel.design import COMPONENTS, DesignBatch
 from costmodel.evaluator import Results
 from onnx_frontend.network import Network
@@ -30,6 +31,12 @@ REASON_TEXT: dict[str, str] = {
     "missing_component": "the explicit counts give a component that has work no units",
     "macro_capacity": "a macro holds more crossbars than the technology's macro.max_crossbars; give the layer more macros",
 }
+
+
+def _reason_text(reason: str, area_budget_mm2: float) -> str:
+    """:data:`REASON_TEXT` of ``reason``; under an area budget, the budgets it names are both."""
+    text = REASON_TEXT.get(reason, reason)
+    return text.replace("the power budget", "the power or area budget") if given(area_budget_mm2) else text
 
 
 def _f(x) -> float:
@@ -135,6 +142,7 @@ def design_summary(network: Network, results: Results, n: int, batch: DesignBatc
         "offchip_links": int(batch.offchip_links[n]),
         "explicit_counts": batch.counts is not None,
         "power_budget_w": _f(r.power_w[n]),
+        **({"area_budget_mm2": float(r.area_budget_mm2[n])} if given(r.area_budget_mm2[n]) else {}),
         "batch": int(results.batch[n]),
         "segments": int(results.segments[n]),
         "reloads": bool(results.reloads[n]),
@@ -142,7 +150,7 @@ def design_summary(network: Network, results: Results, n: int, batch: DesignBatc
         "chip_macros": int(r.segment_macros[n].max()) if r.segment_macros.size else 0,
         "feasible": bool(metrics["feasible"]),
         "reason": reason,
-        "reason_text": REASON_TEXT.get(reason, reason),
+        "reason_text": _reason_text(reason, r.area_budget_mm2[n]),
     }
     b = rows[bottleneck] if rows else None
     return {

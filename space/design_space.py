@@ -1,4 +1,9 @@
-"""The design space of one (network, technology, power budget), declared once.
+"""The design space of one (network, technology, budgets), declared once.
+
+The budgets are a power budget ``power_w`` (W), an area budget ``area_mm2`` (mm^2) or
+both (None: no budget of that kind; :mod:`costmodel.budgets`); every bound the space
+puts on a design (the crossbars the share pays for, the periphery left beside them)
+holds in each budget's currency.
 
 Every variable is a column of an integer matrix ``X`` of shape (N, D): the samplers'
 operators, ``repair`` and ``to_batch`` work on such matrices, and the same variables are
@@ -27,16 +32,18 @@ A fixed global keeps its column with a single value and is not exported.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import optuna
 
-from costmodel.array_figures import affordable_arrays
+from costmodel.array_figures import affordable_arrays, array_figures
+from costmodel.budgets import budget_label, budget_text
 from costmodel.design import COMPONENTS, DesignBatch
 from costmodel.evaluator import Results, evaluate
-from costmodel.technology import Technology, adc_bits_required, load_technology, require_network_family
+from costmodel.technology import Technology, load_technology, require_network_family
 from costmodel.workload import Workload, build_workload
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.network import Network
@@ -81,9 +88,12 @@ class Column:
 class DesignSpace:
     """Variables, exports, encodings and repair for one network, technology and budget."""
 
-    def __init__(self, network: Network, tech: Technology, power_w: float, options: SpaceOptions,
-                 columns: list[Column], dup_max: np.ndarray, segmented: bool = False) -> None:
-        self.network, self.tech, self.power_w, self.options = network, tech, float(power_w), options
+    def __init__(self, network: Network, tech: Technology, power_w: float | None, options: SpaceOptions,
+                 columns: list[Column], dup_max: np.ndarray, segmented: bool = False,
+                 area_mm2: float | None = None) -> None:
+        self.network, self.tech, self.options = network, tech, options
+        self.power_w = None if power_w is None else float(power_w)        # W, None: no power budget
+        self.area_mm2 = None if area_mm2 is None else float(area_mm2)     # mm^2, None: no area budget
         self.segmented = segmented
         self.workload: Workload = build_workload(network, tech)
         self.columns = columns
@@ -115,16 +125,22 @@ class DesignSpace:
 
     # --- construction ---------------------------------------------------------------
     @classmethod
-    def for_network(cls, network: Network, tech: Technology | str, power_w: float,
-                    options: SpaceOptions | None = None, segmented: bool | None = None) -> "DesignSpace":
-        """Declare the space (BACKGROUND.md section 4) for ``network`` at ``power_w`` W.
+    def for_network(cls, network: Network, tech: Technology | str, power_w: float | None,
+                    options: SpaceOptions | None = None, segmented: bool | None = None,
+                    area_mm2: float | None = None) -> "DesignSpace":
+        """Declare the space (BACKGROUND.md section 4) for ``network`` at ``power_w`` W
+        and/or ``area_mm2`` mm^2 (None: no budget of that kind; at least one is given).
 
         ``segmented`` overrides ``options.segments`` (a synthesis whose outer grid holds
         no point where one copy fits searches segments, :func:`search.synth.synthesis.synthesis_space`)."""
         tech = require_network_family(load_technology(tech))
         options = options or SpaceOptions()
-        if not math.isfinite(power_w) or power_w <= 0:
+        if power_w is not None and (not math.isfinite(power_w) or power_w <= 0):
             raise SpaceError(f"power budget must be a positive number of watts, got {power_w}")
+        if area_mm2 is not None and (not math.isfinite(area_mm2) or area_mm2 <= 0):
+            raise SpaceError(f"area budget must be a positive number of mm^2, got {area_mm2}")
+        if power_w is None and area_mm2 is None:
+            raise SpaceError("no budget: give a power budget (W), an area budget (mm^2) or both")
         wl = build_workload(network, tech)
         lo, hi, step = options.rram_ratio
         grid = tuple(round(lo + i * step, 10) for i in range(int(math.floor((hi - lo) / step + 1e-9)) + 1))
@@ -144,13 +160,15 @@ class DesignSpace:
                 values = (type(values[0])(fixed),)
             columns.append(Column(name, 0, len(values) - 1, tuple(values)))
         globals_ = list(columns)
-        space = cls(network, tech, power_w, options, *_layer_columns(network, tech, wl, power_w, options, globals_, False))
+        budgets = (power_w, area_mm2)
+        space = cls(network, tech, power_w, options,
+                    *_layer_columns(network, tech, wl, budgets, options, globals_, False), area_mm2=area_mm2)
         if segmented is None:
             segmented = options.segments == "searched" or (options.segments == "auto" and not space.fits_somewhere())
         if not segmented:
             return space
-        return cls(network, tech, power_w, options, *_layer_columns(network, tech, wl, power_w, options, globals_, True),
-                   segmented=True)
+        return cls(network, tech, power_w, options, *_layer_columns(network, tech, wl, budgets, options, globals_, True),
+                   segmented=True, area_mm2=area_mm2)
 
     def fits_somewhere(self) -> bool:
         """Whether one copy of every layer fits some point of the box (at its largest
@@ -162,6 +180,20 @@ class DesignSpace:
         X[:, [self.index[g] for g in names]] = grid
         X[:, self.index["rram_ratio"]] = self.high[self.index["rram_ratio"]]
         return bool((self.crossbar_sets(X).sum(1) <= self.crossbar_limit(X)).any())
+
+    def budget_label(self) -> str:
+        """The budgets in names: ``49W``, ``20mm2`` or ``49W-20mm2`` (:mod:`costmodel.budgets`)."""
+        return budget_label(self.power_w, self.area_mm2)
+
+    def budget_text(self) -> str:
+        """The budgets in titles: ``49 W``, ``20 mm^2`` or ``49 W and 20 mm^2``."""
+        return budget_text(self.power_w, self.area_mm2)
+
+    def budget_identity(self) -> dict:
+        """The budgets, for study identities: ``power_w`` (W, None when absent) and, only
+        when given, ``area_mm2`` (mm^2), so that studies made with a power budget alone
+        keep their identity."""
+        return {"power_w": self.power_w, **({} if self.area_mm2 is None else {"area_mm2": self.area_mm2})}
 
     def options_label(self) -> str:
         """``[-segMODE][-bBATCH]``: what tells apart default study and output names of the
@@ -289,33 +321,61 @@ class DesignSpace:
         return self.workload.row_groups[si] * self.workload.col_groups[si] * slices[:, None]
 
     def crossbar_budget(self, X: np.ndarray) -> np.ndarray:
-        """(N,) crossbars (arrays) the budget pays for, as the evaluator counts them."""
-        return affordable_arrays(self.tech, self.globals_of(X), self.power_w, getattr(self, "area_mm2", None))
+        """(N,) crossbars (arrays) the crossbar share of the budgets pays for (the smaller
+        count of the power and the area budget, as the evaluator counts them)."""
+        return affordable_arrays(self.tech, self.globals_of(X), self.power_w, self.area_mm2)
 
     def crossbar_limit(self, X: np.ndarray) -> np.ndarray:
-        """(N,) crossbars a design may use: within the crossbar share of the budget, and
+        """(N,) crossbars a design may use: within the crossbar share of the budgets, and
         with their fixed periphery (DACs, sample-and-hold, registers) plus one macro per
-        layer within the rest (``fixed_power``). Repair keeps designs within it."""
-        left, per_xbar, per_macro = self.fixed_power(X)
-        periphery = np.floor(np.maximum(left - len(self.dup_cols) * per_macro, 0) / per_xbar)
-        return np.minimum(self.crossbar_budget(X), periphery)
+        layer within the rest of each budget (``fixed_costs``). Repair keeps designs within it."""
+        limit = self.crossbar_budget(X)
+        for _, left, per_xbar, per_macro in self.fixed_costs(X):
+            limit = np.minimum(limit, _periphery_crossbars(left - len(self.dup_cols) * per_macro, per_xbar))
+        return limit
+
+    def fixed_costs(self, X: np.ndarray) -> list[tuple[float, np.ndarray, np.ndarray, np.ndarray]]:
+        """Per budget that is given (power, then area): ``(budget, left, per_xbar,
+        per_macro)``, the budget (W or mm^2) and :meth:`fixed_power` or :meth:`fixed_area`
+        of ``X``, in that budget's currency."""
+        out = []
+        if self.power_w is not None:
+            out.append((self.power_w, *self.fixed_power(X)))
+        if self.area_mm2 is not None:
+            out.append((self.area_mm2, *self.fixed_area(X)))
+        return out
 
     def fixed_power(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(N,) each: the power left for everything but crossbars, ``(1 - r) * P`` minus one
         unit of each main peripheral per layer (W); the fixed periphery each crossbar brings
         (DACs, sample-and-hold, registers, W); and each macro's (smallest scratchpad,
         router, registers, W). Lower bounds of what the evaluator will charge."""
+        return self._fixed(X, "power")
+
+    def fixed_area(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`fixed_power` in mm^2: the area left for everything but crossbars,
+        ``(1 - r) * A`` minus one unit of each main peripheral per layer; the fixed
+        periphery's area per crossbar; and each macro's (smallest scratchpad, router,
+        registers). Lower bounds of the area the evaluator will count."""
+        return self._fixed(X, "area")
+
+    def _fixed(self, X: np.ndarray, currency: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         g = self.globals_of(X)
-        tech, tb = self.tech, self.tech.tables
+        tech = self.tech
+        a = array_figures(tech, g)
         S = g["xbar_size"].astype(float)
-        per_xbar = (S * tb.dac_peak[np.searchsorted(tb.dac_bits, g["dac_bits"])]
-                    + S * tech.sample_hold.static_power_w + tech.registers.per_crossbar_power_w)
-        per_macro = np.full(len(X), tech.scratchpad.sizes[0].peak_power_w + tech.noc.router_static_power_w
-                            + tech.registers.per_macro_power_w)
+        power = currency == "power"
+        pick = (lambda unit: unit.peak_power_w) if power else (lambda unit: unit.area_mm2)  # noqa: E731
+        per_xbar = S * (a.dac_peak_w if power else a.dac_area_mm2) + S * (
+            tech.sample_hold.static_power_w if power else tech.sample_hold.area_mm2) + (
+            tech.registers.per_crossbar_power_w if power else tech.registers.per_crossbar_area_mm2)
+        per_macro = np.full(len(X), pick(tech.scratchpad.sizes[0]) + (
+            tech.noc.router_static_power_w + tech.registers.per_macro_power_w if power
+            else tech.noc.router_area_mm2 + tech.registers.per_macro_area_mm2))
         vu = tech.vector_units
-        units = np.nan_to_num(tb.adc_peak[np.clip(adc_bits_required(g["xbar_size"], g["dac_bits"], g["cell_bits"]), 0, 64)])
-        units = units + sum(getattr(vu, c).peak_power_w for c in ("shift_add", "activation"))
-        left = (1 - g["rram_ratio"]) * self.power_w - len(self.dup_cols) * units
+        units = (a.adc_peak_w if power else a.adc_area_mm2) + sum(pick(getattr(vu, c)) for c in ("shift_add", "activation"))
+        budget = _or_inf(self.power_w if power else self.area_mm2)
+        left = (1 - g["rram_ratio"]) * budget - len(self.dup_cols) * units
         return left, per_xbar, per_macro
 
     def macro_limits(self, X: np.ndarray, dup: np.ndarray | None = None) -> np.ndarray:
@@ -439,7 +499,7 @@ class DesignSpace:
 
     def evaluate(self, X: np.ndarray, latency: bool = True) -> Results:
         """Score (repaired) rows with the vectorised evaluator (``latency``: as there)."""
-        return evaluate(self.network, self.tech, self.to_batch(X), self.power_w, latency)
+        return evaluate(self.network, self.tech, self.to_batch(X), self.power_w, latency, area_mm2=self.area_mm2)
 
     def constraints(self, results: Results) -> np.ndarray:
         """(N, 2) Optuna constraint values (<= 0 feasible): crossbars used over the budget
@@ -450,11 +510,23 @@ class DesignSpace:
         return np.stack([used, other], 1)
 
 
-def _layer_columns(network, tech, wl, power_w, options, columns, segmented: bool):
+def _periphery_crossbars(left: np.ndarray, per_xbar: np.ndarray) -> np.ndarray:
+    """Whole crossbars whose fixed periphery (``per_xbar`` each) fits ``left`` (clipped at
+    0); unbounded where a crossbar brings none."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(per_xbar > 0, np.floor(np.maximum(left, 0) / per_xbar), np.inf)
+
+
+def _or_inf(budget: float | None) -> float:
+    return math.inf if budget is None else budget
+
+
+def _layer_columns(network, tech, wl, budgets, options, columns, segmented: bool):
     """``(columns, dup_max)``: the globals ``columns`` followed by the per-layer columns
-    (and, when ``segmented``, the segment, batch and dataflow columns)."""
+    (and, when ``segmented``, the segment, batch and dataflow columns); ``budgets`` is
+    ``(power_w, area_mm2)``."""
     columns = list(columns)
-    dup_max = _dup_max(network, tech, wl, power_w, options, columns, segmented)
+    dup_max = _dup_max(network, tech, wl, budgets, options, columns, segmented)
     L = wl.n_weighted
     conv = ~wl.is_fc[wl.layer_of_w]
     for j in range(L):
@@ -482,21 +554,24 @@ def _layer_columns(network, tech, wl, power_w, options, columns, segmented: bool
     return columns, dup_max
 
 
-def _dup_max(network, tech, wl, power_w, options, columns, segmented: bool = False) -> np.ndarray:
+def _dup_max(network, tech, wl, budgets, options, columns, segmented: bool = False) -> np.ndarray:
     """Largest useful copies per weighted layer: its output pixels, within the largest
-    budget (beside one copy of every other layer; in a segmented space, alone)."""
-    sizes, cells = columns[2].choices, columns[1].choices
-    ratio_max = columns[0].choices[-1]
-    slices = {c: -(-tech.precision.weight_bits // c) for c in cells}
-    sets = np.array([[wl.row_groups[tech.xbar_sizes.index(s)] * wl.col_groups[tech.xbar_sizes.index(s)] * slices[c]]
-                     for s in sizes for c in cells])[:, 0]                     # (combos, L)
-    budgets = np.array([math.floor(power_w * ratio_max / tech.crossbar_row(s, c).peak_power_w)
-                        for s in sizes for c in cells])
+    budget (beside one copy of every other layer; in a segmented space, alone);
+    ``budgets`` is ``(power_w, area_mm2)``."""
+    power_w, area_mm2 = budgets
+    names = [c.name for c in columns]
+    combos = list(itertools.product(*(c.choices for c in columns[1:])))      # every global but the share
+    g = {name: np.array([combo[k] for combo in combos]) for k, name in enumerate(names[1:])}
+    g["rram_ratio"] = np.full(len(combos), columns[0].choices[-1])
+    si = np.searchsorted(tech.tables.xbar_sizes, g["xbar_size"])
+    slices = -(-tech.precision.weight_bits // g["cell_bits"])
+    sets = wl.row_groups[si] * wl.col_groups[si] * slices[:, None]          # (combos, L)
+    affordable = affordable_arrays(tech, g, power_w, area_mm2, eps=0.0)
     others = 0 if segmented else sets.sum(1, keepdims=True) - sets
-    spare = budgets[:, None] - others                                       # crossbars left for layer j
-    copies = np.maximum(spare // sets, 1).max(0)
+    spare = affordable[:, None] - others                                    # crossbars left for layer j
+    copies = np.minimum(np.maximum(spare // sets, 1).max(0), 2 ** 62)
     pixels = wl.out_pixels[wl.layer_of_w]
-    return np.where(wl.is_fc[wl.layer_of_w], 1, np.clip(copies, 1, pixels))
+    return np.where(wl.is_fc[wl.layer_of_w], 1, np.clip(copies, 1, pixels)).astype(np.int64)
 
 
 def _plain(v):

@@ -15,8 +15,9 @@ no trial on invalid points:
    drops to the largest one that has an ADC;
 4. if the copies need more crossbars than that limit, every conv layer's extra copies
    (beyond the first) shrink by one common factor until they fit;
-5. if the macros' fixed power (scratchpad, router, registers) does not fit what is left,
-   every macro level shrinks by a common factor until it does (a level decodes to at
+5. if the macros' fixed power (scratchpad, router, registers) does not fit what is left
+   (and, with an area budget, their fixed area what is left of it), every macro level
+   shrinks by a common factor until it does (a level decodes to at
    least the layer's floor, the fewest macros that hold its crossbars within
    ``macro.max_crossbars``, ``DesignSpace.floor_counts``: counts never go below it);
 6. sharing is kept where it is legal, in layer order: the partner is earlier, shares
@@ -147,12 +148,12 @@ def fit_budget(space: DesignSpace, X: np.ndarray) -> None:
 
 
 def fit_macros(space: DesignSpace, X: np.ndarray, shrink: float = 0.7) -> None:
-    """Lower every macro level of rows whose macros' fixed power does not fit, in place."""
+    """Lower every macro level of rows whose macros' fixed power (or area) does not fit,
+    in place."""
     cols = space.macro_cols
     # only the levels change below; the rest is computed once per run of equal globals and copies
     runs = Runs(X[:, space.base_cols])
     base = runs.first(X)
-    left, per_xbar, per_macro = (runs.spread(a) for a in space.fixed_power(base))
     dup = space.dup_values(base)
     limit = runs.spread(space.macro_limits(base, dup))
     floor = runs.spread(space.floor_counts(base, space.macro_limits(base, dup)))
@@ -160,23 +161,33 @@ def fit_macros(space: DesignSpace, X: np.ndarray, shrink: float = 0.7) -> None:
     rows = np.arange(len(X))
     levels = X[:, cols]
     if space.segmented:
-        # per segment: its crossbars' and macros' fixed power within the power left for its layers
         seg = runs.spread(space.segments_of(base))
         S = int(seg[:, -1].max()) + 1 if len(X) else 1
         L = len(cols)
-        units = ((1 - space.globals_of(base)["rram_ratio"]) * space.power_w - space.fixed_power(base)[0]) / max(L, 1)
         count = segment_sum(np.ones(seg.shape), seg, S)
-        used = segment_sum(runs.spread(dup * space.crossbar_sets(base)), seg, S) * per_xbar[:, None]
-        left = (left + L * runs.spread(units))[:, None] - count * runs.spread(units)[:, None]
-    else:
-        used = runs.spread((dup * space.crossbar_sets(base)).sum(1)) * per_xbar
+    checks = []                       # per budget: (used, left, per_macro) in its currency (W or mm^2)
+    for total, left_b, per_xbar_b, per_macro_b in space.fixed_costs(base):
+        left, per_xbar, per_macro = (runs.spread(a) for a in (left_b, per_xbar_b, per_macro_b))
+        if space.segmented:
+            # per segment: its crossbars' and macros' fixed cost within what is left for its layers
+            units = ((1 - space.globals_of(base)["rram_ratio"]) * total - left_b) / max(L, 1)
+            used = segment_sum(runs.spread(dup * space.crossbar_sets(base)), seg, S) * per_xbar[:, None]
+            left = (left + L * runs.spread(units))[:, None] - count * runs.spread(units)[:, None]
+        else:
+            used = runs.spread((dup * space.crossbar_sets(base)).sum(1)) * per_xbar
+        checks.append((used, left, per_macro))
     for _ in range(64):
         macros = np.maximum(table[limit[rows], levels], floor[rows])
+        over = np.zeros(len(rows), dtype=bool)
         if space.segmented:
             macros = segment_sum(macros, seg[rows], S)
-            over = (used[rows] + macros * per_macro[rows, None] > left[rows]).any(1) & (levels.max(1) > 0)
+            for used, left, per_macro in checks:
+                over |= (used[rows] + macros * per_macro[rows, None] > left[rows]).any(1)
         else:
-            over = (used[rows] + macros.sum(1) * per_macro[rows] > left[rows]) & (levels.max(1) > 0)
+            total_macros = macros.sum(1)
+            for used, left, per_macro in checks:
+                over |= used[rows] + total_macros * per_macro[rows] > left[rows]
+        over &= levels.max(1) > 0
         if not over.any():
             return
         rows = rows[over]

@@ -4,6 +4,8 @@ A segment fits when one copy of each of its layers is within the crossbar share,
 their fixed periphery (DACs, sample-and-hold, registers per crossbar; one macro and one
 unit of each main peripheral per layer) within the rest of the budget: the conditions
 :meth:`space.DesignSpace.crossbar_limit` puts on a whole network, applied per segment.
+With a power and an area budget, every condition holds in each budget's currency (W of
+peak power, mm^2), as the evaluator allocates the chip (the smaller allocation holds both).
 All functions work in place on repaired-so-far rows ``X`` (N, D), vectorised over rows
 (loops run over layers).
 """
@@ -20,14 +22,19 @@ FILL_BISECTIONS = 24
 
 
 def layer_costs(space: DesignSpace, X: np.ndarray):
-    """``(sets, budget, pot, fixed, per_xbar)``: (N, L) crossbars of one copy per layer,
-    (N,) crossbar budget, (N,) the power for everything but crossbars ``(1 - r) P`` (W),
-    (N,) the fixed power one layer brings besides its crossbars (a macro and one unit of
-    each main peripheral, W) and (N,) the fixed power per crossbar (W)."""
-    left, per_xbar, per_macro = space.fixed_power(X)
+    """``(sets, budget, costs)``: (N, L) crossbars of one copy per layer, (N,) crossbar
+    budget (the smaller count of the budgets), and per budget that is given (power, then
+    area) ``(pot, fixed, per_xbar)`` in its currency (W or mm^2): (N,) what is left for
+    everything but crossbars, ``(1 - r) P`` or ``(1 - r) A``; (N,) the fixed cost one layer
+    brings besides its crossbars (a macro and one unit of each main peripheral); and (N,)
+    the fixed cost per crossbar."""
     L = len(space.dup_cols)
-    per_layer_units = ((1 - space.globals_of(X)["rram_ratio"]) * space.power_w - left) / max(L, 1)
-    return space.crossbar_sets(X), space.crossbar_budget(X), left + L * per_layer_units, per_macro + per_layer_units, per_xbar
+    ratio = space.globals_of(X)["rram_ratio"]
+    costs = []
+    for total, left, per_xbar, per_macro in space.fixed_costs(X):
+        per_layer_units = ((1 - ratio) * total - left) / max(L, 1)
+        costs.append((left + L * per_layer_units, per_macro + per_layer_units, per_xbar))
+    return space.crossbar_sets(X), space.crossbar_budget(X), costs
 
 
 def fit_segments(space: DesignSpace, X: np.ndarray) -> None:
@@ -36,22 +43,29 @@ def fit_segments(space: DesignSpace, X: np.ndarray) -> None:
     evaluator splits it into weight tiles)."""
     if not space.segmented:
         return
-    sets, budget, pot, fixed, per_xbar = layer_costs(space, X)
+    sets, budget, costs = layer_costs(space, X)
     n, L = sets.shape
     flags = np.zeros((n, L), dtype=bool)
     flags[:, 1:] = X[:, space.seg_cols[1:]] > 0
     acc_x = np.zeros(n)
-    acc_w = np.zeros(n)
+    acc = [np.zeros(n) for _ in costs]                  # each budget's fixed cost of the segment so far
     for j in range(L):
-        w = sets[:, j] * per_xbar + fixed
-        new = flags[:, j] | (acc_x + sets[:, j] > budget) | (acc_w + w > pot) if j else np.ones(n, dtype=bool)
+        ws = [sets[:, j] * per_xbar + fixed for _, fixed, per_xbar in costs]
+        if j:
+            new = flags[:, j] | (acc_x + sets[:, j] > budget)
+            for a, w, (pot, _, _) in zip(acc, ws, costs):
+                new |= a + w > pot
+        else:
+            new = np.ones(n, dtype=bool)
         new &= (acc_x > 0) | (j == 0)
         flags[:, j] = new
         acc_x = np.where(new, 0, acc_x) + sets[:, j]
-        acc_w = np.where(new, 0, acc_w) + w
+        acc = [np.where(new, 0, a) + w for a, w in zip(acc, ws)]
     if L > 1:
         X[:, space.seg_cols[1:]] = flags[:, 1:]
-    too_big = (sets > budget[:, None]) | (sets * per_xbar[:, None] + fixed[:, None] > pot[:, None])
+    too_big = sets > budget[:, None]
+    for pot, fixed, per_xbar in costs:
+        too_big |= sets * per_xbar[:, None] + fixed[:, None] > pot[:, None]
     one = too_big & space.conv
     if one.any():
         rows, layers = np.nonzero(one)
@@ -63,11 +77,13 @@ def segment_room(space: DesignSpace, X: np.ndarray):
     segments, S the most segments of a row, and (N, S) the crossbars each segment may
     hold: within the crossbar share, and with their fixed periphery plus one macro and one
     unit of each main peripheral per layer of the segment within the rest of the budget."""
-    sets, budget, pot, fixed, per_xbar = layer_costs(space, X)
+    sets, budget, costs = layer_costs(space, X)
     seg = space.segments_of(X)
     S = int(seg[:, -1].max()) + 1
     count = segment_sum(np.ones(sets.shape), seg, S)
-    limit = np.minimum(budget[:, None], np.floor(np.maximum(pot[:, None] - count * fixed[:, None], 0) / per_xbar[:, None]))
+    limit = budget[:, None]
+    for pot, fixed, per_xbar in costs:
+        limit = np.minimum(limit, np.floor(np.maximum(pot[:, None] - count * fixed[:, None], 0) / per_xbar[:, None]))
     return sets, seg, S, limit
 
 

@@ -88,6 +88,12 @@ CASES = {
     "budget nan": (lambda w: EVALUATE[:3] + ["nan", "--design", "heuristic"], "positive, finite number of W"),
     "budget absurd": (lambda w: EVALUATE[:3] + ["1e9", "--design", "heuristic"], "beyond any single chip"),
     "budget text": (lambda w: EVALUATE[:3] + ["49W", "--design", "heuristic"], "expected a power budget in W"),
+    "area negative": (lambda w: ["evaluate", PEER, "--area", "-3", "--design", "heuristic"],
+                      "positive, finite number of mm^2"),
+    "area absurd": (lambda w: ["synth", PEER, "--area", "1e9"], "beyond any single chip"),
+    "no budget": (lambda w: ["synth", PEER, "--effort", "quick"], "no budget: give --power W"),
+    "sweep area budget": (lambda w: ["sweep", write(w, "a.yaml", f"name: a\nnetworks: [{PEER}]\narea_budgets_mm2: [0]\n"
+                                                    .encode()), "--summary"], "area_budgets_mm2[0]"),
     # text files and folders
     "design not UTF-8": (lambda w: EVALUATE + [write(w, "l.json", '{"format": "\u00e9"}'.encode("latin-1"))],
                          "not UTF-8 text"),

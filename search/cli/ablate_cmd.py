@@ -8,6 +8,7 @@ import json
 import optuna
 from rich.table import Table
 
+from costmodel.budgets import budget_text
 from search.synth.ablations import load_ablation_file, ratio_rows, ratio_text, run_ablations, write_tables
 from search.cli.common import add_json_arg, console, jsonable, load_model_arg, output_dir
 from search.storage.studies import open_storage
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(jsonable({"rows": rows, "files": [str(md), str(csv_path)]}), indent=2))
         return 0
-    table = Table(title=f"ablations at {spec.power_w:g} W (ratios a / b, see ablations.md)")
+    table = Table(title=f"ablations at {budget_text(spec.power_w, spec.area_mm2)} (ratios a / b, see ablations.md)")
     for col in ("network", "comparison", "TOPS/W ratio", "throughput ratio", "paper", "note"):
         table.add_column(col)
     for r in rows:

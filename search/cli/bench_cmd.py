@@ -15,7 +15,8 @@ from costmodel.fidelity import feasible_random_designs
 from onnx_frontend import load_network
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.zoo import NETWORKS, build_model
-from search.cli.common import add_json_arg, add_power_arg, add_tech_arg, console, jsonable, positive_int
+from costmodel.budgets import budget_text
+from search.cli.common import add_budget_args, add_json_arg, add_tech_arg, budgets_of, console, jsonable, positive_int
 
 REFERENCE_DESIGNS = 3
 REFERENCE_LIMIT_S = 20.0
@@ -36,7 +37,7 @@ def register(subparsers) -> None:
     p.add_argument("--batch", type=positive_int, default=4096, metavar="N",
                    help="designs per evaluate call (default 4096)")
     p.add_argument("--repeats", type=positive_int, default=7, metavar="R", help="timed calls (default 7)")
-    add_power_arg(p, default=49.0)
+    add_budget_args(p, default_power=49.0)
     add_tech_arg(p)
     add_json_arg(p)
     p.set_defaults(func=run)
@@ -46,14 +47,16 @@ def run(args: argparse.Namespace) -> int:
     if args.network != "all" and args.network not in NETWORKS:
         raise PimtuneError(f"bench: unknown network {args.network!r}; choose 'all' or one of: {', '.join(NETWORKS)}")
     names = list(NETWORKS) if args.network == "all" else [args.network]
+    power, area = budgets_of(args)
     tech = require_network_family(load_technology(args.tech))
     rows = []
     status = None if args.json else console(stderr=True)
     for name in names:
         if status is not None:
             status.print(f"bench: {name} ...", style="dim")
-        rows.append(bench_network(name, tech, args.power, args.batch, args.repeats))
-    report = {"power_w": args.power, "batch": args.batch, "repeats": args.repeats,
+        rows.append(bench_network(name, tech, power, args.batch, args.repeats, area))
+    report = {"power_w": power, **({} if area is None else {"area_mm2": area}), "batch": args.batch,
+              "repeats": args.repeats,
               "threads": thread_info(), "networks": rows}
     if args.json:
         print(json.dumps(jsonable(report), indent=2))
@@ -64,23 +67,27 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def bench_network(name: str, tech, power_w: float, batch: int, repeats: int) -> dict:
-    """Evaluator and reference timings of one zoo network (see ``costmodel.benchmark``)."""
+def bench_network(name: str, tech, power_w: float | None, batch: int, repeats: int,
+                  area_mm2: float | None = None) -> dict:
+    """Evaluator and reference timings of one zoo network (see ``costmodel.benchmark``)
+    under ``power_w`` W and/or ``area_mm2`` mm^2."""
     network = load_network(build_model(name), name=name)
     row = {"network": name, "layers": len(network.layers), "weighted_layers": len(network.weighted_layers),
-           "evaluator": bench_evaluator(network, tech, power_w, batch, repeats)}
+           "evaluator": bench_evaluator(network, tech, power_w, batch, repeats, area_mm2=area_mm2)}
     try:
-        designs = feasible_random_designs(network, tech, power_w, REFERENCE_DESIGNS, seed=0, max_rounds=10)
+        designs = feasible_random_designs(network, tech, power_w, REFERENCE_DESIGNS, seed=0, max_rounds=10,
+                                          area_mm2=area_mm2)
     except PimtuneError as exc:
         row["reference"] = {"designs": 0, "skipped": REFERENCE_DESIGNS, "median_s": None, "note": str(exc)}
         return row
-    row["reference"] = bench_reference(network, tech, power_w, designs, max_seconds=REFERENCE_LIMIT_S)
+    row["reference"] = bench_reference(network, tech, power_w, designs, max_seconds=REFERENCE_LIMIT_S,
+                                       area_mm2=area_mm2)
     return row
 
 
 def bench_table(report: dict) -> Table:
     table = Table(title=f"pimtune bench: {report['batch']} designs x {report['repeats']} calls, "
-                        f"{report['power_w']:g} W budget")
+                        f"{budget_text(report['power_w'], report.get('area_mm2'))} budget")
     for c in ("network", "layers", "evaluator designs/s", "ms per batch", "reference s/design",
               "reference designs (steps)"):
         table.add_column(c, justify="left" if c == "network" else "right")

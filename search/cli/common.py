@@ -1,7 +1,8 @@
 """Helpers shared by the cost-model commands: model loading and common options.
 
-``load_model_arg`` accepts an .onnx path or a zoo network name; ``add_power_arg``,
-``add_tech_arg`` and ``add_json_arg`` add the options every command spells the same way.
+``load_model_arg`` accepts an .onnx path or a zoo network name; ``add_budget_args``
+(``--power W`` and ``--area MM2``, read back by ``budgets_of``), ``add_tech_arg`` and
+``add_json_arg`` add the options every command spells the same way.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from costmodel.chip_limits import area_warning, power_problem
+from costmodel.chip_limits import area_problem, area_warning, power_problem
 from onnx_frontend import load_network
 from onnx_frontend.errors import FrontendError, PimtuneError
 from search.cli.fit_table import FittingConsole
@@ -69,9 +70,21 @@ def positive_watts(text: str) -> float:
     return value
 
 
-def warn_if_beyond_one_die(area_mm2: float | None, power_w: float) -> None:
+def positive_mm2(text: str) -> float:
+    """argparse type of ``--area``: an area budget in mm^2 (:mod:`costmodel.chip_limits`)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an area budget in mm^2 (e.g. 100), got {text!r}") from None
+    problem = area_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{problem} (got {text!r})")
+    return value
+
+
+def warn_if_beyond_one_die(area_mm2: float | None, power_w: float | None, area_budget_mm2: float | None = None) -> None:
     """One ``pimtune: warning:`` line on stderr when a reported design exceeds one die."""
-    warning = None if area_mm2 is None else area_warning(area_mm2, power_w)
+    warning = None if area_mm2 is None else area_warning(area_mm2, power_w, area_budget_mm2)
     if warning:
         print(f"pimtune: warning: {warning}", file=sys.stderr)
 
@@ -87,12 +100,27 @@ def positive_int(text: str) -> int:
     return value
 
 
-def add_power_arg(parser: argparse.ArgumentParser, default: float | None = None) -> None:
-    """``--power W``: the chip's power budget (required unless ``default`` is given)."""
-    parser.add_argument(
-        "--power", type=positive_watts, metavar="W", required=default is None, default=default,
-        help="power budget of the chip in W" + (f" (default {default:g})" if default is not None else ""),
-    )
+def add_budget_args(parser: argparse.ArgumentParser, default_power: float | None = None) -> None:
+    """``--power W`` and ``--area MM2``: the chip's budgets, either or both (read them with
+    :func:`budgets_of`; without either, ``default_power`` W if given, else an error)."""
+    default = "" if default_power is None else f"; default {default_power:g} W when neither is given"
+    parser.add_argument("--power", type=positive_watts, metavar="W", default=None,
+                        help=f"power budget of the chip in W (--power, --area or both{default})")
+    parser.add_argument("--area", type=positive_mm2, metavar="MM2", default=None,
+                        help="area budget of the chip in mm^2 (with --power, the chip keeps within both)")
+    parser.set_defaults(default_power=default_power)
+
+
+def budgets_of(args: argparse.Namespace) -> tuple[float | None, float | None]:
+    """``(power_w, area_mm2)`` of ``--power`` and ``--area`` (None: not given); PimtuneError
+    (one line) when neither is given and the command has no default power."""
+    power, area = args.power, args.area
+    if power is None and area is None:
+        if args.default_power is None:
+            raise PimtuneError("no budget: give --power W (a power budget), --area MM2 (an area budget in mm^2) "
+                               "or both")
+        power = args.default_power
+    return power, area
 
 
 def add_tech_arg(parser: argparse.ArgumentParser) -> None:

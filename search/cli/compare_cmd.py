@@ -1,4 +1,4 @@
-"""``pimtune compare MODEL --power W --samplers sa,ea,... --trials N --seeds K --out DIR``:
+"""``pimtune compare MODEL --power W | --area MM2 --samplers sa,ea,... --trials N --seeds K --out DIR``:
 the samplers side by side (see :mod:`search.flat.compare`)."""
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from rich.table import Table
 from costmodel.technology import require_network_family
 from costmodel import load_technology
 from onnx_frontend.errors import PimtuneError
+from costmodel.budgets import budget_text
 from search.cli.common import (
-    MODEL_HELP, add_json_arg, add_power_arg, add_tech_arg, console, jsonable, load_model_arg, output_dir,
-    positive_int,
+    MODEL_HELP, add_budget_args, add_json_arg, add_tech_arg, budgets_of, console, jsonable, load_model_arg,
+    output_dir, positive_int,
 )
 from search.cli.search_cmd import TPE_SLOW_TRIALS, add_space_args, space_options
 from search.flat.compare import COMPARED, REACH, run_compare
@@ -24,8 +25,8 @@ from space import DesignSpace
 DEFAULT_SAMPLERS = "sa,ea,tpe,random"
 
 DESCRIPTION = f"""\
-Run every sampler K times (seeds 0..K-1) on MODEL's design space with the same trial
-budget, objective TOPS/W, the runs in parallel processes (--jobs). Writes to DIR:
+Run every sampler K times (seeds 0..K-1) on MODEL's design space (under --power W,
+--area MM2 or both) with the same trial budget, objective TOPS/W, the runs in parallel processes (--jobs). Writes to DIR:
 summary.csv and summary.md (per sampler: best and median final TOPS/W over the seeds,
 interquartile range, trials to reach {REACH:.0%} of the best TOPS/W of all runs, median wall
 seconds), traces.npz (best-so-far TOPS/W of every run) and convergence.png, and prints the
@@ -37,7 +38,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("compare", help="compare samplers over several seeds with one trial budget",
                               description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
-    add_power_arg(p)
+    add_budget_args(p)
     p.add_argument("--samplers", default=DEFAULT_SAMPLERS, metavar="LIST",
                    help=f"comma-separated samplers (default {DEFAULT_SAMPLERS})")
     p.add_argument("--trials", required=True, type=positive_int, metavar="N", help="trials of every run")
@@ -66,17 +67,18 @@ def parse_samplers(text: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    power, area = budgets_of(args)
     samplers = parse_samplers(args.samplers)
     network = load_model_arg(args.model)
     tech = require_network_family(load_technology(args.tech))
-    space = DesignSpace.for_network(network, tech, args.power, space_options(args))
+    space = DesignSpace.for_network(network, tech, power, space_options(args), area_mm2=area)
     output_dir(args.out)
     err = console(stderr=True)
     if "tpe" in samplers and args.trials > TPE_SLOW_TRIALS:
         err.print(f"note: {TPE_NOTE}; {args.trials} trials per TPE run may take hours", style="yellow")
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[last]}"), TimeElapsedColumn(), console=err) as bar:
-        task = bar.add_task(f"compare on {network.name} at {args.power:g} W", total=len(samplers) * args.seeds,
+        task = bar.add_task(f"compare on {network.name} at {space.budget_text()}", total=len(samplers) * args.seeds,
                             last="runs")
 
         def progress(done, total, record):
@@ -94,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
 
 def render(result: dict) -> None:
     out = console()
-    table = Table(title=f"{result['network']} at {result['power_w']:g} W: {result['trials']} trials x "
+    table = Table(title=f"{result['network']} at {budget_text(result['power_w'], result.get('area_mm2'))}: "
+                        f"{result['trials']} trials x "
                         f"{len(result['seeds'])} seeds per sampler ({COMPARED[result['objective']]}, higher is better)")
     for c in ("sampler", "best", "median", "IQR", f"trials to {REACH:.0%} of {result['overall_best']:.4g}",
               "reached", "median wall s", "median trials/s"):

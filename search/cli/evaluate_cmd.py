@@ -1,4 +1,4 @@
-"""``pimtune evaluate MODEL --power W --design NAME|FILE``: score one design and explain it.
+"""``pimtune evaluate MODEL --power W | --area MM2 --design NAME|FILE``: score one design and explain it.
 
 Exit codes: 0 feasible, 1 infeasible (the report still prints, with the reason),
 2 bad input (missing model, malformed design file, unknown technology, ...).
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 from rich.table import Table
@@ -17,14 +18,15 @@ from costmodel import REFERENCE_DESIGNS, evaluate, load_design, load_technology,
 from costmodel.design import DesignError
 from costmodel.summary import design_summary, layer_span, weights_text
 from search.cli.common import (
-    MODEL_HELP, add_json_arg, add_power_arg, add_tech_arg, console, jsonable, load_model_arg, si,
+    MODEL_HELP, add_budget_args, add_json_arg, add_tech_arg, budgets_of, console, jsonable, load_model_arg, si,
     warn_if_beyond_one_die,
 )
 
 DESCRIPTION = """\
-Evaluate one accelerator design of MODEL under a power budget with the analytical cost
-model and print its metrics, per-layer allocation, breakdowns and bottleneck layer.
-DESIGN is a reference design (isaac, no-dup, heuristic: sized for MODEL and --power) or a
+Evaluate one accelerator design of MODEL under a power budget (--power), an area budget
+(--area) or both with the analytical cost model and print its metrics, per-layer
+allocation, breakdowns and bottleneck layer. DESIGN is a reference design (isaac, no-dup,
+heuristic: sized for MODEL and the budgets) or a
 design JSON file (the "design" of `pimtune search --json`, or costmodel.save_design). Exit status: 0 if the design is
 feasible, 1 if it is infeasible (the report says why), 2 on bad input."""
 
@@ -33,7 +35,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("evaluate", help="evaluate one design of a model with the cost model",
                               description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
-    add_power_arg(p)
+    add_budget_args(p)
     p.add_argument("--design", required=True, metavar="DESIGN",
                    help=f"one of {', '.join(REFERENCE_DESIGNS)} or a design JSON file")
     p.add_argument("--index", type=int, default=0, metavar="I",
@@ -43,10 +45,11 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def load_design_arg(arg: str, network, tech, power_w: float, index: int = 0):
-    """``(batch, n)``: a reference design by name, or design ``index`` of a JSON file."""
+def load_design_arg(arg: str, network, tech, power_w: float | None, index: int = 0, area_mm2: float | None = None):
+    """``(batch, n)``: a reference design by name (sized for the budgets), or design
+    ``index`` of a JSON file."""
     if arg in REFERENCE_DESIGNS and not Path(arg).exists():
-        return reference_design(arg, network, tech, power_w), 0
+        return reference_design(arg, network, tech, power_w, area_mm2=area_mm2), 0
     batch = load_design(arg, network)
     if not 0 <= index < len(batch):
         raise DesignError(f"{arg}: holds {len(batch)} design(s); --index must be 0..{len(batch) - 1}")
@@ -54,13 +57,14 @@ def load_design_arg(arg: str, network, tech, power_w: float, index: int = 0):
 
 
 def run(args: argparse.Namespace) -> int:
+    power, area = budgets_of(args)
     network = load_model_arg(args.model)
     tech = require_network_family(load_technology(args.tech))
-    batch, n = load_design_arg(args.design, network, tech, args.power, args.index)
+    batch, n = load_design_arg(args.design, network, tech, power, args.index, area)
     batch = batch.subset(n)
-    results = evaluate(network, tech, batch, args.power)
+    results = evaluate(network, tech, batch, power, area_mm2=area)
     summary = design_summary(network, results, 0, batch)
-    warn_if_beyond_one_die(summary["metrics"]["area_mm2"]["total"], args.power)
+    warn_if_beyond_one_die(summary["metrics"]["area_mm2"]["total"], power, area)
     if args.json:
         out = dict(summary["metrics"])
         out.update(network=network.name, design=batch.to_dict(0, network), globals=summary["globals"],
@@ -75,7 +79,7 @@ def render(summary: dict, design_name: str) -> None:
     """Print the report of one design summary (``costmodel.summary.design_summary``)."""
     out = console()
     g, m = summary["globals"], summary["metrics"]
-    title = f"{summary['network']}: design {design_name} at {si(g['power_budget_w'], 'W')}"
+    title = f"{summary['network']}: design {design_name} at {budgets_text(g)}"
     out.print(headline_table(summary, title))
     out.print(globals_line(g))
     out.print(weights_text(m))
@@ -89,6 +93,17 @@ def render(summary: dict, design_name: str) -> None:
                   f"= {b['busy_share_pct']:.1f} % of the interval {si(m['interval_s'], 's')}")
     if not m["feasible"]:
         out.print(f"[bold red]INFEASIBLE[/]: {m['reason']} ({g['reason_text']})")
+
+
+def budgets_text(g: dict) -> str:
+    """The budgets of a design summary's globals: ``49 W`` (a power budget alone, as
+    always), ``20 mm^2`` or ``49 W and 20 mm^2``."""
+    area = g.get("area_budget_mm2")
+    if area is None:
+        return si(g["power_budget_w"], "W")
+    if g["power_budget_w"] is None or not math.isfinite(g["power_budget_w"]):
+        return f"{area:g} mm^2"
+    return f"{si(g['power_budget_w'], 'W')} and {area:g} mm^2"
 
 
 def headline_table(summary: dict, title: str) -> Table:
@@ -109,7 +124,8 @@ def headline_table(summary: dict, title: str) -> Table:
         ("interval", si(m["interval_s"], "s")),
         ("energy per inference", si(m["energy_j"]["total"], "J")),
         ("power avg / peak / budget", f"{si(p['average'], 'W')} / {si(p['peak'], 'W')} / {si(p['budget'], 'W')}"),
-        ("area", f"{m['area_mm2']['total']:.4g} mm^2"),
+        ("area", f"{m['area_mm2']['total']:.4g} mm^2") if m["area_mm2"].get("budget") is None else
+        ("area / budget", f"{m['area_mm2']['total']:.4g} mm^2 / {m['area_mm2']['budget']:.4g} mm^2"),
         ("EDP", f"{m['edp_js']:.4g} J*s"),
     ]
     for name, value in rows:

@@ -1,6 +1,6 @@
-"""``pimtune search MODEL --power W --sampler NAME --trials N``: the flat search.
+"""``pimtune search MODEL --power W | --area MM2 --sampler NAME --trials N``: the flat search.
 
-One Optuna study searches the whole design space of MODEL at the power budget (see
+One Optuna study searches the whole design space of MODEL at the budgets (see
 :mod:`search.flat.flat_search`). With ``--storage URL --study-name NAME`` the study lives in a
 database and a second invocation continues it to the same total ``--trials``; a study of
 that name made for another network, budget, technology, space, sampler or objectives is
@@ -22,8 +22,8 @@ from costmodel.technology import require_network_family
 from costmodel import load_technology
 from costmodel.summary import design_summary
 from search.cli.common import (
-    MODEL_HELP, add_json_arg, add_power_arg, add_tech_arg, console, jsonable, load_model_arg, positive_int,
-    warn_if_beyond_one_die,
+    MODEL_HELP, add_budget_args, add_json_arg, add_tech_arg, budgets_of, console, jsonable, load_model_arg,
+    positive_int, warn_if_beyond_one_die,
 )
 from search.cli.evaluate_cmd import globals_line, headline_table
 from search.flat.flat_search import OBJECTIVES, check_objectives, directions_of, run_search
@@ -33,7 +33,8 @@ from search.storage.studies import open_storage, open_study, tech_fingerprint
 from space import DesignSpace, SpaceOptions
 
 DESCRIPTION = """\
-Search the design space of MODEL under a power budget with one Optuna sampler: sa
+Search the design space of MODEL under a power budget (--power W), an area budget
+(--area MM2) or both with one Optuna sampler: sa
 (simulated annealing), ea (PIMSYN's evolutionary algorithm), tpe, cmaes (needs `pip
 install cmaes`), random, nsga2 or gp (needs `pip install 'pimtune[gp]'`). Every trial is
 repaired to a valid design and scored by the analytical cost model; the best design (one
@@ -51,7 +52,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("search", help="search a model's design space with one sampler",
                               description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
-    add_power_arg(p)
+    add_budget_args(p)
     p.add_argument("--sampler", required=True, choices=SAMPLERS, metavar="NAME",
                    help=f"one of {', '.join(SAMPLERS)}")
     p.add_argument("--trials", required=True, type=positive_int, metavar="N",
@@ -62,7 +63,8 @@ def register(subparsers) -> None:
                    help="Optuna storage: a database URL such as sqlite:///pimtune.db, or a journal file "
                         "ending in .log; default: in memory")
     p.add_argument("--study-name", metavar="NAME", default=None,
-                   help="study name in --storage (default: MODEL-POWERW-SAMPLER-OBJECTIVES)")
+                   help="study name in --storage (default: MODEL-BUDGETS-SAMPLER-OBJECTIVES, BUDGETS as POWERW, "
+                        "AREAmm2 or POWERW-AREAmm2)")
     p.add_argument("--objectives", default="tops_per_watt", metavar="LIST",
                    help=f"comma-separated objectives from {', '.join(OBJECTIVES)} (default tops_per_watt; "
                         "tops_per_watt and throughput are maximised, area minimised)")
@@ -114,15 +116,17 @@ def parse_objectives(text: str) -> tuple[str, ...]:
 
 def run(args: argparse.Namespace) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    power, area = budgets_of(args)
     objectives = parse_objectives(args.objectives)
     network = load_model_arg(args.model)
     tech = require_network_family(load_technology(args.tech))
-    space = DesignSpace.for_network(network, tech, args.power, space_options(args))
+    space = DesignSpace.for_network(network, tech, power, space_options(args), area_mm2=area)
     directions = directions_of(objectives)
     sampler, batch = make_sampler(args.sampler, space, args.seed, len(objectives),
                                   maximize=directions[0] == "maximize")
     identity = study_identity(space, args.sampler, objectives)
-    name = args.study_name or f"{network.name}-{args.power:g}W-{args.sampler}-{'-'.join(objectives)}{space.options_label()}"
+    name = args.study_name or (f"{network.name}-{space.budget_label()}-{args.sampler}-{'-'.join(objectives)}"
+                               f"{space.options_label()}")
     storage = open_storage(args.storage)
     study = open_study(storage, name, sampler, directions, identity)
 
@@ -130,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     err = console(stderr=True)
     if args.sampler == "tpe" and args.trials > TPE_SLOW_TRIALS:
         err.print(f"note: {TPE_NOTE}; {args.trials} trials may take hours", style="yellow")
-    label = f"{args.sampler} on {network.name} at {args.power:g} W"
+    label = f"{args.sampler} on {network.name} at {space.budget_text()}"
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("best {task.fields[best]}"), TextColumn("{task.fields[rate]} trials/s"),
                   TimeElapsedColumn(), console=err) as bar:
@@ -147,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
 
     report = build_report(space, study, stats, args, objectives, name)
     if report["best"] is not None:
-        warn_if_beyond_one_die(report["best"]["metrics"]["area_mm2"]["total"], args.power)
+        warn_if_beyond_one_die(report["best"]["metrics"]["area_mm2"]["total"], power, area)
     if quiet:
         print(json.dumps(jsonable(report), indent=2))
     else:
@@ -157,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
 
 def study_identity(space: DesignSpace, sampler: str, objectives) -> dict:
     """What a study searches: stored in its user attrs and checked when it is resumed."""
-    return {"command": "search", "network": space.network.name, "power_w": space.power_w,
+    return {"command": "search", "network": space.network.name, **space.budget_identity(),
             "tech": space.tech.name, "tech_sha1": tech_fingerprint(space.tech), "sharing": space.options.sharing,
             "macros": space.options.macro_mode, "parameters": space.dims, "sampler": sampler,
             "objectives": list(objectives), **space.segment_identity()}
@@ -174,7 +178,7 @@ def design_entry(space: DesignSpace, trial: optuna.trial.FrozenTrial, objectives
 
 def build_report(space: DesignSpace, study: optuna.Study, stats, args, objectives, name: str) -> dict:
     report = {
-        "network": space.network.name, "power_w": space.power_w, "tech": space.tech.name,
+        "network": space.network.name, **space.budget_identity(), "tech": space.tech.name,
         "sampler": args.sampler, "seed": args.seed, "objectives": list(objectives),
         "study": name, "storage": args.storage,
         "trials": stats.complete, "trials_run": stats.trials, "failed_stale": stats.failed_stale,
@@ -216,7 +220,7 @@ def render(space: DesignSpace, stats, report: dict, objectives) -> None:
     batch = space.to_batch(row)
     summary = design_summary(space.network, space.evaluate(row), 0, batch)
     which = "best design" if len(objectives) == 1 else f"best {objectives[0]} of the front"
-    out.print(headline_table(summary, f"{space.network.name} at {space.power_w:g} W: {which}, trial {best['trial']}"))
+    out.print(headline_table(summary, f"{space.network.name} at {space.budget_text()}: {which}, trial {best['trial']}"))
     out.print(globals_line(summary["globals"]))
     out.print(run)
 

@@ -21,17 +21,17 @@ from search.storage.storage_urls import resolve_storage
 from search.storage.studies import open_storage, storage_label
 from search.sweeps.sweep import Cell, cell_states, cells_of, load_inputs
 from search.sweeps.sweep_spec import load_sweep
-from search.sweeps.sweep_summary import COLUMNS, cell_text, summary_rows, write_summary
+from search.sweeps.sweep_summary import cell_text, columns, summary_rows, write_summary
 
 DESCRIPTION = """\
-Run the syntheses a sweep file declares (networks x power budgets x technologies x
-options x seeds; see studies/*.yaml) as Ray Tune trials, each writing its outer-level
+Run the syntheses a sweep file declares (networks x power budgets x area budgets x
+technologies x options x seeds; see studies/*.yaml) as Ray Tune trials, each writing its outer-level
 study into the sweep's Optuna storage: SQLite on one machine, PostgreSQL
 (postgresql://USER:PASSWORD@HOST/DB) or a journal file on a shared folder for several.
 Rerunning (or --resume) skips the cells that are done and redoes the cut-off ones.
 --summary prints and writes the table of every cell's best design (CSV, Markdown) and a
-plot of TOPS/W against power budget. Exit status: 0 when every cell is done, 1 when some
-are not, 2 on bad input."""
+plot of TOPS/W against power budget (area budget without power budgets). Exit status: 0
+when every cell is done, 1 when some are not, 2 on bad input."""
 
 
 def register(subparsers) -> None:
@@ -120,7 +120,8 @@ def summarise(storage, cells: list[Cell], out: Path, name: str) -> int:
     table = Table(title=f"sweep {name}: best design per cell")
     varying = ("tech", "macros", "sharing", "seed")          # shown when they vary
     hidden = ("study", "latency_s", "energy_j", "power_avg_w")    # in the files only
-    shown = [c for c in COLUMNS if c[0] not in hidden and (c[0] not in varying or len({r[c[0]] for r in rows}) > 1)]
+    shown = [c for c in columns(rows)
+             if c[0] not in hidden and (c[0] not in varying or len({r[c[0]] for r in rows}) > 1)]
     for key, heading, fmt in shown:
         table.add_column(heading, justify="left" if fmt == "{}" else "right")
     for r in rows:

@@ -1,4 +1,4 @@
-"""``pimtune synth MODEL --power W``: the full two-level synthesis, stored and reported.
+"""``pimtune synth MODEL --power W | --area MM2``: the full two-level synthesis, stored and reported.
 
 Runs :func:`search.synth.synthesis.synthesize` into an Optuna study (default: a SQLite file in
 ``--out``), then writes the outputs of :mod:`search.synth.synth_report` into ``--out``. Running
@@ -20,11 +20,12 @@ import optuna
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from costmodel.budgets import budget_fix, budget_label, budget_text
 from costmodel.summary import weights_text
 from costmodel.technology import require_network_family
 from costmodel import load_technology
 from costmodel.fixes import fix_for
-from search.cli.common import (MODEL_HELP, add_json_arg, add_power_arg, add_tech_arg, console, jsonable,
+from search.cli.common import (MODEL_HELP, add_budget_args, add_json_arg, add_tech_arg, budgets_of, console, jsonable,
                                load_model_arg, output_dir, positive_int, si, warn_if_beyond_one_die)
 from search.cli.search_cmd import add_space_args, space_options
 from search.synth.effort import EFFORTS, effort_named
@@ -35,7 +36,8 @@ from search.synth.synthesis import (DEFAULT_OUTER_TRIALS, OUTER_SAMPLERS, Synthe
                                     synthesis_space, synthesize)
 
 DESCRIPTION = """\
-Synthesise the accelerator for MODEL under a power budget with PIMSYN's two-level flow:
+Synthesise the accelerator for MODEL under a power budget (--power W), an area budget
+(--area MM2) or both with PIMSYN's two-level flow:
 an outer Optuna study over (rram_ratio, cell bits, crossbar size) - by default PIMSYN's
 grid - and, per outer point, an SA filter over weight duplication at every DAC resolution
 followed by an EA over macro partitioning and sharing, scored by the vectorised cost
@@ -47,10 +49,10 @@ interrupted."""
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("synth", help="synthesise the best accelerator for a network and power budget",
+    p = subparsers.add_parser("synth", help="synthesise the best accelerator for a network and power or area budget",
                               description=DESCRIPTION)
     p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
-    add_power_arg(p)
+    add_budget_args(p)
     add_tech_arg(p)
     add_space_args(p)
     p.add_argument("--objective", choices=SYNTH_OBJECTIVES, default="tops_per_watt",
@@ -67,24 +69,26 @@ def register(subparsers) -> None:
     p.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1, metavar="N",
                    help="worker processes running outer points in parallel (default: the CPU count)")
     p.add_argument("--out", metavar="DIR",
-                   help="output directory (default: synth-MODEL-POWERW-EFFORT, with -sSEED for a seed other than 0)")
+                   help="output directory (default: synth-MODEL-BUDGETS-EFFORT, BUDGETS as POWERW, AREAmm2 or "
+                        "POWERW-AREAmm2, with -sSEED for a seed other than 0)")
     p.add_argument("--storage", metavar="URL",
                    help="Optuna storage: an RDB URL or a journal file *.log (default: sqlite:///OUT/study.db)")
-    p.add_argument("--study-name", metavar="NAME", help="study name (default: MODEL-POWERW-synth-OBJECTIVE-EFFORT[-sSEED])")
+    p.add_argument("--study-name", metavar="NAME", help="study name (default: MODEL-BUDGETS-synth-OBJECTIVE-EFFORT[-sSEED])")
     add_json_arg(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    power, area = budgets_of(args)
     network = load_model_arg(args.model)
     tech = require_network_family(load_technology(args.tech))
     plan = SynthesisPlan(objective=args.objective, outer=args.outer, effort=effort_named(args.effort),
                          trials=args.trials, seed=args.seed, jobs=args.jobs)
     plan.check()
-    space = synthesis_space(network, tech, args.power, space_options(args), plan)
+    space = synthesis_space(network, tech, power, space_options(args), plan, area_mm2=area)
     # the folder is made first only when it holds the default storage: a refused --storage leaves no trace
-    default_out = f"synth-{network.name}-{args.power:g}W-{run_label(plan)}{space.options_label()}"
+    default_out = f"synth-{network.name}-{budget_label(power, area)}-{run_label(plan)}{space.options_label()}"
     out = output_dir(args.out or default_out, create=not args.storage)
     url = args.storage or f"sqlite:///{out / 'study.db'}"
     storage = open_storage(url, resumable=True)
@@ -95,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("best {task.fields[best]}"), TimeElapsedColumn(), TextColumn("left"),
                   TimeRemainingColumn(), console=err, disable=args.json) as bar:
-        task = bar.add_task(f"synth {network.name} at {args.power:g} W", total=None, best="-")
+        task = bar.add_task(f"synth {network.name} at {budget_text(power, area)}", total=None, best="-")
 
         def progress(done, total, best, seconds):
             bar.update(task, completed=done, total=total, best="-" if best is None else f"{best:.4g}")
@@ -105,14 +109,14 @@ def run(args: argparse.Namespace) -> int:
             study, stats = synthesize(space, plan, storage, name, progress)
     summary = write_outputs(out, space, study, plan, url)
     if summary["best"] is not None:
-        warn_if_beyond_one_die(summary["best"]["area_mm2"]["total"], args.power)
+        warn_if_beyond_one_die(summary["best"]["area_mm2"]["total"], power, area)
     summary["search"] = {"searched_now": stats.searched, "retried": stats.retried, "skipped_now": stats.skipped,
                          "seconds": stats.seconds, "evaluations_now": stats.evaluations}
     if args.json:
         print(json.dumps(jsonable(summary), indent=2))
     else:
         reasons = dict.fromkeys(t.user_attrs.get("reason", "") for t in study.get_trials(deepcopy=False))
-        render(summary, out, fix_for(r for r in reasons if r))
+        render(summary, out, fix_for((r for r in reasons if r), budget_fix(power, area)))
     return 0 if summary["best"] is not None else 1
 
 
@@ -123,13 +127,14 @@ def render(summary: dict, out: Path, fix: str) -> None:
     con.print(f"searched {s['searched_now']} outer points now ({s['evaluations_now']:,} designs scored, "
               f"{s['retried']} cut-off retried) in {s['seconds']:.1f} s; study {summary['study']!r}")
     best = summary["best"]
+    at = budget_text(summary["power_w"], summary.get("area_mm2"))
     if best is None:
-        con.print(f"[bold red]no feasible design at {summary['power_w']:g} W[/]: {fix} (every outer "
+        con.print(f"[bold red]no feasible design at {at}[/]: {fix} (every outer "
                   f"point's reason is in {summary['files']['report']})")
         return
     objective = summary["objective"]
     attr = OBJECTIVES[objective][0]
-    table = Table(title=f"best design of {summary['network']} at {summary['power_w']:g} W")
+    table = Table(title=f"best design of {summary['network']} at {at}")
     for col in ("design", "TOPS/W", "1-inf TOPS/W", "throughput", "latency", "energy", "EDP", "area", f"gain in {objective}"):
         table.add_column(col, justify="right" if col != "design" else "left")
     rows = [("synthesised", best)] + list(summary["references"].items())

@@ -1,4 +1,4 @@
-"""``pimtune validate MODEL --power W --designs N``: evaluator vs exact reference scheduler."""
+"""``pimtune validate MODEL --power W | --area MM2 --designs N``: evaluator vs exact reference scheduler."""
 
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ from rich.table import Table
 from costmodel.technology import require_network_family
 from costmodel import load_technology
 from costmodel.fidelity import TARGETS, measure_fidelity
+from costmodel.budgets import budget_text
 from search.cli.common import (
-    MODEL_HELP, add_json_arg, add_power_arg, add_tech_arg, console, jsonable, load_model_arg, positive_int,
+    MODEL_HELP, add_budget_args, add_json_arg, add_tech_arg, budgets_of, console, jsonable, load_model_arg,
+    positive_int,
 )
 
 DESCRIPTION = """\
-Draw N random feasible designs of MODEL, score them with the analytical evaluator and
+Draw N random feasible designs of MODEL (under --power W, --area MM2 or both), score
+them with the analytical evaluator and
 schedule each one exactly with the reference scheduler; print the relative errors of
 latency, energy and interval (|fast/ref - 1|) and the Spearman rank correlation of
 TOPS/W, against the targets (latency <= 10 %, energy <= 5 %, Spearman >= 0.95).
@@ -28,7 +31,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("validate", help="measure the evaluator's error against the reference scheduler",
                               description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
-    add_power_arg(p)
+    add_budget_args(p)
     p.add_argument("--designs", type=positive_int, default=20, metavar="N",
                    help="random feasible designs to compare (default 20)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
@@ -38,23 +41,25 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    power, area = budgets_of(args)
     network = load_model_arg(args.model)
     tech = require_network_family(load_technology(args.tech))
     if args.json:
-        report = measure_fidelity(network, tech, args.power, args.designs, seed=args.seed)
+        report = measure_fidelity(network, tech, power, args.designs, seed=args.seed, area_mm2=area)
         print(json.dumps(jsonable(report), indent=2))
         return 0
     columns = (TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console(stderr=True), transient=True) as bar:
         task = bar.add_task("simulate", total=None)
-        report = measure_fidelity(network, tech, args.power, args.designs, seed=args.seed,
-                                  progress=lambda i, n: bar.update(task, completed=i, total=n))
+        report = measure_fidelity(network, tech, power, args.designs, seed=args.seed,
+                                  progress=lambda i, n: bar.update(task, completed=i, total=n), area_mm2=area)
     console().print(fidelity_table(report))
     return 0
 
 
 def fidelity_table(report: dict) -> Table:
-    table = Table(title=f"evaluator vs reference scheduler\n{report['network']} at {report['power_w']:g} W, "
+    table = Table(title=f"evaluator vs reference scheduler\n{report['network']} at "
+                        f"{budget_text(report['power_w'], report.get('area_mm2'))}, "
                         f"{report['designs']} random designs (seed {report['seed']})")
     for c in ("figure", "value", "target", ""):
         table.add_column(c, justify="left" if c in ("figure", "") else "right")

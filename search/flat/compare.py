@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from costmodel.budgets import budget_text
 from costmodel.technology import Technology, load_technology
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.network import Network
@@ -51,16 +52,18 @@ class SpaceSpec:
     """What a worker needs to rebuild a :class:`space.DesignSpace`."""
 
     network: Network
-    power_w: float
+    power_w: float | None
     tech: Technology
     options: SpaceOptions
+    area_mm2: float | None = None
 
     @classmethod
     def of(cls, space: DesignSpace) -> "SpaceSpec":
-        return cls(space.network, space.power_w, space.tech, space.options)
+        return cls(space.network, space.power_w, space.tech, space.options, space.area_mm2)
 
     def build(self) -> DesignSpace:
-        return DesignSpace.for_network(self.network, load_technology(self.tech), self.power_w, self.options)
+        return DesignSpace.for_network(self.network, load_technology(self.tech), self.power_w, self.options,
+                                       area_mm2=self.area_mm2)
 
 
 def run_one(spec: SpaceSpec, sampler: str, seed: int, n_trials: int, objective: str = "tops_per_watt") -> dict:
@@ -164,7 +167,8 @@ def run_compare(space: DesignSpace | SpaceSpec, samplers: Sequence[str], n_trial
     threshold = REACH * overall
     rows = {s: summarise(traces[s], times[s], rates[s], threshold) for s in samplers}
     result = {
-        "network": spec.network.name, "power_w": spec.power_w, "tech": load_technology(spec.tech).name,
+        "network": spec.network.name, "power_w": spec.power_w,
+        **({} if spec.area_mm2 is None else {"area_mm2": spec.area_mm2}), "tech": load_technology(spec.tech).name,
         "trials": n_trials, "seeds": seed_list, "overall_best": overall, "threshold": threshold,
         "objective": objective,
         "samplers": rows,
@@ -239,7 +243,7 @@ def markdown_table(result: dict) -> str:
 
 def write_markdown(path: Path, result: dict) -> None:
     unit = COMPARED[result["objective"]]
-    head = (f"# Sampler comparison: {result['network']} at {result['power_w']:g} W\n\n"
+    head = (f"# Sampler comparison: {result['network']} at {_budgets(result)}\n\n"
             f"Technology {result['tech']}; {result['trials']} trials per run; seeds "
             f"{', '.join(map(str, result['seeds']))}; objective {result['objective']} ({unit}, maximised). Best of "
             f"all runs: {result['overall_best']:.4f} {unit}; 95 % of it: {result['threshold']:.4f} {unit}. "
@@ -267,13 +271,17 @@ def plot_convergence(path: Path, traces: dict[str, np.ndarray], result: dict) ->
     ax.set_xlabel("trials")
     unit = COMPARED[result["objective"]]
     ax.set_ylabel(f"best feasible energy efficiency so far ({unit})")
-    ax.set_title(f"{result['network']} at a {result['power_w']:g} W budget: best-so-far {unit} over "
+    ax.set_title(f"{result['network']} at a {_budgets(result)} budget: best-so-far {unit} over "
                  f"{len(result['seeds'])} seeds\n(median line, 25-75 % band; {result['trials']} trials per run)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right")
     fig.tight_layout()
     atomic_files.save_figure(fig, path)
     plt.close(fig)
+
+
+def _budgets(result: dict) -> str:
+    return budget_text(result["power_w"], result.get("area_mm2"))
 
 
 __all__ = ["COMPARED", "SpaceSpec", "run_compare", "run_one", "summarise", "trials_to_reach", "REACH"]

@@ -6,7 +6,10 @@
 - :func:`open_study`: create a study or load it; a study made for something else (another
   network, budget, technology, options, command) is refused, never overwritten. What a
   study searches is its *identity*, a dict kept in the study's user attribute
-  :data:`STUDY_KEY` and compared key by key when the study is opened again.
+  :data:`STUDY_KEY` and compared key by key when the study is opened again. The budgets
+  are ``power_w`` (W; None when the study has none) and ``area_mm2`` (mm^2), kept only
+  when given, so that studies made with a power budget alone keep their identity; a
+  study's area budget must match on both sides (:data:`BUDGET_KEYS`).
 - :func:`fail_stale_trials`: trials a killed run left RUNNING or WAITING become FAIL.
 """
 
@@ -25,12 +28,15 @@ from search.storage.storage_urls import JOURNAL_SUFFIXES, check_storage_file
 #: Study user attribute holding what the study searches.
 STUDY_KEY = "pimtune"
 #: How identity keys read in messages.
-LABELS = {"command": "command", "network": "network", "power_w": "power budget (W)", "tech": "technology",
+LABELS = {"command": "command", "network": "network", "power_w": "power budget (W)",
+          "area_mm2": "area budget (mm^2)", "tech": "technology",
           "tech_sha1": "technology file contents", "sharing": "sharing", "macros": "macro mode",
           "parameters": "number of parameters", "sampler": "sampler", "objectives": "objectives",
           "objective": "objective", "outer": "outer sampler", "effort": "effort",
           "effort_sha1": "effort settings", "seed": "seed", "duplication": "duplication source",
           "network_sha1": "network structure"}
+#: Identity keys absent when there is no budget of that kind: compared even when one side lacks them.
+BUDGET_KEYS = ("area_mm2",)
 
 
 def open_storage(url: str | None, resumable: bool = False, existing: bool = False):
@@ -134,12 +140,19 @@ def check_study(study: optuna.Study, directions: list[str], identity: dict) -> N
         if study.trials:
             raise PimtuneError(f"study {name!r} was not made by `pimtune {command}`; pick another --study-name")
         return
-    for key, value in identity.items():
+    keys = list(identity) + [k for k in BUDGET_KEYS if k in stored and k not in identity]
+    for key in keys:
+        value = identity.get(key)
         # studies of `pimtune search` written before the command key existed lack it
-        stored_value = stored.get(key, "search" if key == "command" else value)
+        stored_value = stored.get(key, "search" if key == "command" else None if key in BUDGET_KEYS else value)
         if stored_value != value:
-            raise PimtuneError(f"study {name!r} searches {LABELS.get(key, key)} {stored_value!r}, not {value!r}; "
-                               f"pick another --study-name")
+            raise PimtuneError(f"study {name!r} searches {LABELS.get(key, key)} {_shown(stored_value)}, not "
+                               f"{_shown(value)}; pick another --study-name")
+
+
+def _shown(value) -> str:
+    """An identity value in a message: None (no budget of that kind) reads ``none``."""
+    return "none" if value is None else repr(value)
 
 
 def fail_stale_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:

@@ -1,7 +1,7 @@
 """Cells of a sweep and running one cell: the part of ``pimtune sweep`` that Ray does not know.
 
 A *cell* is one synthesis of a sweep file (:mod:`search.sweeps.sweep_spec`): one network, power
-budget, technology, space options and seed. It writes its outer-level study into the
+and / or area budget, technology, space options and seed. It writes its outer-level study into the
 sweep's Optuna storage under :attr:`Cell.study_name`, a name derived from the cell alone,
 so that every rerun finds it again. The storage is the only record of progress:
 
@@ -29,6 +29,7 @@ import optuna
 from sqlalchemy import exc as sa_exc
 
 from costmodel import load_technology
+from costmodel.budgets import budget_label
 from costmodel.technology import Technology
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.network import Network
@@ -49,11 +50,12 @@ RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 15.0)
 @dataclass(frozen=True)
 class Cell:
     """One synthesis of a sweep. ``network`` and ``tech`` are zoo / bundled names or
-    absolute file paths; ``power_w`` in W."""
+    absolute file paths; ``power_w`` in W and ``area_mm2`` in mm^2 (None: no budget of
+    that kind). Ray Tune trials rebuild it from :meth:`as_dict`, budgets included."""
 
     sweep: str
     network: str
-    power_w: float
+    power_w: float | None
     tech: str
     macros: str
     sharing: bool
@@ -64,15 +66,18 @@ class Cell:
     effort: str
     segments: str = "auto"
     batch: int | None = None
+    area_mm2: float | None = None
 
     @property
     def study_name(self) -> str:
-        """``SWEEP/NETWORK-POWERW-TECH-MACROS[-noshare][-segMODE][-bBATCH]-OBJECTIVE-OUTER-EFFORT-sSEED``."""
+        """``SWEEP/NETWORK-BUDGETS-TECH-MACROS[-noshare][-segMODE][-bBATCH]-OBJECTIVE-OUTER-EFFORT-sSEED``,
+        BUDGETS as ``POWERW``, ``AREAmm2`` or ``POWERW-AREAmm2`` (:func:`costmodel.budgets.budget_label`)."""
         outer = self.outer if self.outer == "grid" else f"{self.outer}{self.outer_trials}"
         share = "" if self.sharing else "-noshare"
         share += "" if self.segments == "auto" else f"-seg{self.segments}"
         share += "" if self.batch is None else f"-b{self.batch}"
-        return (f"{self.sweep}/{short(self.network)}-{self.power_w:g}W-{short(self.tech)}-{self.macros}{share}-"
+        return (f"{self.sweep}/{short(self.network)}-{budget_label(self.power_w, self.area_mm2)}-{short(self.tech)}-"
+                f"{self.macros}{share}-"
                 f"{self.objective}-{outer}-{self.effort}-s{self.seed}")
 
     def space_options(self) -> SpaceOptions:
@@ -95,9 +100,11 @@ def short(entry: str) -> str:
 
 def cells_of(spec: SweepSpec) -> list[Cell]:
     """Every cell of the sweep, networks outermost, seeds innermost."""
-    cells = [Cell(spec.name, n, float(p), t, o.macros, o.sharing, s, spec.objective, spec.outer,
-                  spec.outer_trials, spec.effort, o.segments, o.batch)
-             for n in spec.networks for p in spec.power_budgets_w for t in spec.techs for o in spec.options
+    powers = [float(p) for p in spec.power_budgets_w] or [None]
+    areas = [float(a) for a in spec.area_budgets_mm2] or [None]
+    cells = [Cell(spec.name, n, p, t, o.macros, o.sharing, s, spec.objective, spec.outer,
+                  spec.outer_trials, spec.effort, o.segments, o.batch, a)
+             for n in spec.networks for p in powers for a in areas for t in spec.techs for o in spec.options
              for s in spec.seeds]
     names = [c.study_name for c in cells]
     if len(set(names)) != len(names):
@@ -141,7 +148,7 @@ def expected_cost(cell: Cell, inputs: Inputs) -> float:
     built costs :data:`CELL_FIXED` (its trial will report why)."""
     try:
         space = synthesis_space(inputs.networks[cell.network], inputs.techs[cell.tech], cell.power_w,
-                                cell.space_options(), cell.plan())
+                                cell.space_options(), cell.plan(), area_mm2=cell.area_mm2)
         dists = outer_distributions(space, replace(cell, outer="grid").plan())     # the grid's points
     except PimtuneError:
         return float(CELL_FIXED)
@@ -192,7 +199,7 @@ def run_cell(cell: Cell, inputs: Inputs, storage_url: str, node: str | None = No
     start = time.perf_counter()
     plan = cell.plan()
     space = synthesis_space(inputs.networks[cell.network], inputs.techs[cell.tech], cell.power_w,
-                            cell.space_options(), plan)
+                            cell.space_options(), plan, area_mm2=cell.area_mm2)
     searched = retried = attempt = 0
     while True:
         attempt += 1

@@ -1,11 +1,14 @@
 """Sweep files (``studies/*.yaml``): which syntheses a ``pimtune sweep`` runs.
 
-A sweep is the product networks x power budgets x technologies x space options x seeds;
-every element is one synthesis (a *cell*, :mod:`search.sweeps.sweep`). Example::
+A sweep is the product networks x power budgets x area budgets x technologies x space
+options x seeds; every element is one synthesis (a *cell*, :mod:`search.sweeps.sweep`).
+Either budget list may be left out (the cells then have no budget of that kind), not
+both. Example::
 
     name: pimsyn-benchmarks          # prefix of every cell's study name
     networks: [alexnet, vgg16]       # zoo names or .onnx paths (relative to this file)
-    power_budgets_w: [20, 49]
+    power_budgets_w: [20, 49]        # W
+    area_budgets_mm2: [100]          # mm^2 (optional: with both, each cell keeps within both)
     techs: [reram]                   # bundled names or YAML paths (relative to this file)
     options: [{macros: specialised, sharing: true}]   # also segments: auto|one|searched, batch: N
     objective: tops_per_watt         # tops_per_watt | throughput | edp
@@ -24,9 +27,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from costmodel.chip_limits import Watts
+from costmodel.chip_limits import SquareMillimetres, Watts
 from costmodel.technology import TECH_DIR
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.zoo import NETWORKS
@@ -64,7 +67,8 @@ class SweepSpec(BaseModel):
 
     name: str = Field(pattern=NAME_PATTERN)
     networks: list[str] = Field(min_length=1)
-    power_budgets_w: list[Watts] = Field(min_length=1)
+    power_budgets_w: list[Watts] = Field(default=[])
+    area_budgets_mm2: list[SquareMillimetres] = Field(default=[])
     techs: list[str] = Field(default=["reram"], min_length=1)
     options: list[CellOptions] = Field(default=[CellOptions()], min_length=1)
     objective: Literal["tops_per_watt", "tops_per_watt_single", "throughput", "edp"] = "tops_per_watt"
@@ -74,12 +78,18 @@ class SweepSpec(BaseModel):
     seeds: list[int] = Field(default=[0], min_length=1)
     storage: str = "sqlite:///pimtune-sweep.db"
 
-    @field_validator("networks", "power_budgets_w", "techs", "options", "seeds")
+    @field_validator("networks", "power_budgets_w", "area_budgets_mm2", "techs", "options", "seeds")
     @classmethod
     def _distinct(cls, values: list) -> list:
         if len(set(values)) != len(values):
             raise ValueError("has repeated entries; list each value once")
         return values
+
+    @model_validator(mode="after")
+    def _budgets(self):
+        if not self.power_budgets_w and not self.area_budgets_mm2:
+            raise ValueError("no budget: give power_budgets_w (W), area_budgets_mm2 (mm^2) or both")
+        return self
 
 
 def load_sweep(path: str | Path) -> SweepSpec:

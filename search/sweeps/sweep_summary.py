@@ -2,8 +2,11 @@
 
 :func:`summary_rows` reads the cells' studies from the storage (a cell not run yet has
 state ``new`` and empty metrics); :func:`write_summary` writes ``summary.csv``,
-``summary.md`` and ``tops_per_watt.png`` (best TOPS/W against power budget, one line per
-network and variant, the best over seeds; single seeds as dots).
+``summary.md`` and ``tops_per_watt.png`` (best TOPS/W against power budget, or against
+area budget in a sweep without power budgets, one line per network and variant, the
+best over seeds; single seeds as dots). A sweep with area budgets has an ``area budget
+(mm^2)`` column beside the power budget's (:func:`columns`); a budget a cell does not
+have reads ``-`` (empty in the CSV).
 """
 
 from __future__ import annotations
@@ -32,6 +35,16 @@ COLUMNS = (
     ("cell_bits", "cell bits", "{}"), ("xbar_size", "xbar", "{}"), ("dac_bits", "DAC bits", "{}"),
     ("study", "study", "{}"),
 )
+#: The column of the area budget, after the power budget's in a sweep that has area budgets.
+AREA_COLUMN = ("area_budget_mm2", "area budget (mm^2)", "{:g}")
+
+
+def columns(rows: list[dict]) -> tuple:
+    """:data:`COLUMNS`, with :data:`AREA_COLUMN` after the power budget when a row has an area budget."""
+    if not any(r.get("area_budget_mm2") is not None for r in rows):
+        return COLUMNS
+    at = [c[0] for c in COLUMNS].index("power_w") + 1
+    return COLUMNS[:at] + (AREA_COLUMN,) + COLUMNS[at:]
 
 
 def summary_rows(storage, cells: list[Cell]) -> list[dict]:
@@ -43,6 +56,8 @@ def summary_rows(storage, cells: list[Cell]) -> list[dict]:
         row = {k: None for k, _, _ in COLUMNS}
         row.update(network=short(cell.network), power_w=cell.power_w, tech=short(cell.tech), macros=cell.macros,
                    sharing=cell.sharing, seed=cell.seed, state=states[cell.study_name], study=cell.study_name)
+        if cell.area_mm2 is not None:
+            row["area_budget_mm2"] = cell.area_mm2
         if row["state"] != "new":
             study = optuna.load_study(study_name=cell.study_name, storage=storage)
             finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
@@ -73,10 +88,11 @@ def cell_text(fmt: str, value) -> str:
 
 def markdown(rows: list[dict]) -> str:
     """The table as GitHub Markdown."""
-    lines = ["| " + " | ".join(h for _, h, _ in COLUMNS) + " |",
-             "|" + "|".join("---:" if f != "{}" else "---" for _, _, f in COLUMNS) + "|"]
+    cols = columns(rows)
+    lines = ["| " + " | ".join(h for _, h, _ in cols) + " |",
+             "|" + "|".join("---:" if f != "{}" else "---" for _, _, f in cols) + "|"]
     for r in rows:
-        lines.append("| " + " | ".join(cell_text(f, r[k]) for k, _, f in COLUMNS) + " |")
+        lines.append("| " + " | ".join(cell_text(f, r.get(k)) for k, _, f in cols) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -84,38 +100,47 @@ def write_summary(rows: list[dict], out: Path, title: str) -> dict[str, Path]:
     """Write ``summary.csv``, ``summary.md`` and ``tops_per_watt.png`` into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     files = {"csv": out / "summary.csv", "markdown": out / "summary.md", "plot": out / "tops_per_watt.png"}
+    cols = columns(rows)
     with atomic_files.open_text(files["csv"], newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=[k for k, _, _ in COLUMNS])
+        writer = csv.DictWriter(f, fieldnames=[k for k, _, _ in cols])
         writer.writeheader()
-        writer.writerows({k: ("" if r[k] is None else r[k]) for k, _, _ in COLUMNS} for r in rows)
+        writer.writerows({k: ("" if r.get(k) is None else r[k]) for k, _, _ in cols} for r in rows)
     atomic_files.write_text(files["markdown"], f"# {title}\n\n" + markdown(rows))
     plot(rows, files["plot"], title)
     return files
 
 
 def plot(rows: list[dict], path: Path, title: str) -> None:
-    """Best TOPS/W (over seeds) against power budget, one line per network and variant."""
+    """Best TOPS/W (over seeds) against power budget (area budget in a sweep without
+    power budgets), one line per network and variant (and area budget, in a sweep with
+    both)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    variants = sorted({(r["network"], r["tech"], r["macros"], r["sharing"]) for r in rows}, key=str)
-    several = {i: len({v[i] for v in variants}) > 1 for i in (1, 2, 3)}
+    by_power = any(r["power_w"] is not None for r in rows)
+    x_key = "power_w" if by_power else "area_budget_mm2"
+    areas = by_power and any(r.get("area_budget_mm2") is not None for r in rows)
+
+    def variant_of(r: dict) -> tuple:
+        return (r["network"], r["tech"], r["macros"], r["sharing"]) + ((r.get("area_budget_mm2"),) if areas else ())
+
+    variants = sorted({variant_of(r) for r in rows}, key=str)
+    several = {i: len({v[i] for v in variants}) > 1 for i in range(1, len(variants[0]) if variants else 1)}
     for variant in variants:
-        mine = [r for r in rows if (r["network"], r["tech"], r["macros"], r["sharing"]) == variant
-                and r["tops_per_watt"] is not None]
+        mine = [r for r in rows if variant_of(r) == variant and r["tops_per_watt"] is not None
+                and r.get(x_key) is not None]
         if not mine:
             continue
-        budgets = sorted({r["power_w"] for r in mine})
-        best = [max(r["tops_per_watt"] for r in mine if r["power_w"] == b) for b in budgets]
-        name = variant[0] + "".join(f", {v if i != 3 else ('sharing' if v else 'no sharing')}"
-                                    for i, v in enumerate(variant) if i and several[i])
+        budgets = sorted({r[x_key] for r in mine})
+        best = [max(r["tops_per_watt"] for r in mine if r[x_key] == b) for b in budgets]
+        name = variant[0] + "".join(f", {_variant_word(i, v)}" for i, v in enumerate(variant) if i and several[i])
         (line,) = ax.plot(budgets, best, marker="o", label=name)
-        ax.scatter([r["power_w"] for r in mine], [r["tops_per_watt"] for r in mine], s=12, alpha=0.4,
+        ax.scatter([r[x_key] for r in mine], [r["tops_per_watt"] for r in mine], s=12, alpha=0.4,
                    color=line.get_color())
-    ax.set_xlabel("power budget (W)")
+    ax.set_xlabel("power budget (W)" if by_power else "area budget (mm^2)")
     ax.set_ylabel("best TOPS/W")
     ax.set_title(title)
     ax.grid(alpha=0.3)
@@ -124,3 +149,12 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
     fig.tight_layout()
     atomic_files.save_figure(fig, path, dpi=120)
     plt.close(fig)
+
+
+def _variant_word(i: int, value) -> str:
+    """How element ``i`` of a plot's variant (network, tech, macros, sharing, area budget) reads."""
+    if i == 3:
+        return "sharing" if value else "no sharing"
+    if i == 4:
+        return "no area budget" if value is None else f"{value:g} mm^2"
+    return str(value)

@@ -1,7 +1,7 @@
 """PIMSYN's ablations reproduced in pimtune's model, driven by ``studies/ablations.yaml``.
 
 For every network of the file, full syntheses (:func:`search.synth.synthesis.synthesize`) of
-these variants, at the file's power budget:
+these variants, at the file's budgets (``power_w`` in W, ``area_mm2`` in mm^2, either or both):
 
 - ``full``: the complete flow (SA-filtered duplication candidates plus the heuristic's,
   specialised macros, sharing);
@@ -11,11 +11,12 @@ these variants, at the file's power budget:
 - ``identical_macros``: every macro alike;
 - ``no_sharing``: no inter-layer macro sharing;
 
-and, at ``isaac_power_w`` (a budget at which ISAAC's organisation holds the network), the
-full flow against the ``isaac`` reference design. Every synthesis is a study in one
-storage (default: SQLite in the output directory), so an interrupted run resumes. The
-result is one row per (network, comparison) of ratios ``a / b`` of power efficiency
-(TOPS/W) and throughput (inferences/s), beside the paper's figures.
+and, at ``isaac_power_w`` / ``isaac_area_mm2`` (budgets at which ISAAC's organisation holds
+the network; by default the file's), the full flow against the ``isaac`` reference design.
+Every synthesis is a study in one storage (default: SQLite in the output directory), so an
+interrupted run resumes. The result is one row per (network, comparison) of ratios
+``a / b`` of power efficiency (TOPS/W) and throughput (inferences/s), beside the paper's
+figures.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from tabulate import tabulate
 
-from costmodel.chip_limits import Watts
+from costmodel.budgets import budget_label, budget_text
+from costmodel.chip_limits import SquareMillimetres, Watts
 from costmodel.evaluator import evaluate
 from costmodel.reference_designs import reference_design
 from costmodel.technology import load_technology
@@ -60,30 +62,45 @@ COMPARISONS: dict[str, tuple[str, str, str]] = {
 
 
 class AblationFile(BaseModel):
-    """``studies/ablations.yaml``: networks (zoo names or ONNX paths), the power budget (W)
-    of the ablations, the technology, the effort (a preset name or inline Effort fields),
-    seed, worker processes, the per-network budget of the ISAAC comparison (W; default
-    ``power_w``) and its effort (default: ``effort``)."""
+    """``studies/ablations.yaml``: networks (zoo names or ONNX paths), the budgets of the
+    ablations (``power_w`` in W, ``area_mm2`` in mm^2: either or both), the technology,
+    the effort (a preset name or inline Effort fields), seed, worker processes, the
+    per-network budgets of the ISAAC comparison (``isaac_power_w`` in W,
+    ``isaac_area_mm2`` in mm^2; default ``power_w`` and ``area_mm2``) and its effort
+    (default: ``effort``)."""
 
     model_config = ConfigDict(extra="forbid")
 
     networks: list[str] = Field(min_length=1)
-    power_w: Watts
+    power_w: Watts | None = None
+    area_mm2: SquareMillimetres | None = None
     tech: str = "reram"
     effort: str | Effort = "default"
     isaac_power_w: dict[str, Watts] = Field(default_factory=dict)
+    isaac_area_mm2: dict[str, SquareMillimetres] = Field(default_factory=dict)
     isaac_effort: str | Effort | None = None
     seed: int = 0
     jobs: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _budget(self):
+        if self.power_w is None and self.area_mm2 is None:
+            raise ValueError("no budget: give power_w (W), area_mm2 (mm^2) or both")
+        return self
+
+    def isaac_budgets(self, name: str) -> tuple[float | None, float | None]:
+        """``(power_w, area_mm2)`` of network ``name``'s ISAAC comparison."""
+        return self.isaac_power_w.get(name, self.power_w), self.isaac_area_mm2.get(name, self.area_mm2)
 
 
 def load_ablation_file(path: str | Path) -> AblationFile:
     """The validated file; PimtuneError naming the file, key and rule otherwise."""
     path = Path(path)
     spec = load_yaml_model(path, AblationFile, PimtuneError, "ablation file")
-    for name in spec.isaac_power_w:
-        if name not in spec.networks:
-            raise PimtuneError(f"{path}: isaac_power_w.{name}: not one of the networks {spec.networks}")
+    for key in ("isaac_power_w", "isaac_area_mm2"):
+        for name in getattr(spec, key):
+            if name not in spec.networks:
+                raise PimtuneError(f"{path}: {key}.{name}: not one of the networks {spec.networks}")
     return spec
 
 
@@ -111,26 +128,29 @@ def run_ablations(spec: AblationFile, load_network, storage, progress=None) -> d
         for variant, (options, duplication) in VARIANTS.items():
             if progress:
                 progress(name, variant)
-            row[variant] = _synth(network, tech, spec.power_w, options, duplication, _effort(spec.effort), spec,
-                                  storage, f"ablation-{network.name}-{spec.power_w:g}W-{variant}")
-        power = spec.isaac_power_w.get(name, spec.power_w)
+            row[variant] = _synth(network, tech, (spec.power_w, spec.area_mm2), options, duplication,
+                                  _effort(spec.effort), spec, storage,
+                                  f"ablation-{network.name}-{budget_label(spec.power_w, spec.area_mm2)}-{variant}")
+        power, area = spec.isaac_budgets(name)
         if progress:
-            progress(name, f"isaac at {power:g} W")
+            progress(name, f"isaac at {budget_text(power, area)}")
         effort = _effort(spec.isaac_effort or spec.effort)
-        row["isaac_full"] = _synth(network, tech, power, SpaceOptions(), "sa", effort, spec, storage,
-                                   f"ablation-{network.name}-{power:g}W-full-{effort.name}")
+        row["isaac_full"] = _synth(network, tech, (power, area), SpaceOptions(), "sa", effort, spec, storage,
+                                   f"ablation-{network.name}-{budget_label(power, area)}-full-{effort.name}")
         try:
-            batch = reference_design("isaac", network, tech, power)
-            m = evaluate(network, tech, batch, power).metrics(0)
+            batch = reference_design("isaac", network, tech, power, area_mm2=area)
+            m = evaluate(network, tech, batch, power, area_mm2=area).metrics(0)
             row["isaac"] = Cell(m["tops_per_watt"], m["throughput_ips"])
         except PimtuneError as exc:
             row["isaac"] = Cell(None, None, str(exc))
     return out
 
 
-def _synth(network, tech, power, options, duplication, effort, spec, storage, study_name) -> Cell:
+def _synth(network, tech, budgets, options, duplication, effort, spec, storage, study_name) -> Cell:
+    """One synthesis at ``budgets``, ``(power_w, area_mm2)``."""
     plan = SynthesisPlan(effort=effort, seed=spec.seed, jobs=spec.jobs, duplication=duplication)
-    space = synthesis_space(network, tech, power, options, plan)
+    power, area = budgets
+    space = synthesis_space(network, tech, power, options, plan, area_mm2=area)
     study, _ = synthesize(space, plan, storage, study_name)
     best = best_trial(study, plan.objective)
     if best is None:

@@ -102,12 +102,13 @@ def unfit_reasons(space: DesignSpace, X: np.ndarray) -> list[str | None]:
     budget = space.crossbar_budget(X).astype(np.int64)
     limit = space.crossbar_limit(X).astype(np.int64)
     moved = (repaired[:, :len(space.global_names)] != X[:, :len(space.global_names)]).any(1)
+    left_of = "power" if space.area_mm2 is None else "area" if space.power_w is None else "power or area"
     out = []
     for m in range(len(X)):
         if need[m] > budget[m]:
             out.append(f"the weights need {need[m]} crossbars, the crossbar share pays for {budget[m]}")
         elif need[m] > limit[m]:
-            out.append(f"the weights need {need[m]} crossbars, the power left for their periphery "
+            out.append(f"the weights need {need[m]} crossbars, the {left_of} left for their periphery "
                        f"allows {max(limit[m], 0)}")
         elif moved[m]:
             out.append(f"no ADC is precise enough for {int(g['dac_bits'][m])}-bit DACs")

@@ -49,7 +49,7 @@ OFFCHIP_COMPONENTS = ("dram", "array_write", "global_buffer")
 def best_design(space: DesignSpace, trial: FrozenTrial) -> tuple[DesignBatch, Results]:
     """The design stored on ``trial`` and its evaluation."""
     batch = DesignBatch.from_dicts([trial.user_attrs["design"]], space.network, source=f"trial {trial.number}")
-    return batch, evaluate(space.network, space.tech, batch, space.power_w)
+    return batch, evaluate(space.network, space.tech, batch, space.power_w, area_mm2=space.area_mm2)
 
 
 def reference_metrics(space: DesignSpace) -> dict[str, dict]:
@@ -58,11 +58,11 @@ def reference_metrics(space: DesignSpace) -> dict[str, dict]:
     for name in REFERENCES:
         try:
             batch = reference_design(name, space.network, space.tech, space.power_w,
-                                     batch=space.options.batch or space.options.batch_max)
+                                     batch=space.options.batch or space.options.batch_max, area_mm2=space.area_mm2)
         except DesignError as exc:
             out[name] = {"reason": str(exc)}
             continue
-        out[name] = evaluate(space.network, space.tech, batch, space.power_w).metrics(0)
+        out[name] = evaluate(space.network, space.tech, batch, space.power_w, area_mm2=space.area_mm2).metrics(0)
     return out
 
 
@@ -75,7 +75,7 @@ def write_outputs(out: Path, space: DesignSpace, study: optuna.Study, plan: Synt
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
     best = best_trial(study, plan.objective)
     summary = {"study": study.study_name, "storage": storage_label, "network": space.network.name,
-               "power_w": space.power_w, "objective": plan.objective, "best": None, "files": {}}
+               **space.budget_identity(), "objective": plan.objective, "best": None, "files": {}}
     refs = reference_metrics(space)
     summary["references"] = refs
     if best is None:
@@ -181,7 +181,7 @@ def plot_pareto(path: Path, trials: list[FrozenTrial], best: FrozenTrial, space:
         ax.legend(fontsize=8)
     ax.set_xlabel("throughput (inferences/s)")
     ax.set_ylabel("power efficiency (TOPS/W)")
-    ax.set_title(f"{space.network.name} at {space.power_w:g} W: best design of each outer point")
+    ax.set_title(f"{space.network.name} at {space.budget_text()}: best design of each outer point")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     atomic_files.save_figure(fig, path, dpi=120)
@@ -248,7 +248,8 @@ def _metric_row(name: str, m: dict) -> list:
 
 def _markdown(space, study, plan, storage_label, trials, best, table, refs) -> str:
     e = plan.effort
-    lines = [f"# Synthesis of {space.network.name} at {space.power_w:g} W", "",
+    lines = [f"# Synthesis of {space.network.name} at {space.budget_text()}", "",
+             *_budget_lines(space),
              f"Technology `{space.tech.name}`; objective `{plan.objective}`; outer sampler `{plan.outer}`; "
              f"effort `{e.name}` (SA {e.sa_chains} chains x {e.sa_steps} steps keeping {e.candidates} candidates "
              f"per DAC resolution; EA population {e.population} x {e.generations} generations); seed {plan.seed}; "
@@ -318,6 +319,18 @@ def _markdown(space, study, plan, storage_label, trials, best, table, refs) -> s
               f"design; {evals:,} designs scored by the EA in total. Plots: `pareto.png`, `energy.png`, "
               f"`convergence.png`.", ""]
     return "\n".join(lines) + "\n"
+
+
+def _budget_lines(space: DesignSpace) -> list[str]:
+    """Under an area budget, a line naming the budgets (none for a power budget alone)."""
+    if space.area_mm2 is None:
+        return []
+    if space.power_w is None:
+        return [f"Budget: area {space.area_mm2:g} mm^2, no power budget; its crossbar share pays for the crossbars, "
+                f"the rest for the periphery.", ""]
+    return [f"Budgets: power {space.power_w:g} W and area {space.area_mm2:g} mm^2; the crossbar share of each pays "
+            f"for the crossbars, the rest for the periphery, and the chip is the smaller of the two allocations, "
+            f"within both.", ""]
 
 
 def _weights_section(table: dict) -> list[str]:

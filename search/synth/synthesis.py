@@ -112,7 +112,7 @@ def direction(plan: SynthesisPlan) -> str:
 def identity(space: DesignSpace, plan: SynthesisPlan) -> dict:
     """What a synthesis study searches (see :func:`search.storage.studies.open_study`)."""
     return {"command": "synth", "network": space.network.name, "network_sha1": space.network.fingerprint(),
-            "power_w": space.power_w, "tech": space.tech.name, "tech_sha1": tech_fingerprint(space.tech),
+            **space.budget_identity(), "tech": space.tech.name, "tech_sha1": tech_fingerprint(space.tech),
             "sharing": space.options.sharing, "macros": space.options.macro_mode,
             "objective": plan.objective, "outer": plan.outer, "effort": plan.effort.name,
             "effort_sha1": hashlib.sha1(plan.effort.model_dump_json().encode()).hexdigest()[:16],
@@ -140,11 +140,13 @@ def outer_distributions(space: DesignSpace, plan: SynthesisPlan) -> dict:
     return dists
 
 
-def synthesis_space(network, tech, power_w: float, options: SpaceOptions, plan: SynthesisPlan) -> DesignSpace:
-    """The design space a synthesis searches: ``options``' space, except that with
-    ``segments="auto"`` a grid synthesis whose grid holds no point where one copy of the
-    weights fits (the effort's rram_ratios may be below the box's top) searches segments."""
-    space = DesignSpace.for_network(network, tech, power_w, options)
+def synthesis_space(network, tech, power_w: float | None, options: SpaceOptions, plan: SynthesisPlan,
+                    area_mm2: float | None = None) -> DesignSpace:
+    """The design space a synthesis searches at ``power_w`` W and/or ``area_mm2`` mm^2:
+    ``options``' space, except that with ``segments="auto"`` a grid synthesis whose grid
+    holds no point where one copy of the weights fits (the effort's rram_ratios may be
+    below the box's top) searches segments."""
+    space = DesignSpace.for_network(network, tech, power_w, options, area_mm2=area_mm2)
     if space.segmented or options.segments != "auto" or plan.outer != "grid":
         return space
     dists = outer_distributions(space, plan)
@@ -153,7 +155,7 @@ def synthesis_space(network, tech, power_w: float, options: SpaceOptions, plan: 
     rows, _, _ = point_rows(space, grid)
     if any(r is None for r in unfit_reasons(space, rows)):
         return space
-    return DesignSpace.for_network(network, tech, power_w, options, segmented=True)
+    return DesignSpace.for_network(network, tech, power_w, options, segmented=True, area_mm2=area_mm2)
 
 
 def outer_sampler(space: DesignSpace, plan: SynthesisPlan) -> optuna.samplers.BaseSampler:
@@ -311,11 +313,11 @@ def _best_value(study: optuna.Study, objective: str) -> float | None:
 _WORKER_SPACE: DesignSpace | None = None
 
 
-def _init_worker(parent, network, tech, power_w, options, segmented) -> None:
+def _init_worker(parent, network, tech, power_w, options, segmented, area_mm2=None) -> None:
     global _WORKER_SPACE
     init_worker(parent)                      # ignores Ctrl-C, dies with the parent
     threadpool_limits(limits=1)              # one BLAS thread per worker process (for good)
-    _WORKER_SPACE = DesignSpace.for_network(network, tech, power_w, options, segmented)
+    _WORKER_SPACE = DesignSpace.for_network(network, tech, power_w, options, segmented, area_mm2=area_mm2)
 
 
 def _run_in_worker(points: list[dict], plan: SynthesisPlan, seed_words: list[int]) -> list[PointOutcome]:
@@ -336,7 +338,7 @@ def _execute(space, study, plan, dists, batches, told) -> None:
     if plan.jobs > 1:
         pool = ProcessPoolExecutor(plan.jobs, initializer=_init_worker,
                                    initargs=(os.getpid(), space.network, space.tech, space.power_w, space.options,
-                                             space.segmented))
+                                             space.segmented, space.area_mm2))
     in_flight: dict[Future, list] = {}
     asked: list[optuna.trial.Trial] = []
     try:
@@ -410,9 +412,11 @@ def run_label(plan: SynthesisPlan) -> str:
 
 
 def default_study_name(space: DesignSpace, plan: SynthesisPlan) -> str:
-    """``NETWORK-POWERW-synth-OBJECTIVE-EFFORT[-sSEED][-segMODE][-bBATCH]``: what a rerun of
-    the same command finds again."""
-    return f"{space.network.name}-{space.power_w:g}W-synth-{plan.objective}-{run_label(plan)}{space.options_label()}"
+    """``NETWORK-BUDGETS-synth-OBJECTIVE-EFFORT[-sSEED][-segMODE][-bBATCH]``: what a rerun of
+    the same command finds again (BUDGETS: ``POWERW``, ``AREAmm2`` or ``POWERW-AREAmm2``,
+    :func:`costmodel.budgets.budget_label`)."""
+    return (f"{space.network.name}-{space.budget_label()}-synth-{plan.objective}-{run_label(plan)}"
+            f"{space.options_label()}")
 
 
 def synthesize(space: DesignSpace, plan: SynthesisPlan, storage, study_name: str | None = None,
