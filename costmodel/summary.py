@@ -33,6 +33,19 @@ REASON_TEXT: dict[str, str] = {
 }
 
 
+
+def arrays_text(tech, rows: int, cols: int, cell_bits: int, dac_bits: int, adc_bits: int | None) -> str:
+    """One design's arrays in words: ``"2-bit cells, 128x128 crossbars, 1-bit DACs, 8-bit
+    ADCs"`` (ReRAM) or ``"128x128 digital SRAM arrays of 8-bit weights, 1 input bit per
+    cycle"`` (SRAM; analog arrays add their ADCs)."""
+    adc = "no ADC" if adc_bits is None else f"{adc_bits}-bit ADCs"
+    if tech.sram is None:
+        return f"{cell_bits}-bit cells, {rows}x{cols} crossbars, {dac_bits}-bit DACs, {adc}"
+    kind = "analog" if tech.sram.is_analog else "digital"
+    text = (f"{rows}x{cols} {kind} SRAM arrays of {cell_bits}-bit weights, "
+            f"{dac_bits} input bit{'s' if dac_bits > 1 else ''} per cycle")
+    return text + (f", {adc}" if tech.sram.is_analog else "")
+
 def _reason_text(reason: str, area_budget_mm2: float) -> str:
     """:data:`REASON_TEXT` of ``reason``; under an area budget, the budgets it names are both."""
     text = REASON_TEXT.get(reason, reason)
@@ -130,6 +143,10 @@ def design_summary(network: Network, results: Results, n: int, batch: DesignBatc
         "cell_bits": int(batch.cell_bits[n]),
         "dac_bits": int(batch.dac_bits[n]),
         "adc_bits": int(adc_bits) if math.isfinite(adc_bits) else None,
+        "array_cols": int(r.array_cols[n]),
+        "buffer_kib": float(results.global_buffer_kib[n]),
+        "arrays": arrays_text(r.tech, int(r.xbar_size[n]), int(r.array_cols[n]), int(batch.cell_bits[n]),
+                              int(batch.dac_bits[n]), int(adc_bits) if math.isfinite(adc_bits) else None),
         "bit_iterations": int(r.iterations[n]),
         "weight_slices": int(r.slices[n]),
         "rram_ratio": _f(batch.rram_ratio[n]),

@@ -151,7 +151,6 @@ def render(summary: dict, out: Path, fix: str) -> None:
                       gain)
     con.print(table)
     p = best["params"]
-    con.print(f"outer point: rram_ratio {p['rram_ratio']:g}, {p['cell_bits']}-bit cells, "
-              f"{p['xbar_size']}x{p['xbar_size']} crossbars (trial {best['trial']})")
+    con.print(f"outer point: rram_ratio {p['rram_ratio']:g}, {best['arrays']} (trial {best['trial']})")
     con.print(weights_text(best))
     con.print("wrote " + ", ".join(Path(v).name for v in summary["files"].values()) + f" to {out}/")

@@ -93,7 +93,8 @@ def write_outputs(out: Path, space: DesignSpace, study: optuna.Study, plan: Synt
     plot_pareto(files["pareto"], trials, best, space)
     plot_energy(files["energy"], table)
     plot_convergence(files["convergence"], best, plan)
-    summary["best"] = {"trial": best.number, "params": best.params, "value": best.value, **res.metrics(0)}
+    summary["best"] = {"trial": best.number, "params": best.params, "value": best.value,
+                       "arrays": table["globals"]["arrays"], **res.metrics(0)}
     summary["files"] = {k: str(v) for k, v in files.items()}
     return summary
 
@@ -270,8 +271,7 @@ def _markdown(space, study, plan, storage_label, trials, best, table, refs) -> s
         chip = (f"{g['crossbars_used']} of {g['crossbar_budget']} crossbars, {g['macros']} macros in "
                 f"{g['macro_sets']} sets on a {g['mesh_width']}-wide mesh")
     lines += ["## Best design", "",
-              f"Trial {best.number}: rram_ratio {g['rram_ratio']:g}, {g['cell_bits']}-bit cells, "
-              f"{g['xbar_size']}x{g['xbar_size']} crossbars, {g['dac_bits']}-bit DACs, {g['adc_bits']}-bit ADCs; "
+              f"Trial {best.number}: rram_ratio {g['rram_ratio']:g}, {g['arrays']}; "
               f"{chip}. Bottleneck layer: "
               f"`{table['bottleneck']['name']}` ({table['bottleneck']['busy_share_pct']:.0f} % of the period).", ""]
     lines += _weights_section(table)
