@@ -26,46 +26,39 @@ MAX_AREA_MM2 = 7e4
 DIE_AREA_MM2 = 858.0
 
 
-def power_problem(watts: float) -> str | None:
-    """Why ``watts`` is not a power budget, or None."""
-    if not math.isfinite(watts) or watts <= 0:
-        return "the power budget must be a positive, finite number of W"
-    if watts > MAX_POWER_W:
-        return (f"a power budget of {watts:g} W is beyond any single chip (at most {MAX_POWER_W:g} W); "
-                f"give the budget in W, e.g. 49")
+def _budget_problem(value: float, what: str, unit: str, most: float, note: str, example: str) -> str | None:
+    if not math.isfinite(value) or value <= 0:
+        return f"the {what} budget must be a positive, finite number of {unit}"
+    if value > most:
+        return (f"a {what} budget of {value:g} {unit} is beyond any single chip (at most {most:g} {unit}{note}); "
+                f"give the budget in {unit}, e.g. {example}")
     return None
 
 
-def _check_watts(watts: float) -> float:
-    problem = power_problem(watts)
-    if problem:
-        raise ValueError(problem)
-    return watts
-
-
-#: A power budget in a YAML or JSON file (pydantic type).
-Watts = Annotated[float, AfterValidator(_check_watts)]
+def power_problem(watts: float) -> str | None:
+    """Why ``watts`` is not a power budget, or None."""
+    return _budget_problem(watts, "power", "W", MAX_POWER_W, "", "49")
 
 
 def area_problem(mm2: float) -> str | None:
     """Why ``mm2`` is not an area budget, or None."""
-    if not math.isfinite(mm2) or mm2 <= 0:
-        return "the area budget must be a positive, finite number of mm^2"
-    if mm2 > MAX_AREA_MM2:
-        return (f"an area budget of {mm2:g} mm^2 is beyond any single chip (at most {MAX_AREA_MM2:g} mm^2, "
-                f"a whole wafer); give the budget in mm^2, e.g. 100")
-    return None
+    return _budget_problem(mm2, "area", "mm^2", MAX_AREA_MM2, ", a whole wafer", "100")
 
 
-def _check_mm2(mm2: float) -> float:
-    problem = area_problem(mm2)
-    if problem:
-        raise ValueError(problem)
-    return mm2
+def _checked(problem):
+    """A pydantic after-validator raising ``problem(value)`` when there is one."""
+    def check(value: float) -> float:
+        why = problem(value)
+        if why:
+            raise ValueError(why)
+        return value
+    return check
 
 
+#: A power budget in a YAML or JSON file (pydantic type).
+Watts = Annotated[float, AfterValidator(_checked(power_problem))]
 #: An area budget in a YAML or JSON file (pydantic type).
-SquareMillimetres = Annotated[float, AfterValidator(_check_mm2)]
+SquareMillimetres = Annotated[float, AfterValidator(_checked(area_problem))]
 
 
 def area_warning(area_mm2: float, power_w: float | None, area_budget_mm2: float | None = None) -> str | None:

@@ -58,28 +58,24 @@ def output_dir(arg: str | Path, create: bool = True) -> Path:
     return path
 
 
-def positive_watts(text: str) -> float:
-    """argparse type of ``--power``: a power budget in W (:mod:`costmodel.chip_limits`)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a power budget in W (e.g. 49), got {text!r}") from None
-    problem = power_problem(value)
-    if problem:
-        raise argparse.ArgumentTypeError(f"{problem} (got {text!r})")
-    return value
+def _budget_type(problem, expected: str):
+    """An argparse type: a float that ``problem`` (:mod:`costmodel.chip_limits`) accepts."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        why = problem(value)
+        if why:
+            raise argparse.ArgumentTypeError(f"{why} (got {text!r})")
+        return value
+    return parse
 
 
-def positive_mm2(text: str) -> float:
-    """argparse type of ``--area``: an area budget in mm^2 (:mod:`costmodel.chip_limits`)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an area budget in mm^2 (e.g. 100), got {text!r}") from None
-    problem = area_problem(value)
-    if problem:
-        raise argparse.ArgumentTypeError(f"{problem} (got {text!r})")
-    return value
+#: argparse type of ``--power``: a power budget in W.
+positive_watts = _budget_type(power_problem, "a power budget in W (e.g. 49)")
+#: argparse type of ``--area``: an area budget in mm^2.
+positive_mm2 = _budget_type(area_problem, "an area budget in mm^2 (e.g. 100)")
 
 
 def warn_if_beyond_one_die(area_mm2: float | None, power_w: float | None, area_budget_mm2: float | None = None) -> None:
