@@ -12,7 +12,8 @@ A *record* is one synthesised best design, a dict with the keys of :data:`RECORD
 
 :func:`network_study` writes the plot and the tables of a list of records;
 :func:`plot_family_fronts` draws the plot alone, :func:`comparison_rows` builds the ratio
-table. The per-network synthesis runs that produce the records are not wired here.
+table. ``pimtune aimc-vs-dimc network SWEEP_FILE`` (:mod:`search.cli.aimc_vs_dimc_cmd`) builds the
+records from a sweep's best designs (``studies/aimc-vs-dimc.yaml``).
 """
 
 from __future__ import annotations
