@@ -12,7 +12,8 @@ A *record* is one synthesised best design, a dict with the keys of :data:`RECORD
 
 :func:`network_study` writes the plot and the tables of a list of records;
 :func:`plot_family_fronts` draws the plot alone, :func:`comparison_rows` builds the ratio
-table. The per-network synthesis runs that produce the records are not wired here.
+table. ``pimtune aimc-vs-dimc network SWEEP_FILE`` (:mod:`search.cli.aimc_vs_dimc_cmd`) builds the
+records from a sweep's best designs (``studies/aimc-vs-dimc.yaml``).
 """
 
 from __future__ import annotations
@@ -92,12 +93,11 @@ def plot_family_fronts(records: list[dict], path: Path, fronts: str = "network",
         for r in (r for r in recs if r["family"] == fam):
             ax.scatter([r["tops_per_mm2"]], [r["tops_per_w"]], marker=marker[r["network"]], s=50, color=colour,
                        edgecolors="k", lw=0.5, zorder=3)
-            ax.annotate(r["budget"], (r["tops_per_mm2"], r["tops_per_w"]), textcoords="offset points",
-                        xytext=(4, 3), fontsize=6)
     handles = [ax.scatter([], [], marker="s", color=family_colour(f, fams), label=f) for f in fams]
     handles += [ax.plot([], [], marker=marker[n], ls=style[n], color="k", mfc="w", label=n)[0] for n in nets]
     ax.set_xscale("log")
     ax.set_yscale("log")
+    _label_budgets(fig, ax, recs)
     ax.set_xlabel("TOPS/mm$^2$")
     ax.set_ylabel("TOPS/W")
     ax.set_title(title + ("\n(step lines: each family's Pareto front per network)" if fronts == "network"
@@ -107,6 +107,39 @@ def plot_family_fronts(records: list[dict], path: Path, fronts: str = "network",
     fig.tight_layout()
     atomic_files.save_figure(fig, path, dpi=130)
     plt.close(fig)
+
+
+#: where a point's budget label may go, in points from the point, in order of preference
+LABEL_OFFSETS = ((4, 3), (4, -9), (-4, 3), (-4, -9), (4, 10), (-4, 10), (4, -16), (-4, -16))
+#: the label's font size (points) and its text width per character (points, about)
+LABEL_FONT, LABEL_CHAR = 6, 3.6
+#: half the width of a point's marker (points; the markers are 50 pt^2)
+LABEL_MARKER = 3.5
+
+
+def _label_budgets(fig, ax, recs: list[dict]) -> None:
+    """Label each point with its budget, at the first of :data:`LABEL_OFFSETS` where the
+    label overlaps no marker and no label placed before it (the first offset when every one
+    does): points close together, as a family's budgets often are, stay readable."""
+    fig.canvas.draw()                                       # the final limits and transforms
+    scale = 72.0 / fig.dpi                                  # display pixels -> points
+    at = [tuple(v * scale for v in ax.transData.transform((r["tops_per_mm2"], r["tops_per_w"]))) for r in recs]
+    m = LABEL_MARKER
+    placed = [(x - m, y - m, x + m, y + m) for x, y in at]     # labels keep off every marker too
+    for r, (px, py) in zip(recs, at):
+        w, h = LABEL_CHAR * len(r["budget"]), LABEL_FONT
+
+        def box(dx: float, dy: float) -> tuple[float, float, float, float]:
+            x0 = px + dx if dx >= 0 else px + dx - w
+            return x0, py + dy, x0 + w, py + dy + h
+
+        def free(b) -> bool:
+            return all(b[2] <= o[0] or o[2] <= b[0] or b[3] <= o[1] or o[3] <= b[1] for o in placed)
+
+        dx, dy = next((o for o in LABEL_OFFSETS if free(box(*o))), LABEL_OFFSETS[0])
+        placed.append(box(dx, dy))
+        ax.annotate(r["budget"], (r["tops_per_mm2"], r["tops_per_w"]), textcoords="offset points",
+                    xytext=(dx, dy), ha="left" if dx >= 0 else "right", fontsize=LABEL_FONT)
 
 
 def comparison_rows(records: list[dict]) -> list[dict]:

@@ -1,7 +1,8 @@
 """The summary of a sweep: every cell's best design, as a table (CSV, Markdown) and a plot.
 
 :func:`summary_rows` reads the cells' studies from the storage (a cell not run yet has
-state ``new`` and empty metrics); :func:`write_summary` writes ``summary.csv``,
+state ``new`` and empty metrics; a row also carries the best design's ``tops``,
+``adc_bits`` and ``buffer_kib``, which the table leaves out); :func:`write_summary` writes ``summary.csv``,
 ``summary.md`` and ``tops_per_watt.png`` (best TOPS/W against power budget, or against
 area budget in a sweep without power budgets, one line per network and variant, the
 best over seeds; single seeds as dots). A sweep with area budgets has an ``area budget
@@ -35,6 +36,8 @@ COLUMNS = (
     ("cell_bits", "cell bits", "{}"), ("xbar_size", "xbar", "{}"), ("dac_bits", "DAC bits", "{}"),
     ("study", "study", "{}"),
 )
+#: Keys of a summary row beyond the table's columns (:func:`summary_rows`).
+EXTRA_KEYS = ("tops", "adc_bits", "buffer_kib")
 #: The column of the area budget, after the power budget's in a sweep that has area budgets.
 AREA_COLUMN = ("area_budget_mm2", "area budget (mm^2)", "{:g}")
 
@@ -49,11 +52,14 @@ def columns(rows: list[dict]) -> tuple:
 
 def summary_rows(storage, cells: list[Cell]) -> list[dict]:
     """One dict per cell with the keys of :data:`COLUMNS` (metrics None without a
-    feasible design). ``points`` counts the study's finished outer points."""
+    feasible design), and the best design's ``tops`` (TOPS over the inference stream),
+    ``adc_bits`` (None on a digital design) and ``buffer_kib`` (None where the design has
+    no searched buffer), which the tables leave out. ``points`` counts the study's
+    finished outer points."""
     states = cell_states(storage, cells)
     rows = []
     for cell in cells:
-        row = {k: None for k, _, _ in COLUMNS}
+        row = {k: None for k in (*(c[0] for c in COLUMNS), *EXTRA_KEYS)}
         row.update(network=short(cell.network), power_w=cell.power_w, tech=short(cell.tech), macros=cell.macros,
                    sharing=cell.sharing, seed=cell.seed, state=states[cell.study_name], study=cell.study_name)
         if cell.area_mm2 is not None:
@@ -73,11 +79,12 @@ def _metrics(trial: optuna.trial.FrozenTrial) -> dict:
     m = trial.user_attrs["metrics"]
     design = trial.user_attrs["design"]
     return {"tops_per_watt": m["tops_per_watt"], "tops_per_watt_single": m.get("tops_per_watt_single"),
-            "segments": m.get("segments"), "batch": m.get("batch"),
+            "tops": m.get("tops"), "segments": m.get("segments"), "batch": m.get("batch"),
             "throughput_ips": m["throughput_ips"],
             "latency_s": m["latency_s"], "energy_j": m["energy_j"]["total"], "area_mm2": m["area_mm2"]["total"],
             "power_avg_w": m["power_w"]["average"], "rram_ratio": design["rram_ratio"],
-            "cell_bits": design["cell_bits"], "xbar_size": design["xbar_size"], "dac_bits": design["dac_bits"]}
+            "cell_bits": design["cell_bits"], "xbar_size": design["xbar_size"], "dac_bits": design["dac_bits"],
+            "adc_bits": design.get("adc_bits"), "buffer_kib": design.get("buffer_kib")}
 
 
 def cell_text(fmt: str, value) -> str:
