@@ -119,6 +119,7 @@ class Results:
             "reload_time_s": float(self.reload_time_s[n]),
             "endurance_inferences": _finite_or_none(self.endurance_inferences[n]),
             "global_buffer_kib": float(self.global_buffer_kib[n]),
+            "adc_bits": _finite_or_none(self.resolved.adc_bits[n]),
             "layers": self.layer_rows(n),
         }
 

@@ -53,8 +53,8 @@ def random_designs(network: Network, tech: Technology, power_w: float | None, n:
     di = rng.integers(len(tb.dac_bits), size=n)
     ratio = rng.uniform(0.1, 0.4, size=n)
     adc = np.zeros(n, dtype=np.int64)
-    if tech.sram is not None and tech.sram.is_analog:                  # its own stream: others' draws unchanged
-        adc = np.random.default_rng(np.random.SeedSequence([seed, 9])).choice(tech.sram.chip.adc_bits_options, size=n)
+    if tech.sram is not None and tech.sram.searched_adc_bits:          # its own stream: others' draws unchanged
+        adc = np.random.default_rng(np.random.SeedSequence([seed, 9])).choice(tech.sram.searched_adc_bits, size=n)
     globals_ = dict(rram_ratio=ratio, cell_bits=tb.cell_bits[ci], xbar_size=tb.xbar_sizes[si], dac_bits=tb.dac_bits[di],
                     adc_bits=adc)
     sizes = tech.global_buffer.sizes_kib

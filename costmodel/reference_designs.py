@@ -103,7 +103,7 @@ def best_on_grid(network: Network, tech: Technology, power_w: float | None, heur
                  batch: int = REFERENCE_BATCH, area_mm2: float | None = None) -> DesignBatch:
     """The best-TOPS/W design of PIMSYN's global grid with heuristic or no duplication
     (segmented, ``batch`` inferences per segment run, where no point holds one copy)."""
-    adcs = tech.sram.chip.adc_bits_options if tech.sram is not None and tech.sram.is_analog else [0]
+    adcs = (tech.sram.searched_adc_bits if tech.sram is not None else ()) or (0,)
     grid = list(product(RRAM_RATIOS, tech.cell_bits_options, tech.xbar_sizes, tech.dac_bits_options, adcs))
     r, c, s, d, a = (np.array(col) for col in zip(*grid))
     L = build_workload(network, tech).n_weighted

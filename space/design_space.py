@@ -146,10 +146,11 @@ class DesignSpace:
         grid = tuple(round(lo + i * step, 10) for i in range(int(math.floor((hi - lo) / step + 1e-9)) + 1))
         choices = {"rram_ratio": grid, "cell_bits": tech.cell_bits_options,
                    "xbar_size": tech.xbar_sizes, "dac_bits": tech.dac_bits_options}
-        if tech.sram is not None and tech.sram.is_analog:
-            choices["adc_bits"] = tuple(tech.sram.chip.adc_bits_options)
+        if tech.sram is not None and tech.sram.searched_adc_bits:
+            choices["adc_bits"] = tech.sram.searched_adc_bits
         elif "adc_bits" in options.fixed:
-            raise SpaceError(f"fixed adc_bits: {tech.name} searches no ADC resolution (only sram_aimc files do)")
+            raise SpaceError(f"fixed adc_bits: {tech.name} searches no ADC resolution (only sram_aimc files with "
+                             "chip.adc_bits_rule: searched do)")
         columns = []
         for name in choices:
             values = choices[name]

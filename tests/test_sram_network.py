@@ -100,7 +100,7 @@ def test_more_area_never_buys_fewer_arrays(tech, area, factor, seed):
     n = 16
     g = {"rram_ratio": rng.uniform(0.1, 0.9, n), "xbar_size": rng.choice(t.xbar_sizes, n),
          "cell_bits": np.full(n, t.cell_bits_options[0]), "dac_bits": rng.choice(t.dac_bits_options, n),
-         "adc_bits": (rng.choice(t.sram.chip.adc_bits_options, n) if t.sram.is_analog else np.zeros(n, int))}
+         "adc_bits": np.zeros(n, int)}
     small, large = affordable_arrays(t, g, None, area), affordable_arrays(t, g, None, area * factor)
     assert (large >= small).all()
     a = array_figures(t, g)
@@ -124,7 +124,10 @@ def test_a_chip_file_without_a_chip_section_says_what_to_copy():
 @pytest.mark.parametrize("tech, key, value, words", [
     ("sram-dimc", "input_bits_per_cycle_options", [1, 3], "do not divide macro.activation_bits"),
     ("sram-dimc", "adc_bits_options", [4], "has no ADC; remove chip.adc_bits_options"),
+    ("sram-dimc", "adc_bits_rule", "lossless", "has no ADC; remove chip.adc_bits_options and chip.adc_bits_rule"),
     ("sram-aimc", "adc_bits_options", None, "chip.adc_bits_options is required"),
+    ("sram-aimc", "adc_bits_rule", None, "chip.adc_bits_rule is required"),
+    ("sram-aimc", "adc_bits_rule", "free", "'lossless' or 'searched'"),
     ("sram-aimc", "arrays", [{"rows": 100, "cols": 64}], "power of two"),
     ("sram-aimc", "arrays", [{"rows": 64, "cols": 64}, {"rows": 64, "cols": 32}], "one shape per rows value"),
     ("sram-aimc", "cell_leakage_nw", -1, "greater than or equal to 0"),
@@ -149,5 +152,49 @@ def test_synth_end_to_end(tmp_path, monkeypatch, capsys, tech):
     import json
     summary = json.loads(capsys.readouterr().out)
     design = json.loads((tmp_path / "out" / "design.json").read_text())
-    assert ("adc_bits" in design) == (tech == "sram-aimc")
+    assert "adc_bits" not in design                      # lossless AIMC derives it, DIMC has none
+    arrays = summary["best"]["arrays"]
+    assert ("ADCs" in arrays) == (tech == "sram-aimc") and "SRAM arrays" in arrays
     assert "isaac is a ReRAM crossbar organisation" in json.dumps(summary)
+
+
+def test_lossless_adcs_resolve_every_partial_sum():
+    """log2(rows) + input bits - 1 bits, the smallest offered at least that; none: infeasible."""
+    t = chip("sram-aimc")
+    offered = t.sram.chip.adc_bits_options
+    rows = np.array(t.xbar_sizes)
+    g = {"rram_ratio": np.full(len(rows), 0.3), "xbar_size": rows, "cell_bits": np.full(len(rows), 8),
+         "dac_bits": np.full(len(rows), 2)}
+    a = array_figures(t, g)
+    need = np.log2(rows).astype(int) + 2 - 1
+    fits = need <= max(offered)
+    assert (a.no_adc == ~fits).all()
+    assert (a.adc_bits[fits] == [min(b for b in offered if b >= k) for k in need[fits]]).all()
+    assert a.adc_bits[list(rows).index(128)] == 8                 # the published regression point's ADC
+    designs, res = scored("sram-aimc")
+    lossless = array_figures(t, designs)
+    assert (res.reason[lossless.no_adc] == 2).all()               # adc_resolution
+
+
+def test_searched_adcs_are_a_design_variable(tmp_path):
+    import yaml
+    from costmodel.technology import TECH_DIR
+    from space import DesignSpace
+    data = yaml.safe_load((TECH_DIR / "sram-aimc.yaml").read_text())
+    data["chip"]["adc_bits_rule"] = "searched"
+    path = tmp_path / "aimc-searched.yaml"
+    path.write_text(yaml.safe_dump(data))
+    tech = load_technology(str(path))
+    space = DesignSpace.for_network(net("resnet18-cifar"), tech, None, area_mm2=20.0)
+    assert space.columns[space.index["adc_bits"]].choices == tuple(data["chip"]["adc_bits_options"])
+    assert "adc_bits" not in DesignSpace.for_network(net("resnet18-cifar"), "sram-aimc", None, area_mm2=20.0).index
+    designs = random_designs(net("resnet18-cifar"), require_network_family(tech), None, 50, seed=1,
+                             segmented=True, area_mm2=20.0)
+    assert set(designs.adc_bits.tolist()) <= set(data["chip"]["adc_bits_options"])
+    res = evaluate(net("resnet18-cifar"), tech, designs, None, area_mm2=20.0)
+    assert res.feasible.any()
+    few = designs.subset(np.flatnonzero(res.feasible)[:1])
+    few.adc_bits[:] = 0
+    with pytest.raises(Exception, match="need adc_bits"):
+        evaluate(net("resnet18-cifar"), tech, few, None, area_mm2=20.0)
+

@@ -53,7 +53,7 @@ def columns(rows: list[dict]) -> tuple:
 def summary_rows(storage, cells: list[Cell]) -> list[dict]:
     """One dict per cell with the keys of :data:`COLUMNS` (metrics None without a
     feasible design), and the best design's ``tops`` (TOPS over the inference stream),
-    ``adc_bits`` (None on a digital design) and ``buffer_kib`` (None where the design has
+    ``adc_bits`` (the ADC resolution it uses; None on a digital design) and ``buffer_kib`` (None where the design has
     no searched buffer), which the tables leave out. ``points`` counts the study's
     finished outer points."""
     states = cell_states(storage, cells)
@@ -84,7 +84,7 @@ def _metrics(trial: optuna.trial.FrozenTrial) -> dict:
             "latency_s": m["latency_s"], "energy_j": m["energy_j"]["total"], "area_mm2": m["area_mm2"]["total"],
             "power_avg_w": m["power_w"]["average"], "rram_ratio": design["rram_ratio"],
             "cell_bits": design["cell_bits"], "xbar_size": design["xbar_size"], "dac_bits": design["dac_bits"],
-            "adc_bits": design.get("adc_bits"), "buffer_kib": design.get("buffer_kib")}
+            "adc_bits": m.get("adc_bits"), "buffer_kib": design.get("buffer_kib")}
 
 
 def cell_text(fmt: str, value) -> str:

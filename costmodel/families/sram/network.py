@@ -26,7 +26,7 @@ from costmodel.design import DesignError
 from costmodel.families.sram.macro import MacroBatch, macro_costs
 from costmodel.families.sram.technology import SramTechnology
 from costmodel.technology import (TECH_DIR, ConverterRow, Counting, CrossbarRow, Macro, Precision, SampleHold,
-                                  Technology, TechnologyError)
+                                  Technology, TechnologyError, adc_bits_required)
 
 PJ_TO_NJ = 1e-3
 NW_TO_W = 1e-9
@@ -157,18 +157,28 @@ def sram_tables(sram: SramTechnology) -> SramTables:
 
 def sram_array_figures(tech: Technology, batch: dict) -> ArrayFigures:
     """Each design's arrays (``batch``: (N,) globals): ``xbar_size`` is the array's rows, ``dac_bits`` the input bits
-    per cycle, ``adc_bits`` the ADC resolution (AIMC; 0 for DIMC), ``cell_bits`` the
-    weight bits (one array holds whole weights)."""
+    per cycle, ``adc_bits`` the ADC resolution (AIMC with ``chip.adc_bits_rule: searched``;
+    else 0: a lossless AIMC file derives it, DIMC has none), ``cell_bits`` the weight bits
+    (one array holds whole weights)."""
     sram = tech.sram
     t = sram_tables(sram)
     tb = tech.tables
     si = index_of(tb.xbar_sizes, batch["xbar_size"], "xbar_size (SRAM array rows)")
     index_of(tb.cell_bits, batch["cell_bits"], "cell_bits (SRAM: the weight bits)")
     di = index_of(t.input_bits, batch["dac_bits"], "dac_bits (SRAM: input bits per cycle)")
-    if sram.is_analog:
+    no_adc = np.zeros(len(si), dtype=bool)
+    if sram.searched_adc_bits:
         if (batch["adc_bits"] <= 0).any():
-            raise DesignError(f"designs on {sram.name} (sram_aimc) need adc_bits, one of {t.adc_bits.tolist()}")
+            raise DesignError(f"designs on {sram.name} (sram_aimc, chip.adc_bits_rule: searched) need adc_bits, "
+                              f"one of {t.adc_bits.tolist()}")
         ai = index_of(t.adc_bits, batch["adc_bits"], "adc_bits")
+    elif sram.is_analog:
+        if (batch["adc_bits"] > 0).any():
+            raise DesignError(f"{sram.name} derives each design's ADC resolution (chip.adc_bits_rule: lossless); "
+                              "drop adc_bits from the designs")
+        need = adc_bits_required(t.rows[si], batch["dac_bits"], sram.macro.weight_bits_per_adc)
+        ai = np.minimum(np.searchsorted(t.adc_bits, need), len(t.adc_bits) - 1)
+        no_adc = t.adc_bits[ai] < need
     else:
         if (batch["adc_bits"] > 0).any():
             raise DesignError(f"{sram.name} (sram_dimc) has no ADC; drop adc_bits from the designs")
@@ -185,6 +195,6 @@ def sram_array_figures(tech: Technology, batch: dict) -> ArrayFigures:
         array_nj=zero, dac_nj=t.row_nj[at], cell_nj=t.cell_nj[at], column_nj=t.column_nj[at],
         dac_static_w=zero, dac_peak_w=zero, dac_area_mm2=zero,
         adc_static_w=zero, adc_dynamic_w=zero, adc_ns=zero, adc_area_mm2=zero, adc_peak_w=zero,
-        adc_bits=np.where(batch["adc_bits"] > 0, batch["adc_bits"], np.nan), no_adc=np.zeros(n, dtype=bool),
+        adc_bits=t.adc_bits[ai] if sram.is_analog else np.full(n, np.nan), no_adc=no_adc,
         shift_add_outside=0.0,
     )

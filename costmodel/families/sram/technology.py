@@ -163,7 +163,14 @@ class SramChip(Strict):
         arrays: the array shapes the search may pick (``rows`` unique).
         input_bits_per_cycle_options: activation bits fed per cycle (each divides
             ``macro.activation_bits``).
-        adc_bits_options: ADC resolutions searched (``sram_aimc`` only).
+        adc_bits_options: the ADC resolutions on offer (``sram_aimc`` only).
+        adc_bits_rule: ``sram_aimc`` only. ``lossless``: each design's ADCs resolve every
+            partial sum of a column, ``log2(rows) + input bits - 1`` bits (with one weight
+            bit per ADC; the crossbar family's rule), the smallest offered resolution at
+            least that (none: infeasible, ``adc_resolution``); the published regression
+            point's 8-bit ADC at 128 rows and 2 input bits is this rule. ``searched``:
+            ``adc_bits`` is a design variable over the options; the model charges no
+            accuracy for fewer bits, so the search takes the fewest.
         cell_leakage_nw: static power of one bitcell, nW.
         max_arrays_per_macro: arrays one macro holds at most (the published model's banks).
         input_bus_width_bits, input_bus_clock_ghz, input_register_steps: the bus from a
@@ -175,6 +182,7 @@ class SramChip(Strict):
     arrays: list[ArrayShape] = Field(min_length=1)
     input_bits_per_cycle_options: list[int] = Field(min_length=1)
     adc_bits_options: list[int] | None = None
+    adc_bits_rule: Literal["lossless", "searched"] | None = None
     cell_leakage_nw: float = NonNegative
     max_arrays_per_macro: int = Positive
     input_bus_width_bits: int = Positive
@@ -257,6 +265,14 @@ class SramTechnology(Strict):
     def is_analog(self) -> bool:
         return self.family == "sram_aimc"
 
+    @property
+    def searched_adc_bits(self) -> tuple[int, ...]:
+        """The ADC resolutions a design chooses among (``adc_bits_rule: searched``), else ()."""
+        chip = self.chip
+        if chip is None or not self.is_analog or chip.adc_bits_rule != "searched":
+            return ()
+        return tuple(chip.adc_bits_options)
+
 
 def _check_chip_family(chip: SramChip, macro: MacroGeometry, family: str) -> None:
     """Raise ValueError when the chip's searched options do not suit the macro and family."""
@@ -265,10 +281,12 @@ def _check_chip_family(chip: SramChip, macro: MacroGeometry, family: str) -> Non
     if bad:
         raise ValueError(f"chip.input_bits_per_cycle_options {bad} do not divide macro.activation_bits ({a})")
     if family == "sram_aimc" and not chip.adc_bits_options:
-        raise ValueError("chip.adc_bits_options is required for family sram_aimc (the ADC resolutions searched)")
+        raise ValueError("chip.adc_bits_options is required for family sram_aimc (the ADC resolutions on offer)")
+    if family == "sram_aimc" and chip.adc_bits_rule is None:
+        raise ValueError("chip.adc_bits_rule is required for family sram_aimc: lossless or searched")
     if family == "sram_dimc":
-        if chip.adc_bits_options is not None:
-            raise ValueError("family sram_dimc has no ADC; remove chip.adc_bits_options")
+        if chip.adc_bits_options is not None or chip.adc_bits_rule is not None:
+            raise ValueError("family sram_dimc has no ADC; remove chip.adc_bits_options and chip.adc_bits_rule")
         odd = [b for b in chip.input_bits_per_cycle_options if not _power_of_two(b)]
         if odd:
             raise ValueError(f"chip.input_bits_per_cycle_options must be powers of two for sram_dimc, got {odd}")
