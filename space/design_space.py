@@ -143,6 +143,9 @@ class DesignSpace:
             raise SpaceError("no budget: give a power budget (W), an area budget (mm^2) or both")
         wl = build_workload(network, tech)
         lo, hi, step = options.rram_ratio
+        if tech.sram is not None and "rram_ratio" not in options.model_fields_set:
+            shares = tech.sram.chip.array_shares                          # the family's own box
+            lo, hi = min(lo, shares[0]), max(hi, shares[-1])
         grid = tuple(round(lo + i * step, 10) for i in range(int(math.floor((hi - lo) / step + 1e-9)) + 1))
         choices = {"rram_ratio": grid, "cell_bits": tech.cell_bits_options,
                    "xbar_size": tech.xbar_sizes, "dac_bits": tech.dac_bits_options}
@@ -197,10 +200,12 @@ class DesignSpace:
         return {"power_w": self.power_w, **({} if self.area_mm2 is None else {"area_mm2": self.area_mm2})}
 
     def options_label(self) -> str:
-        """``[-segMODE][-bBATCH]``: what tells apart default study and output names of the
-        segmented-execution options (empty for the defaults)."""
+        """``[-TECH][-segMODE][-bBATCH]``: what tells apart default study and output names of
+        an SRAM technology (its file's name; crossbar files keep their names as before) and
+        of the segmented-execution options (empty for the defaults)."""
         o = self.options
-        return ("" if o.segments == "auto" else f"-seg{o.segments}") + ("" if o.batch is None else f"-b{o.batch}")
+        tech = "" if self.tech.sram is None else f"-{self.tech.name}"
+        return tech + ("" if o.segments == "auto" else f"-seg{o.segments}") + ("" if o.batch is None else f"-b{o.batch}")
 
     def segment_identity(self) -> dict:
         """The segmented-execution options, for study identities (resumes refuse a study

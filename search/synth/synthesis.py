@@ -125,9 +125,10 @@ def outer_distributions(space: DesignSpace, plan: SynthesisPlan) -> dict:
     sizes = space.columns[space.index["xbar_size"]].choices
     ratios = space.columns[space.index["rram_ratio"]].choices
     if plan.outer == "grid":
-        on_grid = tuple(r for r in plan.effort.rram_ratios if any(abs(r - v) < 1e-9 for v in ratios))
+        wanted = plan.effort.rram_ratios if space.tech.sram is None else space.tech.sram.chip.array_shares
+        on_grid = tuple(r for r in wanted if any(abs(r - v) < 1e-9 for v in ratios))
         if not on_grid:
-            raise PimtuneError(f"none of the effort's rram_ratios {list(plan.effort.rram_ratios)} is in the "
+            raise PimtuneError(f"none of the outer grid's rram_ratios {list(wanted)} is in the "
                                f"space's range {ratios[0]}..{ratios[-1]}")
         rram = CategoricalDistribution(on_grid)
     elif len(ratios) == 1:

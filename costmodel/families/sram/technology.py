@@ -171,6 +171,10 @@ class SramChip(Strict):
             point's 8-bit ADC at 128 rows and 2 input bits is this rule. ``searched``:
             ``adc_bits`` is a design variable over the options; the model charges no
             accuracy for fewer bits, so the search takes the fewest.
+        array_shares: the shares of the budget for arrays a synthesis' outer grid tries
+            (``rram_ratio``; the ReRAM grid is PIMSYN's 0.15-0.3, but SRAM arrays carry
+            their converters, so the rest of the chip needs less); a design space spans
+            them unless its options set ``rram_ratio``.
         cell_leakage_nw: static power of one bitcell, nW.
         max_arrays_per_macro: arrays one macro holds at most (the published model's banks).
         input_bus_width_bits, input_bus_clock_ghz, input_register_steps: the bus from a
@@ -183,6 +187,7 @@ class SramChip(Strict):
     input_bits_per_cycle_options: list[int] = Field(min_length=1)
     adc_bits_options: list[int] | None = None
     adc_bits_rule: Literal["lossless", "searched"] | None = None
+    array_shares: list[float] = Field(min_length=1)
     cell_leakage_nw: float = NonNegative
     max_arrays_per_macro: int = Positive
     input_bus_width_bits: int = Positive
@@ -199,6 +204,9 @@ class SramChip(Strict):
         rows = [a.rows for a in self.arrays]
         if len(rows) != len(set(rows)):
             raise ValueError(f"arrays: one shape per rows value; got rows {rows}")
+        shares = self.array_shares
+        if shares != sorted(set(shares)) or not all(0 < r < 1 for r in shares):
+            raise ValueError(f"array_shares must be ascending distinct fractions in (0, 1), got {shares}")
         for name in ("input_bits_per_cycle_options", "adc_bits_options"):
             values = getattr(self, name) or []
             if values != sorted(set(values)) or any(v < 1 or v > 16 for v in values):
