@@ -17,9 +17,9 @@ from threadpoolctl import threadpool_info
 
 from costmodel.design import DesignBatch
 from costmodel.evaluator import evaluate
-from costmodel.opgraph import ITERATED, OP_CHAIN, to_opgraph
+from costmodel.opgraph import ITERATED, OP_CHAIN
 from costmodel.random_designs import random_designs
-from costmodel.reference_sim import simulate
+from costmodel.reference_segments import simulate_design
 from costmodel.resolve import Resolved, resolve
 from costmodel.technology import Technology, load_technology
 from onnx_frontend.network import Network
@@ -39,14 +39,15 @@ def thread_info() -> dict:
 def bench_evaluator(network: Network, tech: Technology | str, power_w: float | None, batch: int, repeats: int,
                     seed: int = 0, area_mm2: float | None = None) -> dict:
     """Time ``evaluate`` on ``batch`` random designs (under ``power_w`` W and/or
-    ``area_mm2`` mm^2): one warm-up call, then ``repeats``.
+    ``area_mm2`` mm^2; segmented where one copy of the network does not fit a design's
+    budget, as the searches draw them): one warm-up call, then ``repeats``.
 
     Returns ``batch``, ``repeats``, ``median_s`` (seconds per call), ``ms_per_batch``,
     ``designs_per_s`` (batch / median), ``times_s`` (every timed call) and
     ``feasible_share`` (fraction of the batch that is feasible).
     """
     tech = load_technology(tech)
-    designs = random_designs(network, tech, power_w, batch, seed=seed, area_mm2=area_mm2)
+    designs = random_designs(network, tech, power_w, batch, seed=seed, area_mm2=area_mm2, segmented=True)
     res = evaluate(network, tech, designs, power_w, area_mm2=area_mm2)   # warm-up (workload cache, page faults)
     times = []
     for _ in range(repeats):
@@ -91,7 +92,7 @@ def bench_reference(network: Network, tech: Technology | str, power_w: float | N
             continue
         t0 = time.perf_counter()
         r = resolve(network, tech, each[i], power_w, area_mm2)
-        sim = simulate(to_opgraph(r, 0))
+        sim = simulate_design(r, 0, each[i].dataflow[0])
         times.append(time.perf_counter() - t0)
         steps.append(int(r.steps[0].sum()))
         ops.append(sim.ops)

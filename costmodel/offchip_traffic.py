@@ -101,7 +101,9 @@ def offchip_traffic(wl: Workload, tech: Technology, seg: np.ndarray, seg_a: np.n
     cut = seg_a[:, e_l] != seg_a[:, e_p]                                        # (N, E)
     out_bits = (wl.out_values * A).astype(float)
     last = np.full(seg_a.shape, -1, dtype=np.int64)
-    np.maximum.at(last, (rows_n, np.broadcast_to(e_p, cut.shape)), np.where(cut, seg_a[:, e_l], -1))
+    consumer_seg = np.where(cut, seg_a[:, e_l], -1)
+    for e, p in enumerate(e_p.tolist()):                                        # a column per edge: no scatter
+        np.maximum(last[:, p], consumer_seg[:, e], out=last[:, p])
     crosses = last >= 0                                                         # (N, La)
     first = seg_a
     live = np.where(crosses, out_bits, 0.0)
@@ -208,10 +210,13 @@ def _busiest_blocks(tiles: Tiles, dup, row_groups, col_groups, macros) -> np.nda
     summed over the tiles of a tiled layer (``T_r x T_c`` tiles of ``ceil(rg / T_r)`` row
     groups, the last row tile the rest; likewise columns)."""
     m = np.maximum(macros, 1)
-    t_r, t_c = tiles.rows, tiles.cols
-    a = -(-row_groups // t_r)
-    c = -(-col_groups // t_c)
-    a_last, c_last = row_groups - (t_r - 1) * a, col_groups - (t_c - 1) * c
-    per_tile = ((t_r - 1) * (t_c - 1) * -(-(a * c) // m) + (t_r - 1) * -(-(a * c_last) // m)
-                + (t_c - 1) * -(-(a_last * c) // m) + -(-(a_last * c_last) // m))
-    return np.where(tiles.tiled, per_tile, -(-(dup * row_groups * col_groups) // m)).astype(float)
+    out = -(-(dup * row_groups * col_groups) // m)
+    at = np.nonzero(tiles.tiled)                                        # tiles only where a layer has them
+    if len(at[0]):
+        m, t_r, t_c, rg, cg = m[at], tiles.rows[at], tiles.cols[at], row_groups[at], col_groups[at]
+        a = -(-rg // t_r)
+        c = -(-cg // t_c)
+        a_last, c_last = rg - (t_r - 1) * a, cg - (t_c - 1) * c
+        out[at] = ((t_r - 1) * (t_c - 1) * -(-(a * c) // m) + (t_r - 1) * -(-(a * c_last) // m)
+                   + (t_c - 1) * -(-(a_last * c) // m) + -(-(a_last * c_last) // m))
+    return out.astype(float)

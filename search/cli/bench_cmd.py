@@ -76,7 +76,7 @@ def bench_network(name: str, tech, power_w: float | None, batch: int, repeats: i
            "evaluator": bench_evaluator(network, tech, power_w, batch, repeats, area_mm2=area_mm2)}
     try:
         designs = feasible_random_designs(network, tech, power_w, REFERENCE_DESIGNS, seed=0, max_rounds=10,
-                                          area_mm2=area_mm2)
+                                          area_mm2=area_mm2, segmented=True)
     except PimtuneError as exc:
         row["reference"] = {"designs": 0, "skipped": REFERENCE_DESIGNS, "median_s": None, "note": str(exc)}
         return row
