@@ -328,13 +328,15 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
     else:
         weighted_demand = demand if batch.alloc_weights is None else demand * batch.alloc_weights.astype(F)
         counts, starved = None, np.zeros(n, dtype=bool)
+        totals = allocation_totals(weighted_demand, active, seg if S > 1 else None) \
+            if batch.macro_mode != "identical" else None
         # each budget's allocation in its own currency (W of peak power, mm^2); the smaller holds both
         for budget, fixed, unit_cost in ((P, fixed_peak, unit_peak), (Am, fixed_area, unit_area)):
             if n and not np.isfinite(budget).any():
                 continue
             left = ((1 - batch.rram_ratio) * budget - sum(fixed.values())).astype(F)
             c, s = _allocate(weighted_demand, active, unit_cost.astype(F), left, set_macros, batch.macro_mode,
-                             seg if S > 1 else None)
+                             seg if S > 1 else None, totals)
             counts = c if counts is None else np.minimum(counts, c)
             starved |= s & np.isfinite(budget)
         short = np.zeros(n, dtype=bool)
@@ -534,12 +536,27 @@ def _per_unit(out, work_ns: np.ndarray, units: np.ndarray) -> np.ndarray:
     return np.divide(work_ns, np.where(units > 0, units, F(np.inf)), out=out)
 
 
-def _allocate(demand, active, unit_peak, left, set_macros, mode, seg=None):
+def allocation_totals(demand, active, seg=None) -> tuple[np.ndarray, np.ndarray]:
+    """``(work, active)`` (N, C) per component that the closed-form allocation balances:
+    the unit-ns of work and the sets with work, summed over the sets, or with segments
+    ``seg`` the largest segment's (one ``bincount`` for both)."""
+    C = demand.shape[2]
+    both = np.concatenate([demand, active.astype(demand.dtype)], axis=2)    # (N, L, 2C)
+    tot = both.astype(float).sum(1)
+    if seg is not None:
+        multi = seg[:, -1] > 0
+        tot = np.where(multi[:, None], largest_segment(both, seg, int(seg[:, -1].max()) + 1), tot)
+    return tot[:, :C], tot[:, C:]
+
+
+def _allocate(demand, active, unit_peak, left, set_macros, mode, seg=None, totals=None):
     """Closed-form unit counts per set and component (MODEL.md section 4).
 
     With segments ``seg`` (N, L) (specialised macros), the chip holds of each component
     the units of its largest segment: one balance time T for every segment, so that the
     rounded counts of every segment stay within the budget (MODEL.md section 8).
+
+    ``totals``: :func:`allocation_totals` of the arguments, when already computed.
 
     Returns ``(counts (N, L, C), starved (N,))``; starved designs have nothing left for
     the reserve of one unit per component.
@@ -553,15 +570,11 @@ def _allocate(demand, active, unit_peak, left, set_macros, mode, seg=None):
             T = m_total * (unit_peak * per_macro).sum(1) / np.maximum(spare, F(1e-30))
         units = np.ceil(per_macro / T[:, None] - F(1e-6))
         return units[:, None, :] * set_macros[..., None], spare <= 0
-    reserve = (unit_peak[:, None, :] * active).sum((1, 2))
-    work = (unit_peak[:, None, :] * demand).sum((1, 2))
-    if seg is not None:
-        S = int(seg[:, -1].max()) + 1
-        multi = seg[:, -1] > 0
-        largest_demand = largest_segment(demand, seg, S)                    # (N, C)
-        largest_active = largest_segment(active, seg, S)
-        reserve = np.where(multi, (unit_peak * largest_active).sum(1), reserve).astype(F)
-        work = np.where(multi, (unit_peak * largest_demand).sum(1), work).astype(F)
+    if totals is None:
+        totals = allocation_totals(demand, active, seg)
+    work_c, active_c = totals
+    reserve = (unit_peak * active_c).sum(1).astype(F)
+    work = (unit_peak * work_c).sum(1).astype(F)
     spare = left - reserve
     with np.errstate(over="ignore"):
         T = work / np.maximum(spare, F(1e-30))
