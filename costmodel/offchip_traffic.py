@@ -209,14 +209,16 @@ def _busiest_blocks(tiles: Tiles, dup, row_groups, col_groups, macros) -> np.nda
     the layer's weights: ``ceil(blocks / m)`` (blocks dealt to the ``m`` macros in turn),
     summed over the tiles of a tiled layer (``T_r x T_c`` tiles of ``ceil(rg / T_r)`` row
     groups, the last row tile the rest; likewise columns)."""
-    m = np.maximum(macros, 1)
-    out = -(-(dup * row_groups * col_groups) // m)
+    # whole numbers far below 2^53 in float64: a ceiling of a quotient is exact, and faster
+    # than integer division
+    m = np.maximum(macros, 1).astype(float)
+    out = np.ceil((dup * row_groups * col_groups) / m)
     at = np.nonzero(tiles.tiled)                                        # tiles only where a layer has them
     if len(at[0]):
         m, t_r, t_c, rg, cg = m[at], tiles.rows[at], tiles.cols[at], row_groups[at], col_groups[at]
-        a = -(-rg // t_r)
-        c = -(-cg // t_c)
+        a = np.ceil(rg / t_r)
+        c = np.ceil(cg / t_c)
         a_last, c_last = rg - (t_r - 1) * a, cg - (t_c - 1) * c
-        out[at] = ((t_r - 1) * (t_c - 1) * -(-(a * c) // m) + (t_r - 1) * -(-(a * c_last) // m)
-                   + (t_c - 1) * -(-(a_last * c) // m) + -(-(a_last * c_last) // m))
-    return out.astype(float)
+        out[at] = ((t_r - 1) * (t_c - 1) * np.ceil(a * c / m) + (t_r - 1) * np.ceil(a * c_last / m)
+                   + (t_c - 1) * np.ceil(a_last * c / m) + np.ceil(a_last * c_last / m))
+    return out

@@ -24,7 +24,7 @@ from costmodel.opgraph import ITERATED, OP_CHAIN
 from costmodel.placement import farthest_hops, mesh_ranges
 from costmodel.reduce import row_any
 from costmodel.scatter import Sharing, scatter_sum, set_sums
-from costmodel.segments import Tiles, alone_in_segment, chip_total, largest_segment, segment_sum, weight_tiles
+from costmodel.segments import Tiles, alone_in_segment, chip_total, frozen, largest_segment, segment_sum, weight_tiles
 from costmodel.technology import Technology
 from costmodel.workload import Workload, build_workload
 from onnx_frontend.network import Network
@@ -188,9 +188,9 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
     # --- geometry and partition rules ------------------------------------------------
     rg, cg = wl.row_groups[si], wl.col_groups[si]                      # (N, L)
     dup_w, mac_w, share = batch.dup, batch.macros, batch.share
-    seg = batch.segment
+    seg = frozen(batch.segment)                       # read-only: segment sums reuse their index
     S = int(seg[:, -1].max()) + 1 if n and L else 1
-    seg_a = seg[:, wl.anchor_w]
+    seg_a = frozen(seg[:, wl.anchor_w])
     n_budget = np.minimum(np.floor(P * batch.rram_ratio / a.array_peak_w + 1e-9),
                           np.floor(Am * batch.rram_ratio / a.array_area_mm2 + 1e-9))
     # a layer alone in its segment whose copy exceeds the chip runs in weight tiles (MODEL.md 8)

@@ -42,14 +42,23 @@ def _flat_index(seg: np.ndarray, S: int, C: int) -> np.ndarray:
     """The ``bincount`` bin of every entry of (N, X, C) values for segments ``seg``:
     ``(n * S + seg) * C + c``. One evaluation sums many arrays over the same segments,
     so the last few indices are kept, each with a copy of its segments (a hit compares
-    them: an array changed in place is not mistaken for the one cached)."""
-    for cached, s, c, flat in _INDEX_CACHE:
-        if s == S and c == C and cached.shape == seg.shape and np.array_equal(cached, seg):
+    them: an array changed in place is not mistaken for the one cached), except for the
+    very array object cached when it is read-only (:func:`frozen`)."""
+    for ref, cached, s, c, flat in _INDEX_CACHE:
+        if s == S and c == C and ((ref is seg and not seg.flags.writeable)       # a read-only view (frozen)
+                                  or (cached.shape == seg.shape and np.array_equal(cached, seg))):
             return flat
     flat = ((((np.arange(seg.shape[0])[:, None] * S + seg) * C)[..., None] + np.arange(C))).ravel()
-    _INDEX_CACHE.insert(0, (seg.copy(), S, C, flat))
+    _INDEX_CACHE.insert(0, (seg, seg.copy(), S, C, flat))
     del _INDEX_CACHE[_INDEX_CACHE_SIZE:]
     return flat
+
+
+def frozen(seg: np.ndarray) -> np.ndarray:
+    """A read-only view of ``seg``: the segment sums find its cached index without comparing."""
+    view = seg.view()
+    view.flags.writeable = False
+    return view
 
 
 def segment_max(values: np.ndarray, seg: np.ndarray, S: int) -> np.ndarray:
