@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from costmodel.reduce import row_max
+from costmodel.reduce import row_max, row_sum
 from costmodel.segments import Tiles, segment_max, segment_sum
 from costmodel.technology import Technology
 from costmodel.workload import Workload
@@ -150,14 +150,15 @@ def offchip_traffic(wl: Workload, tech: Technology, seg: np.ndarray, seg_a: np.n
     writes_p = np.where(crosses, out_bits, 0.0)                                 # each crossing output written once
 
     # --- totals per inference ------------------------------------------------------------------------
-    buffer_bits_w = (writes_p * ~spilled).sum(1) + buffer_writes_e.sum(1) + (psum_bits * psum_on_chip).sum(1)
-    buffer_bits_r = buffer_reads_e.sum(1) + (psum_bits * psum_on_chip).sum(1)
-    dram_read = weight_bits.sum(1) / B[:, 0] + dram_reads_e.sum(1) + (psum_bits * ~psum_on_chip).sum(1)
-    dram_write = (writes_p * spilled).sum(1) + (psum_bits * ~psum_on_chip).sum(1)
+    psum_here, psum_dram = row_sum(psum_bits * psum_on_chip), row_sum(psum_bits * ~psum_on_chip)
+    buffer_bits_w = row_sum(writes_p * ~spilled) + row_sum(buffer_writes_e) + psum_here
+    buffer_bits_r = row_sum(buffer_reads_e) + psum_here
+    dram_read = row_sum(weight_bits) / B[:, 0] + row_sum(dram_reads_e) + psum_dram
+    dram_write = row_sum(writes_p * spilled) + psum_dram
     reload_energy = (weight_bits * mem.read_energy_pj_per_bit + cells * wr.cell_energy_pj) * 1e-3 / B
     energy = {
         "dram": (dram_read * mem.read_energy_pj_per_bit + dram_write * mem.write_energy_pj_per_bit) * 1e-3,
-        "array_write": (cells.sum(1) * wr.cell_energy_pj) * 1e-3 / B[:, 0],
+        "array_write": (row_sum(cells) * wr.cell_energy_pj) * 1e-3 / B[:, 0],
         "global_buffer": (buffer_bits_r * buf.read_energy_pj_per_bit + buffer_bits_w * buf.write_energy_pj_per_bit) * 1e-3,
     }
 

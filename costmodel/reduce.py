@@ -23,3 +23,10 @@ def row_max(x: np.ndarray) -> np.ndarray:
 def row_any(x: np.ndarray) -> np.ndarray:
     """``x.any(-1)`` of a boolean array."""
     return np.logical_or.reduce(_last_first(x), axis=0)
+
+
+def row_sum(x: np.ndarray) -> np.ndarray:
+    """``x.sum(-1)`` of a float array (N, M) as a BLAS product (summed in another order:
+    equal to rounding)."""
+    return x @ np.ones(x.shape[-1], dtype=x.dtype)
+

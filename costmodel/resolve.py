@@ -539,14 +539,15 @@ def _per_unit(out, work_ns: np.ndarray, units: np.ndarray) -> np.ndarray:
 def allocation_totals(demand, active, seg=None) -> tuple[np.ndarray, np.ndarray]:
     """``(work, active)`` (N, C) per component that the closed-form allocation balances:
     the unit-ns of work and the sets with work, summed over the sets, or with segments
-    ``seg`` the largest segment's (one ``bincount`` for both)."""
-    C = demand.shape[2]
-    both = np.concatenate([demand, active.astype(demand.dtype)], axis=2)    # (N, L, 2C)
-    tot = both.astype(float).sum(1)
+    ``seg`` the largest segment's."""
+    ones = np.ones(demand.shape[1], dtype=F)                              # BLAS sums: numpy's axis sums are slow here
+    work = (demand.transpose(0, 2, 1) @ ones).astype(float)
+    sets = (active.transpose(0, 2, 1).astype(F) @ ones).astype(float)
     if seg is not None:
-        multi = seg[:, -1] > 0
-        tot = np.where(multi[:, None], largest_segment(both, seg, int(seg[:, -1].max()) + 1), tot)
-    return tot[:, :C], tot[:, C:]
+        S, multi = int(seg[:, -1].max()) + 1, (seg[:, -1] > 0)[:, None]
+        work = np.where(multi, largest_segment(demand, seg, S), work)
+        sets = np.where(multi, largest_segment(active, seg, S), sets)
+    return work, sets
 
 
 def _allocate(demand, active, unit_peak, left, set_macros, mode, seg=None, totals=None):

@@ -23,8 +23,16 @@ def segment_sum(values: np.ndarray, seg: np.ndarray, S: int) -> np.ndarray:
 
 
 def largest_segment(values: np.ndarray, seg: np.ndarray, S: int) -> np.ndarray:
-    """(N, C) the largest sum of one segment of each last-axis slice of ``values`` (N, X, C)."""
-    return row_max(segment_sums(values, seg, S).transpose(0, 2, 1))
+    """(N, C) the largest sum of one segment of each last-axis slice of ``values`` (N, X, C)
+    (non-negative; slices that are zero everywhere, such as components a family does not
+    use, are left out of the sums)."""
+    used = np.flatnonzero(values.any((0, 1)))
+    if len(used) == values.shape[2]:
+        return row_max(segment_sums(values, seg, S).transpose(0, 2, 1))
+    out = np.zeros((values.shape[0], values.shape[2]))
+    if len(used):
+        out[:, used] = row_max(segment_sums(values[..., used], seg, S).transpose(0, 2, 1))
+    return out
 
 
 def segment_sums(values: np.ndarray, seg: np.ndarray, S: int) -> np.ndarray:
