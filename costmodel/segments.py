@@ -50,11 +50,12 @@ def _flat_index(seg: np.ndarray, S: int, C: int) -> np.ndarray:
     """The ``bincount`` bin of every entry of (N, X, C) values for segments ``seg``:
     ``(n * S + seg) * C + c``. One evaluation sums many arrays over the same segments,
     so the last few indices are kept, each with a copy of its segments (a hit compares
-    them: an array changed in place is not mistaken for the one cached), except for the
-    very array object cached when it is read-only (:func:`frozen`)."""
+    them: an array changed in place is not mistaken for the one cached); a read-only
+    array (:func:`frozen`) is found by identity alone."""
+    frozen_seg = not seg.flags.writeable                                   # a read-only view: found by identity
     for ref, cached, s, c, flat in _INDEX_CACHE:
-        if s == S and c == C and ((ref is seg and not seg.flags.writeable)       # a read-only view (frozen)
-                                  or (cached.shape == seg.shape and np.array_equal(cached, seg))):
+        if s == S and c == C and (ref is seg if frozen_seg else
+                                  (cached.shape == seg.shape and np.array_equal(cached, seg))):
             return flat
     flat = ((((np.arange(seg.shape[0])[:, None] * S + seg) * C)[..., None] + np.arange(C))).ravel()
     _INDEX_CACHE.insert(0, (seg, seg.copy(), S, C, flat))
