@@ -30,7 +30,8 @@ def _budget_problem(value: float, what: str, unit: str, most: float, note: str, 
     if not math.isfinite(value) or value <= 0:
         return f"the {what} budget must be a positive, finite number of {unit}"
     if value > most:
-        return (f"a {what} budget of {value:g} {unit} is beyond any single chip (at most {most:g} {unit}{note}); "
+        article = "an" if what[0] in "aeiou" else "a"
+        return (f"{article} {what} budget of {value:g} {unit} is beyond any single chip (at most {most:g} {unit}{note}); "
                 f"give the budget in {unit}, e.g. {example}")
     return None
 

@@ -35,12 +35,13 @@ REASON_TEXT: dict[str, str] = {
 
 
 def arrays_text(tech, rows: int, cols: int, cell_bits: int, dac_bits: int, adc_bits: int | None) -> str:
-    """One design's arrays in words: ``"2-bit cells, 128x128 crossbars, 1-bit DACs, 8-bit
+    """One design's arrays in words: ``"128x128 crossbars, 2-bit cells, 1-bit DACs, 8-bit
     ADCs"`` (ReRAM) or ``"128x128 digital SRAM arrays of 8-bit weights, 1 input bit per
     cycle"`` (SRAM; analog arrays add their ADCs)."""
-    adc = "no ADC" if adc_bits is None else f"{adc_bits}-bit ADCs"
     if tech.sram is None:
-        return f"{cell_bits}-bit cells, {rows}x{cols} crossbars, {dac_bits}-bit DACs, {adc}"
+        adc = "no fitting ADCs" if adc_bits is None else f"{adc_bits}-bit ADCs"
+        return f"{rows}x{cols} crossbars, {cell_bits}-bit cells, {dac_bits}-bit DACs, {adc}"
+    adc = "no fitting ADCs" if adc_bits is None else f"{adc_bits}-bit ADCs"
     kind = "analog" if tech.sram.is_analog else "digital"
     text = (f"{rows}x{cols} {kind} SRAM arrays of {cell_bits}-bit weights, "
             f"{dac_bits} input bit{'s' if dac_bits > 1 else ''} per cycle")

@@ -131,6 +131,16 @@ def test_a_chip_file_without_a_chip_section_says_what_to_copy():
     ("sram-aimc", "arrays", [{"rows": 100, "cols": 64}], "power of two"),
     ("sram-aimc", "arrays", [{"rows": 64, "cols": 64}, {"rows": 64, "cols": 32}], "one shape per rows value"),
     ("sram-aimc", "cell_leakage_nw", -1, "greater than or equal to 0"),
+    ("sram-dimc", "cell_leakage_nw", "lots", "valid number"),
+    ("sram-dimc", "max_arrays_per_macro", 0, "greater than 0"),
+    ("sram-dimc", "input_bus_width_bits", -8, "greater than 0"),
+    ("sram-dimc", "input_bus_clock_ghz", 0, "greater than 0"),
+    ("sram-dimc", "input_register_steps", 3, "1 or 2"),
+    ("sram-dimc", "array_shares", [0.5, 1.2], "fractions in (0, 1)"),
+    ("sram-dimc", "array_shares", [0.5, 0.3], "ascending"),
+    ("sram-dimc", "array_shares", [], "at least 1"),
+    ("sram-dimc", "arrays", [], "at least 1"),
+    ("sram-dimc", "input_bits_per_cycle_options", [1, 2, 2], "ascending distinct"),
 ])
 def test_bad_chip_values_give_one_line(tmp_path, tech, key, value, words):
     import yaml

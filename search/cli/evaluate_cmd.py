@@ -134,9 +134,7 @@ def headline_table(summary: dict, title: str) -> Table:
 
 
 def globals_line(g: dict) -> str:
-    adc = "no fitting" if g["adc_bits"] is None else f"{g['adc_bits']}-bit"
-    head = (f"{g['xbar_size']}x{g['xbar_size']} crossbars, {g['cell_bits']}-bit cells, {g['dac_bits']}-bit DACs, "
-            f"{adc} ADCs, rram_ratio {g['rram_ratio']:.3f}, ")
+    head = f"{g['arrays']}, rram_ratio {g['rram_ratio']:.3f}, "
     if g["segments"] > 1:
         # the chip holds its largest segment; the layers' sums run over every segment
         return head + (f"crossbars {g['chip_crossbars']} / {g['crossbar_budget']} on the chip "
