@@ -136,7 +136,7 @@ def pimcomp_export(space: DesignSpace, batch: DesignBatch, res: Results, table: 
             "core_cnt": macros_total,
             "core_config": {"matrix_config": {
                 "xbar_array_count": per_macro,
-                "xbar_size": [g["xbar_size"], g["xbar_size"]],
+                "xbar_size": [g["xbar_size"], g["array_cols"]],
                 "cell_precision": g["cell_bits"],
                 "dac_resolution": g["dac_bits"],
                 "dac_count": g["xbar_size"],
@@ -165,10 +165,12 @@ def plot_pareto(path: Path, trials: list[FrozenTrial], best: FrozenTrial, space:
     if pts:
         x = np.array([p[0] for p in pts])
         y = np.array([p[1] for p in pts])
-        cell = np.array([p[2].params["cell_bits"] for p in pts])
-        for c in np.unique(cell):
-            m = cell == c
-            ax.scatter(x[m], y[m], s=28, alpha=0.8, label=f"{c}-bit cells")
+        # one colour per crossbar cell resolution (ReRAM) or per array rows (SRAM: one cell resolution)
+        key, label = ("cell_bits", "{}-bit cells") if space.tech.sram is None else ("xbar_size", "{} array rows")
+        group = np.array([p[2].params[key] for p in pts])
+        for c in np.unique(group):
+            m = group == c
+            ax.scatter(x[m], y[m], s=28, alpha=0.8, label=label.format(c))
         order = np.argsort(-x)
         front, top = [], -np.inf
         for i in order:
