@@ -122,11 +122,16 @@ class Network:
         name: the model's graph name (or file stem).
         input_shape: ``(C, H, W)`` of the network input.
         layers: the layers; ``layers[i].index == i`` and producers precede consumers.
+        weight_densities: per layer, the zeros of its weights measured from the model's data
+            (:class:`~onnx_frontend.weight_density.WeightDensity`), or None (weightless
+            layers, structure-only models); empty when not measured. Not part of the
+            fingerprint: the layer graph is.
     """
 
     name: str
     input_shape: Shape3
     layers: tuple[Layer, ...]
+    weight_densities: tuple = field(default=(), compare=False, repr=False)
     consumers: tuple[tuple[int, ...], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -193,9 +198,17 @@ class Network:
                 "groups": l.groups,
                 "out_hw": list(l.out_hw),
                 "macs": l.macs,
+                **self._density_fields(l.index),
             }
             for l in self.layers
         ]
+
+    def _density_fields(self, i: int) -> dict:
+        """``weight_density``, ``zero_rows``, ``zero_cols`` of layer ``i`` (None where not measured)."""
+        d = self.weight_densities[i] if i < len(self.weight_densities) else None
+        if d is None:
+            return {"weight_density": None, "zero_rows": None, "zero_cols": None}
+        return {"weight_density": d.density, "zero_rows": d.zero_rows, "zero_cols": d.zero_cols}
 
 
 def elements(shape: Shape3) -> int:

@@ -21,6 +21,7 @@ from onnx import numpy_helper
 from onnx_frontend.errors import FrontendError, UnsupportedOperatorError
 from onnx_frontend.limits import check_layer, check_tensor
 from onnx_frontend.network import Layer, Network, Shape3
+from onnx_frontend.weight_density import WeightDensity, measure, unrolled
 
 ACTIVATIONS = {
     "Relu": "relu",
@@ -83,6 +84,8 @@ class GraphState:
     data: dict[str, Tensor] = field(default_factory=dict)
     layers: list[Layer] = field(default_factory=list)
     input_name: str = ""
+    weight_data: dict[str, onnx.TensorProto] = field(default_factory=dict)  # initializers of rank >= 2
+    densities: dict[int, WeightDensity] = field(default_factory=dict)       # by layer index
 
     @classmethod
     def from_graph(
@@ -90,7 +93,8 @@ class GraphState:
     ) -> "GraphState":
         """Start the walk: initializers and ``weight_inputs`` are constants, the rest data."""
         consts = {i.name: numpy_helper.to_array(i) for i in graph.initializer if len(i.dims) <= 1}
-        state = cls(shapes=shapes, consts=consts, const_names=set(consts) | weight_inputs)
+        state = cls(shapes=shapes, consts=consts, const_names=set(consts) | weight_inputs,
+                    weight_data={i.name: i for i in graph.initializer if len(i.dims) > 1})
         data_inputs = [i.name for i in graph.input if i.name not in state.const_names]
         if len(data_inputs) != 1:
             raise FrontendError(
@@ -134,11 +138,22 @@ class GraphState:
         self.layers.append(layer)
         self.data[out] = Tensor(index, self.shape(out))
 
+    def measure_weights(self, name: str, groups: int, transpose: bool) -> None:
+        """The zeros of the last layer's weights ``name``, if the model holds their data."""
+        init = self.weight_data.get(name)
+        if init is None:
+            return
+        arr = numpy_helper.to_array(init)
+        if arr.size == 0:
+            return
+        self.densities[len(self.layers) - 1] = measure(unrolled(arr.T if transpose else arr, groups))
+
     def to_network(self, name: str) -> Network:
         if not self.layers:
             raise FrontendError(f"network '{name}' has no conv, fc, pool, add or concat layer; nothing to map")
         input_shape = _chw(self.shape(self.input_name), self.input_name)
-        return Network(name=name, input_shape=input_shape, layers=tuple(self.layers))
+        return Network(name=name, input_shape=input_shape, layers=tuple(self.layers),
+                       weight_densities=tuple(self.densities.get(i) for i in range(len(self.layers))))
 
 
 def map_node(state: GraphState, node: onnx.NodeProto) -> None:
@@ -211,6 +226,7 @@ def _conv(state: GraphState, node: onnx.NodeProto, x: Tensor) -> None:
         bias=bias,
         macs=cout * hout * wout * w[1] * w[2] * w[3],
     )
+    state.measure_weights(node.input[1], groups, transpose=False)
 
 
 def _fc(state: GraphState, node: onnx.NodeProto, data_in: list[Tensor]) -> None:
@@ -246,6 +262,7 @@ def _fc(state: GraphState, node: onnx.NodeProto, data_in: list[Tensor]) -> None:
         bias=bias,
         macs=k * n,
     )
+    state.measure_weights(node.input[weight_pos], 1, transpose=bool(a.get("transB", 0)))
 
 
 def _pool(state: GraphState, node: onnx.NodeProto, x: Tensor) -> None:
