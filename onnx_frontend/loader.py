@@ -58,7 +58,7 @@ def load_network(model: str | os.PathLike | onnx.ModelProto, name: str | None = 
         proto = model
         default_name = model.graph.name or "network"
     else:
-        proto = _read(Path(model))
+        proto = read_model(Path(model))
         default_name = Path(model).stem
     proto = _prepare(proto, label=str(model) if not isinstance(model, onnx.ModelProto) else "model")
     state = GraphState.from_graph(proto.graph, _weight_inputs(proto.graph), static_shapes(proto.graph))
@@ -67,7 +67,7 @@ def load_network(model: str | os.PathLike | onnx.ModelProto, name: str | None = 
     return state.to_network(name or default_name)
 
 
-def _read(path: Path) -> onnx.ModelProto:
+def read_model(path: Path) -> onnx.ModelProto:
     if not path.exists():
         raise FrontendError(f"{path}: no such file; pass the path of an .onnx model")
     if path.is_dir():

@@ -126,12 +126,15 @@ class Network:
             (:class:`~onnx_frontend.weight_density.WeightDensity`), or None (weightless
             layers, structure-only models); empty when not measured. Not part of the
             fingerprint: the layer graph is.
+        input_tensors: per layer, the ONNX tensor a weighted layer reads (its activations,
+            after any fused activation), None for the others.
     """
 
     name: str
     input_shape: Shape3
     layers: tuple[Layer, ...]
     weight_densities: tuple = field(default=(), compare=False, repr=False)
+    input_tensors: tuple = field(default=(), compare=False, repr=False)
     consumers: tuple[tuple[int, ...], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -86,6 +86,7 @@ class GraphState:
     input_name: str = ""
     weight_data: dict[str, onnx.TensorProto] = field(default_factory=dict)  # initializers of rank >= 2
     densities: dict[int, WeightDensity] = field(default_factory=dict)       # by layer index
+    input_tensors: dict[int, str] = field(default_factory=dict)             # weighted layers' data inputs
 
     @classmethod
     def from_graph(
@@ -138,8 +139,10 @@ class GraphState:
         self.layers.append(layer)
         self.data[out] = Tensor(index, self.shape(out))
 
-    def measure_weights(self, name: str, groups: int, transpose: bool) -> None:
-        """The zeros of the last layer's weights ``name``, if the model holds their data."""
+    def measure_weights(self, name: str, groups: int, transpose: bool, data_input: str) -> None:
+        """The zeros of the last layer's weights ``name``, if the model holds their data; the
+        ONNX tensor ``data_input`` it reads (what an activation profile measures)."""
+        self.input_tensors[len(self.layers) - 1] = data_input
         init = self.weight_data.get(name)
         if init is None:
             return
@@ -153,7 +156,8 @@ class GraphState:
             raise FrontendError(f"network '{name}' has no conv, fc, pool, add or concat layer; nothing to map")
         input_shape = _chw(self.shape(self.input_name), self.input_name)
         return Network(name=name, input_shape=input_shape, layers=tuple(self.layers),
-                       weight_densities=tuple(self.densities.get(i) for i in range(len(self.layers))))
+                       weight_densities=tuple(self.densities.get(i) for i in range(len(self.layers))),
+                       input_tensors=tuple(self.input_tensors.get(i) for i in range(len(self.layers))))
 
 
 def map_node(state: GraphState, node: onnx.NodeProto) -> None:
@@ -226,7 +230,7 @@ def _conv(state: GraphState, node: onnx.NodeProto, x: Tensor) -> None:
         bias=bias,
         macs=cout * hout * wout * w[1] * w[2] * w[3],
     )
-    state.measure_weights(node.input[1], groups, transpose=False)
+    state.measure_weights(node.input[1], groups, transpose=False, data_input=node.input[0])
 
 
 def _fc(state: GraphState, node: onnx.NodeProto, data_in: list[Tensor]) -> None:
@@ -262,7 +266,8 @@ def _fc(state: GraphState, node: onnx.NodeProto, data_in: list[Tensor]) -> None:
         bias=bias,
         macs=k * n,
     )
-    state.measure_weights(node.input[weight_pos], 1, transpose=bool(a.get("transB", 0)))
+    state.measure_weights(node.input[weight_pos], 1, transpose=bool(a.get("transB", 0)),
+                          data_input=node.input[1 - weight_pos])
 
 
 def _pool(state: GraphState, node: onnx.NodeProto, x: Tensor) -> None:

@@ -17,7 +17,10 @@ from pathlib import Path
 from rich.console import Console
 
 from costmodel.chip_limits import area_problem, area_warning, power_problem
+import onnx
+
 from onnx_frontend import load_network
+from onnx_frontend.loader import read_model
 from onnx_frontend.errors import FrontendError, PimtuneError
 from search.cli.fit_table import FittingConsole
 from onnx_frontend.network import Network
@@ -37,10 +40,22 @@ def load_model_arg(arg: str) -> Network:
         return load_network(path)
     if arg in NETWORKS:
         return load_network(build_model(arg), name=arg)
-    raise FrontendError(
-        f"{arg}: no such file and not a zoo network; pass the path of an .onnx model "
-        f"or a name from `pimtune zoo --list`"
-    )
+    raise _unknown_model(arg)
+
+
+def _unknown_model(arg: str) -> FrontendError:
+    return FrontendError(f"{arg}: no such file and not a zoo network; pass the path of an .onnx model "
+                         f"or a name from `pimtune zoo --list`")
+
+
+def model_proto_arg(arg: str) -> tuple[onnx.ModelProto, str]:
+    """The ONNX model a CLI argument names (an existing .onnx path, else a zoo name) and its name."""
+    path = Path(arg)
+    if path.exists():
+        return read_model(path), path.stem
+    if arg in NETWORKS:
+        return build_model(arg), arg
+    raise _unknown_model(arg)
 
 
 def output_dir(arg: str | Path, create: bool = True) -> Path:

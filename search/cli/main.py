@@ -19,11 +19,11 @@ from onnx_frontend.errors import Interrupted, PimtuneError
 from search import lifecycle
 from search.cli import (ablate_cmd, bench_cmd, compare_cmd, evaluate_cmd, inspect_cmd, search_cmd, synth_cmd, validate_cmd,
                         zoo_cmd)
-from search.cli import aimc_vs_dimc_cmd, chips_cmd, macro_cmd, sweep_cmd
+from search.cli import aimc_vs_dimc_cmd, chips_cmd, macro_cmd, profile_cmd, sweep_cmd
 from search.cli.parser import Parser, add_version_arg
 
 COMMANDS = (zoo_cmd, inspect_cmd, evaluate_cmd, validate_cmd, bench_cmd, search_cmd, compare_cmd, synth_cmd, ablate_cmd)
-COMMANDS += (sweep_cmd, macro_cmd, chips_cmd, aimc_vs_dimc_cmd)
+COMMANDS += (sweep_cmd, macro_cmd, chips_cmd, aimc_vs_dimc_cmd, profile_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:
