@@ -37,17 +37,17 @@ def thread_info() -> dict:
 
 
 def bench_evaluator(network: Network, tech: Technology | str, power_w: float | None, batch: int, repeats: int,
-                    seed: int = 0, area_mm2: float | None = None) -> dict:
+                    seed: int = 0, area_mm2: float | None = None, segmented: bool = False) -> dict:
     """Time ``evaluate`` on ``batch`` random designs (under ``power_w`` W and/or
-    ``area_mm2`` mm^2; segmented where one copy of the network does not fit a design's
-    budget, as the searches draw them): one warm-up call, then ``repeats``.
+    ``area_mm2`` mm^2; with ``segmented``, those whose network does not fit their budget
+    once are segmented): one warm-up call, then ``repeats``.
 
     Returns ``batch``, ``repeats``, ``median_s`` (seconds per call), ``ms_per_batch``,
     ``designs_per_s`` (batch / median), ``times_s`` (every timed call) and
     ``feasible_share`` (fraction of the batch that is feasible).
     """
     tech = load_technology(tech)
-    designs = random_designs(network, tech, power_w, batch, seed=seed, area_mm2=area_mm2, segmented=True)
+    designs = random_designs(network, tech, power_w, batch, seed=seed, area_mm2=area_mm2, segmented=segmented)
     # warm-up (workload cache, page faults); its results are not kept: held, they would keep
     # the allocator from reusing their memory in the timed calls (measured: 20 % slower)
     feasible = float(evaluate(network, tech, designs, power_w, area_mm2=area_mm2).feasible.mean())

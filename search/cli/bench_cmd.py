@@ -12,6 +12,7 @@ from costmodel.technology import require_network_family
 from costmodel import load_technology
 from costmodel.benchmark import bench_evaluator, bench_reference, thread_info
 from costmodel.fidelity import feasible_random_designs
+from space import DesignSpace
 from onnx_frontend import load_network
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.zoo import NETWORKS, build_model
@@ -72,11 +73,14 @@ def bench_network(name: str, tech, power_w: float | None, batch: int, repeats: i
     """Evaluator and reference timings of one zoo network (see ``costmodel.benchmark``)
     under ``power_w`` W and/or ``area_mm2`` mm^2."""
     network = load_network(build_model(name), name=name)
+    # the designs a search would score: segmented where the network fits nowhere in the space
+    segmented = DesignSpace.for_network(network, tech, power_w, area_mm2=area_mm2).segmented
     row = {"network": name, "layers": len(network.layers), "weighted_layers": len(network.weighted_layers),
-           "evaluator": bench_evaluator(network, tech, power_w, batch, repeats, area_mm2=area_mm2)}
+           "segmented_space": segmented,
+           "evaluator": bench_evaluator(network, tech, power_w, batch, repeats, area_mm2=area_mm2, segmented=segmented)}
     try:
         designs = feasible_random_designs(network, tech, power_w, REFERENCE_DESIGNS, seed=0, max_rounds=10,
-                                          area_mm2=area_mm2, segmented=True)
+                                          area_mm2=area_mm2, segmented=segmented)
     except PimtuneError as exc:
         row["reference"] = {"designs": 0, "skipped": REFERENCE_DESIGNS, "median_s": None, "note": str(exc)}
         return row
