@@ -153,8 +153,13 @@ class _Counts:
         return LayerDensity(input_density=self.nonzero / n, bit_density=[float(o / n) for o in self.ones])
 
 
+def profile_yaml(profile: Profile) -> str:
+    """The profile file's text."""
+    return yaml.safe_dump(profile.model_dump(exclude_none=True), sort_keys=False)
+
+
 def save_profile(path: str | Path, profile: Profile) -> None:
-    Path(path).write_text(yaml.safe_dump(profile.model_dump(exclude_none=True), sort_keys=False))
+    Path(path).write_text(profile_yaml(profile))
 
 
 def load_profile(path: str | Path, network: Network) -> Profile:

@@ -138,3 +138,26 @@ def test_cli_writes_the_profile(tmp_path, capsys):
     assert err.startswith("pimtune: error: ") and err.count("\n") == 1 and "do not fit" in err
     assert main(["profile", "alexnet-cifar", "--random", "1", "-o", str(out)]) == 2
     assert "needs its weights" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["--random", "1", "-o", "/nonexistent/dir/p.yaml"], "does not exist"),
+    (["--random", "1", "--act-bits", "40"], "1 to 32 bits"),
+    (["--random", "1", "--prune", "0.5"], "--prune applies to --random-weights"),
+])
+def test_cli_bad_arguments_are_one_line(tmp_path, capsys, extra, words):
+    proto, _ = relu_conv_model()
+    model = tmp_path / "tiny.onnx"
+    model.write_bytes(proto.SerializeToString())
+    out = ["-o", str(tmp_path / "p.yaml")] if "-o" not in extra else []
+    try:
+        code = main(["profile", str(model), *extra, *out])
+    except SystemExit as exc:                    # argparse's own refusals exit from the parser
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].startswith("pimtune: error: ") and words in err
+    (tmp_path / "bad.npy").write_text("not numpy")
+    assert main(["profile", str(model), "--inputs", str(tmp_path / "bad.npy"), "-o", str(tmp_path / "p.yaml")]) == 2
+    assert "not a readable numeric .npy array" in capsys.readouterr().err
+    assert not (tmp_path / "p.yaml").exists()

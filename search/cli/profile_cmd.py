@@ -13,9 +13,18 @@ import numpy as np
 from rich.table import Table
 
 from onnx_frontend import load_network
-from onnx_frontend.activation_profile import ProfileError, measure_profile, save_profile
+from onnx_frontend.activation_profile import ProfileError, measure_profile, profile_yaml
 from onnx_frontend.zoo.random_weights import with_random_weights
+from search import atomic_files
 from search.cli.common import MODEL_HELP, add_json_arg, console, model_proto_arg, positive_int
+
+
+def activation_bits(text: str) -> int:
+    """argparse type of ``--act-bits``: 1 to 32 bits."""
+    bits = positive_int(text)
+    if bits > 32:
+        raise argparse.ArgumentTypeError(f"activation codes of 1 to 32 bits, got {bits}")
+    return bits
 
 
 def register(subparsers) -> None:
@@ -32,7 +41,7 @@ def register(subparsers) -> None:
                    help="give a structure-only model (a zoo network) random He-normal weights first")
     p.add_argument("--prune", type=float, default=0.0, metavar="P",
                    help="with --random-weights: the share of each weight tensor's smallest magnitudes set to zero")
-    p.add_argument("--act-bits", type=positive_int, default=8, metavar="A", help="activation bits of the codes (default 8)")
+    p.add_argument("--act-bits", type=activation_bits, default=8, metavar="A", help="activation bits of the codes (default 8)")
     p.add_argument("-o", "--out", metavar="FILE", help="profile YAML to write (default: MODEL-profile.yaml)")
     add_json_arg(p)
     p.set_defaults(func=run)
@@ -45,19 +54,24 @@ def run(args: argparse.Namespace) -> int:
     elif args.prune:
         raise ProfileError("--prune applies to --random-weights; prune your own model's weights before exporting it")
     network = load_network(proto, name=name)
+    out = Path(args.out or f"{name}-profile.yaml")
+    if not out.parent.is_dir():
+        raise ProfileError(f"-o {out}: the folder {out.parent} does not exist; create it or pass another path")
     inputs = None
     if args.inputs:
         try:
             inputs = np.load(args.inputs, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise ProfileError(f"--inputs {args.inputs}: not a readable .npy array ({exc}); save one with numpy.save") \
-                from None
+        except (OSError, ValueError):
+            raise ProfileError(f"--inputs {args.inputs}: not a readable numeric .npy array; save one with "
+                               "numpy.save(FILE, array)") from None
     t0 = time.perf_counter()
     profile = measure_profile(proto, network, inputs=inputs, random=args.random or 0, seed=args.seed,
                               activation_bits=args.act_bits)
     seconds = time.perf_counter() - t0
-    out = Path(args.out or f"{name}-profile.yaml")
-    save_profile(out, profile)
+    try:
+        atomic_files.write_text(out, profile_yaml(profile))
+    except OSError as exc:
+        raise ProfileError(f"-o {out}: cannot write the profile ({exc.strerror}); pass a writable path") from None
     if args.json:
         print(json.dumps({**profile.model_dump(exclude_none=True), "file": str(out), "seconds": seconds}, indent=2))
         return 0
