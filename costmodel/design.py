@@ -16,12 +16,13 @@ import numpy as np
 from pydantic import ValidationError
 
 from costmodel.design_json import COMPONENTS, DATAFLOWS, DESIGN_FORMAT, MACRO_MODES, DesignJSON, network_mismatch
+from costmodel.sparsity import SPARSE_MODES
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.network import Network
 from onnx_frontend.schema_errors import describe, first_error
 from onnx_frontend.text_files import read_text
 
-__all__ = ["COMPONENTS", "DATAFLOWS", "DESIGN_FORMAT", "MACRO_MODES", "DesignBatch", "DesignError", "load_design", "save_design"]
+__all__ = ["COMPONENTS", "DATAFLOWS", "DESIGN_FORMAT", "MACRO_MODES", "SPARSE_MODES", "DesignBatch", "DesignError", "load_design", "save_design"]
 
 
 class DesignError(PimtuneError):
@@ -61,6 +62,8 @@ class DesignBatch:
             replaced (>= 1); None: 1.
         dataflow: ``(N, L)`` loop order of each layer at the buffer level, an index of
             ``DATAFLOWS`` (0 weight-, 1 input-, 2 output-stationary); None: 0.
+        sparse_mode: ``(N, L)`` how each layer exploits zeros, an index of ``SPARSE_MODES``
+            (0 none, 1 gate, 2 skip, 3 compact; MODEL.md section 10); None: 0.
         macro_mode: "specialised" (per-set peripherals) or "identical" (every macro alike).
     """
 
@@ -79,6 +82,7 @@ class DesignBatch:
     segment: np.ndarray | None = None
     batch: np.ndarray | None = None
     dataflow: np.ndarray | None = None
+    sparse_mode: np.ndarray | None = None
     macro_mode: str = "specialised"
     _checked: bool = field(default=False, repr=False)
 
@@ -98,7 +102,7 @@ class DesignBatch:
         self.adc_bits = _per_design("adc_bits", 0 if self.adc_bits is None else self.adc_bits, n)
         self.buffer_kib = _per_design("buffer_kib", 0 if self.buffer_kib is None else self.buffer_kib, n)
         L = self.dup.shape[1]
-        for name in ("segment", "dataflow"):
+        for name in ("segment", "dataflow", "sparse_mode"):
             arr = np.zeros((n, L), dtype=np.int64) if getattr(self, name) is None else np.asarray(getattr(self, name), dtype=np.int64)
             if arr.ndim == 1:
                 arr = np.broadcast_to(arr, (n, arr.shape[0])).copy()
@@ -108,7 +112,7 @@ class DesignBatch:
                 setattr(self, name, np.asarray(getattr(self, name), dtype=float))
         if self.macro_mode not in MACRO_MODES:
             raise DesignError(f"macro_mode must be one of {MACRO_MODES}, got {self.macro_mode!r}")
-        shapes = {f: getattr(self, f).shape for f in ("dup", "macros", "share", "segment", "dataflow")}
+        shapes = {f: getattr(self, f).shape for f in ("dup", "macros", "share", "segment", "dataflow", "sparse_mode")}
         if len(set(shapes.values())) != 1 or shapes["dup"][0] != n:
             raise DesignError(f"per-layer arrays must all be (N={n}, L); got {shapes}")
         for name in ("counts", "alloc_weights"):
@@ -175,6 +179,7 @@ class DesignBatch:
             "segment": self.segment[n].tolist(),
             "dataflow": [DATAFLOWS[int(v)] for v in self.dataflow[n]],
             "batch": int(self.batch[n]),
+            **({"sparsity": [SPARSE_MODES[int(v)] for v in self.sparse_mode[n]]} if self.sparse_mode[n].any() else {}),
             **{name: None if getattr(self, name) is None else {
                 c: getattr(self, name)[n, :, i].tolist() for i, c in enumerate(COMPONENTS)
             } for name in ("counts", "alloc_weights")},
@@ -216,6 +221,8 @@ class DesignBatch:
             buffer_kib=[d.buffer_kib or 0 for d in rows],
             segment=[d.segment if d.segment is not None else [0] * L for d in rows],
             dataflow=[[DATAFLOWS.index(v) for v in d.dataflow] if d.dataflow is not None else [0] * L for d in rows],
+            sparse_mode=[[SPARSE_MODES.index(v) for v in d.sparsity] if d.sparsity is not None else [0] * L
+                         for d in rows],
             **per_component,
             macro_mode=modes.pop(),
         )

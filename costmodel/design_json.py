@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
 
+from costmodel.sparsity import SPARSE_MODES
 from onnx_frontend.network import Network
 
 DESIGN_FORMAT = "pimtune-design/1"
@@ -84,6 +85,8 @@ class DesignJSON(BaseModel):
     share: list[Annotated[Whole, Field(ge=-1)]]
     segment: list[Annotated[Whole, Field(ge=0)]] | None = None
     dataflow: list[Literal[DATAFLOWS]] | None = None
+    # how each layer exploits zeros (MODEL.md section 10); absent: none
+    sparsity: list[Literal[SPARSE_MODES]] | None = None
     batch: Annotated[Whole, Field(ge=1, le=MAX_BATCH)] = 1
     counts: ComponentCounts | None = None
     alloc_weights: ComponentWeights | None = None
@@ -92,7 +95,8 @@ class DesignJSON(BaseModel):
     def _per_layer(self):
         n = len(self.layers)
         lists = {"dup": self.dup, "macros": self.macros, "share": self.share}
-        lists.update({k: v for k, v in (("segment", self.segment), ("dataflow", self.dataflow)) if v is not None})
+        lists.update({k: v for k, v in (("segment", self.segment), ("dataflow", self.dataflow),
+                                                          ("sparsity", self.sparsity)) if v is not None})
         for name in ("counts", "alloc_weights"):
             table = getattr(self, name)
             if table is not None:

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from costmodel.design import DATAFLOWS, DesignBatch
+from costmodel.design import DATAFLOWS, SPARSE_MODES, DesignBatch
 from costmodel.resolve import REASONS, Resolved, resolve
+from costmodel.sparsity.densities import Densities
 from costmodel.technology import Technology, load_technology, require_network_family
 from costmodel.timing import Timing, pipeline_timing
 from onnx_frontend.network import Network
@@ -36,7 +37,8 @@ class Results:
     technology's ``array_write.endurance_writes`` (NaN when it has no figure or nothing
     is rewritten; ``metrics`` writes None); ``global_buffer_kib`` the capacity of its
     global buffer (KiB; 0 without one); ``dataflow`` (N, L) the designs' dataflow
-    codes (``DATAFLOWS``) and ``weighted_names`` the weighted layers' names.
+    codes (``DATAFLOWS``), ``sparse_mode`` (N, L) their sparsity modes (``SPARSE_MODES``;
+    MODEL.md section 10) and ``weighted_names`` the weighted layers' names.
     """
 
     feasible: np.ndarray
@@ -69,6 +71,7 @@ class Results:
     endurance_inferences: np.ndarray
     global_buffer_kib: np.ndarray
     dataflow: np.ndarray
+    sparse_mode: np.ndarray
     weighted_names: tuple[str, ...]
     resolved: Resolved
     timing: Timing
@@ -120,20 +123,32 @@ class Results:
             "endurance_inferences": _finite_or_none(self.endurance_inferences[n]),
             "global_buffer_kib": float(self.global_buffer_kib[n]),
             "adc_bits": _finite_or_none(self.resolved.adc_bits[n]),
+            **({"sparsity": self.sparsity_source} if self.resolved.sparse is not None else {}),
             "layers": self.layer_rows(n),
         }
+
+    @property
+    def sparsity_source(self) -> str:
+        """Where the densities came from (``dense``: none; every input and weight non-zero)."""
+        d = self.resolved.densities
+        return "dense" if d is None else d.source
 
     def layer_rows(self, n: int) -> list[dict]:
         """Design ``n``'s weighted layers in network order: name, segment, dataflow (its
         name), weight tiles and the reload energy of its weights per inference (J)."""
         r = self.resolved
-        return [{"name": name, "segment": int(r.segment[n, j]), "dataflow": DATAFLOWS[int(self.dataflow[n, j])],
+        rows = [{"name": name, "segment": int(r.segment[n, j]), "dataflow": DATAFLOWS[int(self.dataflow[n, j])],
                  "tiles": int(r.tiles.count[n, j]), "reload_energy_j": float(self.layer_reload_energy_j[n, j])}
                 for j, name in enumerate(self.weighted_names)]
+        if r.sparse is not None:                                     # what each layer's mode skips
+            for j, row in enumerate(rows):
+                row["sparsity"] = SPARSE_MODES[int(self.sparse_mode[n, j])]
+                row["skipped_share"] = {k: float(v[n, j]) for k, v in r.sparse.skipped.items()}
+        return rows
 
 
 def evaluate(network: Network, tech: Technology | str, batch: DesignBatch, power_w, latency: bool = True,
-             area_mm2=None) -> Results:
+             area_mm2=None, densities: Densities | None = None) -> Results:
     """Score N designs of ``network`` under a power budget ``power_w`` (W, scalar or (N,))
     and/or an area budget ``area_mm2`` (mm^2); None (or inf) is no budget of that kind.
 
@@ -145,11 +160,14 @@ def evaluate(network: Network, tech: Technology | str, batch: DesignBatch, power
     ``latency=False`` skips the layer schedule, which only the latency needs: latency,
     EDP, ``tops_per_watt_single`` and the per-layer times are NaN then, everything else
     is the same. A batch with a design that reloads weights (MODEL.md section 8) is
-    always scheduled: its interval needs each segment's latency."""
+    always scheduled: its interval needs each segment's latency.
+
+    ``densities`` (:mod:`costmodel.sparsity`, from ``--sparsity``): the zeros the
+    designs' per-layer ``sparse_mode`` exploit (MODEL.md section 10); None: dense."""
     tech = require_network_family(load_technology(tech))
     # designs that break the rules (e.g. no copies) compute garbage that their reason flags
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        r = resolve(network, tech, batch, power_w, area_mm2)
+        r = resolve(network, tech, batch, power_w, area_mm2, densities)
         t = pipeline_timing(r, latency)
     feasible = r.reason == 0
     interval_s = t.interval_ns * 1e-9
@@ -194,6 +212,7 @@ def evaluate(network: Network, tech: Technology | str, batch: DesignBatch, power
             edp_js=energy * latency_s,
             **_segment_figures(r),
             dataflow=batch.dataflow,
+            sparse_mode=batch.sparse_mode,
             weighted_names=tuple(w.name for w in network.weighted_layers),
             resolved=r,
             timing=t,

@@ -24,6 +24,9 @@ from costmodel.opgraph import ITERATED, OP_CHAIN
 from costmodel.placement import farthest_hops, mesh_ranges
 from costmodel.reduce import row_any
 from costmodel.scatter import Sharing, scatter_sum, set_sums
+from costmodel.sparsity.applied import sparse_work, sparsity_hardware, uses_sparsity
+from costmodel.sparsity.densities import Densities
+from costmodel.sparsity.factors import SparsityFactors
 from costmodel.segments import Tiles, alone_in_segment, chip_total, frozen, largest_segment, segment_sum, weight_tiles
 from costmodel.technology import Technology
 from costmodel.workload import Workload, build_workload
@@ -100,6 +103,8 @@ class Resolved:
     tiles: Tiles                  # weight tiles per weighted layer
     batch: np.ndarray             # (N,) inferences per segment run
     offchip: Offchip              # reloads, spills, their energy and time
+    densities: Densities | None = None   # zeros of weights and inputs (None: dense)
+    sparse: SparsityFactors | None = None  # each layer's kept work under its mode (None: dense)
     _energy_cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -130,6 +135,8 @@ def _occurrence_energy(r: Resolved, kind: str) -> np.ndarray:
         e = w["crossbars"] * c["xbar_nj"][:, None] + w["dac_conv"] * c["dac_nj"][:, None]
         if "cells" in w:                # SRAM arrays: per weight and per column used
             e += w["cells"] * c["cell_nj"][:, None] + w["adc_conv"] * c["column_nj"][:, None]
+        if "sparsity_pj" in w:          # zero detectors, skip logic, compaction indices
+            e += w["sparsity_pj"] * F(1e-3)
         return e
     if kind == "adc":
         return w["adc_conv"] * c["adc_nj"][:, None]
@@ -144,14 +151,19 @@ def _occurrence_energy(r: Resolved, kind: str) -> np.ndarray:
     raise KeyError(kind)
 
 
-def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, area_mm2=None) -> Resolved:
+def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, area_mm2=None,
+            densities: Densities | None = None) -> Resolved:
     """Counts, durations (ns) and energies (nJ) of every operation of N designs.
 
     Budgets (scalars or (N,)): ``power_w`` in W and ``area_mm2`` in mm^2; None or inf is
     no budget of that kind, and at least one must be finite. The crossbar share
     ``rram_ratio`` of each budget pays for arrays, the rest for the periphery; with both,
-    the chip is the smaller of the two allocations, so it keeps within both."""
-    wl = build_workload(network, tech)
+    the chip is the smaller of the two allocations, so it keeps within both.
+
+    ``densities`` (:mod:`costmodel.sparsity`): the zeros of the weights and inputs; None
+    counts every one as non-zero. Each layer's ``batch.sparse_mode`` decides what its
+    arrays skip (MODEL.md section 10)."""
+    wl = build_workload(network, tech, densities)
     tb = tech.tables
     n, L, La = len(batch), wl.n_weighted, wl.n_layers
     if batch.n_layers != L:
@@ -254,6 +266,9 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
     work["sigmoid"] = act_values * (wl.act_kind == 2)
     work["pool"] = np.broadcast_to((wl.unit_elems * (wl.unit_kind == 1) * inv_width).astype(F), (n, La))
     work["eltwise"] = np.broadcast_to((wl.unit_elems * (wl.unit_kind == 2) * inv_width).astype(F), (n, La))
+    rows_driven = work["dac_conv"]                                      # DACs count the rows, not their activity
+    sparse = sparse_work(network, tech, densities, wl, batch, a, work, expand) \
+        if uses_sparsity(batch, densities) else None
     new_flits = dup * (wl.new_values * A / flit).astype(F) * per_row_tile
     out_flits = dup * (wl.cout * A / flit * wl.weighted).astype(F) * per_col_tile
 
@@ -290,7 +305,7 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
     if counting.dacs == "physical_rows":
         n_dac = ntx
     else:
-        n_dac = work["dac_conv"].astype(float) @ np.ones(La) if S == 1 else chip_total(dac_rows_w, seg, S)
+        n_dac = rows_driven.astype(float) @ np.ones(La) if S == 1 else chip_total(dac_rows_w, seg, S)
     io = batch.offchip_links.astype(float)
     # a design that reloads weights keeps the activations between its segments in the global
     # buffer, of the size its live activations need (MODEL.md section 8)
@@ -316,6 +331,9 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
         "registers": x_total * tech.registers.per_crossbar_area_mm2 + m_total * tech.registers.per_macro_area_mm2,
         "offchip_links": io * tech.offchip_links.area_mm2,
     }
+    if sparse is not None:                                              # zero detectors, compaction indices
+        fixed_peak["sparsity"], fixed_area["sparsity"] = sparsity_hardware(
+            tech, batch, xbars_w, Sx, lambda per_layer: chip_total(per_layer, seg, S))
 
     # --- peripheral allocation (MODEL.md section 4) -------------------------------------
     unit_peak = np.stack([adc_peak] + [np.full(n, getattr(vu, c).peak_power_w) for c in COMPONENTS[1:]], 1).astype(F)
@@ -363,6 +381,8 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
     single = F(tech.macro.input_register_steps == 1)
     dur[K["feed"]] = work["load_words"] * word_ns / m_layer * is_w * single
     dur[K["mvm"]] = (t_dac + t_xbar)[:, None].astype(F) * is_w
+    if sparse is not None:                                              # skipped or compacted iterations
+        dur[K["mvm"]] *= expand(sparse.iterations)
     _per_unit(dur[K["adc"]], work["adc_conv"] * t_adc[:, None].astype(F), units("adc"))
     for kind, comps in VECTOR_KINDS.items():
         used = [comp for comp in comps if comp in wl.components_used]
@@ -395,6 +415,7 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
         "noc": fixed_peak["noc"],
         "registers": fixed_peak["registers"],
         "offchip_links": fixed_peak["offchip_links"],
+        **({"sparsity": fixed_peak["sparsity"]} if sparse is not None else {}),
     }
     peak_w = dict(static_w)
     peak_w.update(
@@ -411,6 +432,7 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
         "adc": unit_totals[:, 0] * unit_area[:, 0],
         "vector_units": (unit_totals[:, 1:] * unit_area[:, 1:]).sum(1),
         **{k: fixed_area[k] for k in ("scratchpad", "global_buffer", "noc", "registers", "offchip_links")},
+        **({"sparsity": fixed_area["sparsity"]} if sparse is not None else {}),
     }
     coefficients = {
         "read_nj": tb.spad_read_energy[sidx].astype(F), "write_nj": tb.spad_write_energy[sidx].astype(F),
@@ -442,7 +464,7 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
         demand_ns=demand, durations=dur, work=work, coefficients=coefficients,
         static_w=static_w, peak_w=peak_w, area_mm2=area, dynamic_nj={}, power_w=P, area_budget_mm2=Am,
         segment=seg, segment_a=seg_a, n_segments=S, segment_macros=segment_macros, tiles=tiles,
-        batch=batch.batch, offchip=offchip,
+        batch=batch.batch, offchip=offchip, densities=densities, sparse=sparse,
     )
     r.dynamic_nj = _dynamic_energy(r, demand, unit_totals, adc_dyn, vu)
     r.dynamic_nj.update(r.offchip.energy_nj)
@@ -519,14 +541,18 @@ def _dynamic_energy(r: Resolved, demand, unit_totals, adc_dyn, vu) -> dict[str, 
     # the DACs' share of the arrays' energy; the arrays (crossbars, or SRAM arrays with their
     # ADCs or adder trees) take the rest
     dac = ((r.steps * r.work["dac_conv"]).astype(float) @ ones) * r.iterations * r.coefficients["dac_nj"]
+    sparsity = {}
+    if "sparsity_pj" in r.work:
+        sparsity["sparsity"] = ((r.steps * r.work["sparsity_pj"]).astype(float) @ ones) * r.iterations * 1e-3
     d = (demand.transpose(2, 0, 1) @ np.ones(demand.shape[1], dtype=F)).T   # (N, C) unit-ns
     return {
-        "crossbar": total["mvm"] - dac,
+        "crossbar": total["mvm"] - dac - sparsity.get("sparsity", 0.0),
         "dac": dac,
         "adc": d[:, 0] * adc_dyn,
         "vector_units": sum(d[:, C[c]] * getattr(vu, c).dynamic_power_w for c in COMPONENTS[1:]),
         "scratchpad": total["load"] + total["store"],
         "noc": total["noc_in"] + total["merge"],
+        **sparsity,
     }
 
 

@@ -35,7 +35,7 @@ class Workload:
         cout: (La,) output channels.
         out_values: (La,) values of the layer's output tensor (C x H x W).
         macs: (La,) multiply-accumulates.
-        weights: (La,) weight values.
+        weights: (La,) weight values the arrays hold (sparsity: of the kept rows and columns).
         load_values: (La,) values loaded per copy-step (conv: kh*kw*C_in; fc: C_in;
             row layers: kh*W_in*C_in summed over inputs).
         new_values: (La,) values arriving over the NoC per copy-step.
@@ -115,20 +115,31 @@ class Workload:
         return len(self.layer_of_w)
 
 
-def crossbar_geometry(layer: Layer, size: int, cols: int | None = None) -> tuple[int, int, int, int, int]:
+def crossbar_geometry(layer: Layer, size: int, cols: int | None = None,
+                      kept: tuple[int, int] | None = None) -> tuple[int, int, int, int, int]:
     """``(row_groups, col_groups, rows_total, cols_read, add_values)`` of one copy on
     arrays of ``size`` rows and ``cols`` columns (default: square).
 
     ``add_values`` are the partial sums added across row groups per output pixel
-    (MODEL.md section 2).
+    (MODEL.md section 2). ``kept``: the ``(rows, cols)`` of each group's matrix that hold
+    a non-zero weight (:func:`kept_matrix`; default: all of them).
     """
-    rows_g, cols_g, g = layer.matrix_rows, layer.matrix_cols, layer.groups
+    rows_g, cols_g = kept or (layer.matrix_rows, layer.matrix_cols)
+    g = layer.groups
     cols = size if cols is None else cols
     if rows_g <= size and cols_g <= cols:
         per_xbar = min(size // rows_g, cols // cols_g)
         return ceil(g / per_xbar), 1, rows_g * g, cols_g * g, 0
     rg, cg = ceil(rows_g / size), ceil(cols_g / cols)
     return g * rg, cg, rows_g * g * cg, cols_g * g * rg, cols_g * g * (rg - 1)
+
+
+def kept_matrix(layer: Layer, zero_rows: float, zero_cols: float) -> tuple[int, int]:
+    """``(rows, cols)`` of one group's unrolled matrix that hold a non-zero weight, given the
+    shares of all-zero rows and columns (structured zeros need no array: MODEL.md 10); at
+    least one of each."""
+    rows, cols = layer.matrix_rows, layer.matrix_cols
+    return max(rows - round(zero_rows * rows), 1), max(cols - round(zero_cols * cols), 1)
 
 
 def _row_rule(layer: Layer) -> tuple[int, int]:
@@ -169,31 +180,35 @@ def _anchors(network: Network, widx: list[int]) -> list[int]:
     return anchor
 
 
-_CACHE: dict[tuple[int, int], tuple[Network, Technology, "Workload"]] = {}
+_CACHE: dict[tuple[int, int, int], tuple[Network, Technology, object, "Workload"]] = {}
 
 
-def build_workload(network: Network, tech: Technology) -> Workload:
-    """The :class:`Workload` of ``network`` for the sizes ``tech`` offers (cached)."""
-    key = (id(network), id(tech))
+def build_workload(network: Network, tech: Technology, densities=None) -> Workload:
+    """The :class:`Workload` of ``network`` for the sizes ``tech`` offers (cached). With
+    :class:`~costmodel.sparsity.densities.Densities`, the arrays hold only the rows and
+    columns of each weight matrix with a non-zero weight (MODEL.md section 10)."""
+    key = (id(network), id(tech), id(densities))
     hit = _CACHE.get(key)
-    if hit is not None and hit[0] is network and hit[1] is tech:
-        return hit[2]
+    if hit is not None and hit[0] is network and hit[1] is tech and hit[2] is densities:
+        return hit[3]
     if len(_CACHE) > 64:
         _CACHE.clear()
-    workload = _build(network, require_network_family(tech))
-    _CACHE[key] = (network, tech, workload)
+    workload = _build(network, require_network_family(tech), densities)
+    _CACHE[key] = (network, tech, densities, workload)
     return workload
 
 
-def _build(network: Network, tech: Technology) -> Workload:
+def _build(network: Network, tech: Technology, densities=None) -> Workload:
     layers = network.layers
     widx, w = [], 0
     for l in layers:
         widx.append(w if l.is_weighted else -1)
         w += l.is_weighted
     weighted_layers = [l for l in layers if l.is_weighted]
-    geo = np.array([[crossbar_geometry(l, s, c) for l in weighted_layers] for s, c in zip(tech.xbar_sizes, tech.array_cols)],
-                   dtype=np.int64)
+    kept = [None if densities is None else kept_matrix(l, densities.zero_rows[j], densities.zero_cols[j])
+            for j, l in enumerate(weighted_layers)]
+    geo = np.array([[crossbar_geometry(l, s, c, k) for l, k in zip(weighted_layers, kept)]
+                    for s, c in zip(tech.xbar_sizes, tech.array_cols)], dtype=np.int64)
     geo = geo.reshape(len(tech.xbar_sizes), len(weighted_layers), 5)
 
     def per_layer(fn, dtype=np.int64):
@@ -253,7 +268,8 @@ def _build(network: Network, tech: Technology) -> Workload:
         cout=per_layer(lambda l: l.out_shape[0]),
         out_values=per_layer(lambda l: int(np.prod(l.out_shape))),
         macs=per_layer(lambda l: l.macs),
-        weights=per_layer(lambda l: l.weights),
+        weights=per_layer(lambda l: l.weights if densities is None or not l.is_weighted
+                          else l.groups * kept[widx[l.index]][0] * kept[widx[l.index]][1]),
         load_values=per_layer(lambda l: input_values(l, l.kernel)),
         new_values=per_layer(lambda l: input_values(l, l.stride)),
         store_values=per_layer(lambda l: l.out_shape[0] * (l.out_shape[2] if row_layer(l) else 1)),

@@ -140,6 +140,26 @@ def add_tech_arg(parser: argparse.ArgumentParser) -> None:
                         help="technology YAML file or bundled technology name (default: reram)")
 
 
+SPARSITY_HELP = ("zeros the designs may skip: dense (default: every weight and input non-zero), measured (the "
+                 "model's own weights, its activations measured with ONNX Runtime on 8 random inputs) or a profile "
+                 "YAML from `pimtune profile` (with the model's weights where it holds them)")
+
+
+def add_sparsity_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sparsity", default="dense", metavar="dense|measured|PROFILE.yaml", help=SPARSITY_HELP)
+
+
+def densities_of(spec: str, model_arg: str, network: Network, tech):
+    """The :class:`~costmodel.sparsity.densities.Densities` ``--sparsity spec`` names for the
+    network ``model_arg`` names (None: dense); ProfileError (one line) on a bad spec."""
+    from costmodel.sparsity.source import DENSE, sparsity_densities
+
+    if spec == DENSE:
+        return None
+    model = model_proto_arg(model_arg)[0] if spec == "measured" else None
+    return sparsity_densities(spec, network, tech, model)
+
+
 def add_json_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON instead of tables")
 

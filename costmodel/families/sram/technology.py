@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 from costmodel.memory_hierarchy import ArrayWrite, GlobalBuffer, OffchipMemory
 from costmodel.periphery import Noc, OffchipLinks, Registers, Scratchpad, VectorUnits
 from costmodel.schema import NonNegative, Positive, Strict
+from costmodel.sparsity.support import SparsitySupport
 
 Fraction = Field(ge=0, le=1)
 
@@ -181,6 +182,8 @@ class SramChip(Strict):
             macro's scratchpad to its arrays' input registers (as ``macro:`` of reram.yaml).
         vector_units, scratchpad, noc, registers, offchip_links: the schema of reram.yaml
             (``registers.per_crossbar_*`` is per array).
+        sparsity: what zero detection and skipping cost per array row
+            (:class:`~costmodel.sparsity.support.SparsitySupport`); None: no support.
     """
 
     arrays: list[ArrayShape] = Field(min_length=1)
@@ -198,6 +201,7 @@ class SramChip(Strict):
     noc: Noc
     registers: Registers
     offchip_links: OffchipLinks
+    sparsity: SparsitySupport | None = None
 
     @model_validator(mode="after")
     def _options(self):

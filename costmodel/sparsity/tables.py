@@ -1,0 +1,158 @@
+"""Expected skips per weighted layer, input bits per cycle and array size (MODEL.md 10).
+
+Computed once per (network, technology, densities); a design's factors are lookups
+(:mod:`costmodel.sparsity.factors`). Axes: ``d`` the technology's input-bits-per-cycle
+options (``tech.dac_bits_options``), ``s`` its array sizes (``tech.xbar_sizes``), ``j``
+the weighted layers.
+
+The input model: a layer's input value is zero with probability ``1 - a`` (its input
+density); a non-zero value's bits are ones independently, bit ``b`` with probability
+``d_b / a``. A bit iteration drives one slice of ``k`` input bits on every row; the row's
+slice is non-zero with probability ``q = (1 - pad) (a - a prod_b (1 - d_b / a))`` over
+the slice's bits, where ``pad`` is the share of the layer's unrolled inputs that are
+zero padding. A row whose weights are all zero in its array needs no drive: rows count
+with ``q (1 - z_r)``, ``z_r`` the share of zero row pieces in the array's tile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+
+import numpy as np
+
+from costmodel.sparsity.densities import Densities
+from costmodel.technology import Technology
+from costmodel.workload import Workload, kept_matrix
+from onnx_frontend.network import Layer, Network
+
+
+@dataclass(frozen=True)
+class SparsityTables:
+    """Per-layer expectations; ``(D, S, L)`` unless noted (module docstring for axes).
+
+    Attributes:
+        driven: mean over the iterations of the share of driven rows whose slice is
+            non-zero (gate: the DAC and row-driver work kept).
+        kept_iterations: mean over the iterations of the probability that some row the
+            copy drives is non-zero (skip: the iterations that run).
+        ou_cycles: mean over the iterations of the expected operation-unit cycles of one
+            array, ``E[ceil(X / ou_rows)]`` with X ~ Binomial(rows per array, q) (compact).
+        ou_cycles_dense: ``(S, L)`` the same without zeros, ``ceil(rows per array / ou_rows)``.
+        rows_per_array: ``(S, L)`` the rows one array of the layer holds on average.
+        kept_columns: ``(S, L)`` share of an array's column pieces holding a non-zero weight
+            (skip and compact convert only these).
+        weight_density: ``(L,)`` non-zero share of the weights.
+        removed_arrays: ``(S, L)`` share of one copy's arrays that structured zeros remove.
+    """
+
+    driven: np.ndarray
+    kept_iterations: np.ndarray
+    ou_cycles: np.ndarray
+    ou_cycles_dense: np.ndarray
+    rows_per_array: np.ndarray
+    kept_columns: np.ndarray
+    weight_density: np.ndarray
+    removed_arrays: np.ndarray
+
+
+_CACHE: dict[tuple[int, int, int], tuple[object, object, object, SparsityTables]] = {}
+
+
+def sparsity_tables(network: Network, tech: Technology, densities: Densities | None,
+                    workload: Workload, dense_workload: Workload) -> SparsityTables:
+    """The :class:`SparsityTables` of ``network`` on ``tech`` (cached; ``densities`` None:
+    every input and weight non-zero). ``workload`` has the densities' geometry,
+    ``dense_workload`` the full matrices'."""
+    key = (id(network), id(tech), id(densities))
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] is network and hit[1] is tech and hit[2] is densities:
+        return hit[3]
+    if len(_CACHE) > 32:
+        _CACHE.clear()
+    tables = _build(network, tech, densities, workload, dense_workload)
+    _CACHE[key] = (network, tech, densities, tables)
+    return tables
+
+
+def _build(network, tech, densities, wl, dense_wl) -> SparsityTables:
+    layers = [l for l in network.layers if l.is_weighted]
+    L, A = len(layers), tech.precision.activation_bits
+    sizes = tech.xbar_sizes
+    u = tech.sparsity.ou_rows if tech.sparsity is not None else 1
+    if densities is None:
+        a, bits, dw = np.ones(L), np.ones((L, A)), np.ones(L)
+        zr = zc = np.zeros((len(sizes), L))
+        kept = [None] * L
+    else:
+        a, bits, dw = densities.input_density, densities.bit_density, densities.weight_density
+        zr = np.array([densities.tile_share(densities.tile_zero_rows, c) for c in tech.array_cols])
+        zc = np.array([densities.tile_share(densities.tile_zero_cols, s) for s in sizes])
+        kept = [kept_matrix(l, densities.zero_rows[j], densities.zero_cols[j]) for j, l in enumerate(layers)]
+    pad = np.array([padding_share(l) for l in layers])
+    copy_rows = np.array([(k or (l.matrix_rows, l.matrix_cols))[0] * l.groups for l, k in zip(layers, kept)], dtype=float)
+    blocks = (wl.row_groups * wl.col_groups).astype(float)                         # (S, L)
+    rows_per_array = wl.rows_total / blocks
+    removed = 1 - blocks / (dense_wl.row_groups * dense_wl.col_groups)
+    dacs = tech.dac_bits_options
+    shape = (len(dacs), len(sizes), L)
+    driven, kept_it, ou = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    for d, k in enumerate(dacs):
+        q = slice_nonzero(a, bits, k) * (1 - pad)[:, None]                          # (L, B)
+        qr = q[None] * (1 - zr)[:, :, None]                                         # (S, L, B)
+        driven[d] = qr.mean(2)
+        kept_it[d] = (1 - (1 - qr) ** copy_rows[None, :, None]).mean(2)
+        ou[d] = expected_ceil(rows_per_array[..., None], qr, u).mean(2)
+    return SparsityTables(driven=driven, kept_iterations=kept_it, ou_cycles=ou,
+                          ou_cycles_dense=np.ceil(rows_per_array / u), rows_per_array=rows_per_array,
+                          kept_columns=1 - zc, weight_density=np.asarray(dw, dtype=float), removed_arrays=removed)
+
+
+def slice_nonzero(a: np.ndarray, bits: np.ndarray, k: int) -> np.ndarray:
+    """(L, B) probability that a row's ``k``-bit input slice of iteration ``i`` is non-zero,
+    B = ceil(A / k) (module docstring; ``a`` (L,) input densities, ``bits`` (L, A))."""
+    L, A = bits.shape
+    B = ceil(A / k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        given = np.where(a[:, None] > 0, np.clip(bits / a[:, None], 0, 1), 0.0)    # P(bit | value non-zero)
+    out = np.empty((L, B))
+    for i in range(B):
+        zero_given = np.prod(1 - given[:, i * k:(i + 1) * k], axis=1)
+        out[:, i] = a * (1 - zero_given)
+    return out
+
+
+def expected_ceil(n: np.ndarray, q: np.ndarray, u: int) -> np.ndarray:
+    """``E[ceil(X / u)]`` for X ~ Binomial(n, q), elementwise (``n`` whole counts, broadcast
+    against ``q``); exact, from the log-pmf."""
+    n, q = np.broadcast_arrays(np.rint(np.asarray(n, dtype=float)), np.asarray(q, dtype=float))
+    top = int(n.max()) if n.size else 0
+    k = np.arange(top + 1, dtype=float)
+    log_fact = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, top + 1)))])
+    nn, qq = n[..., None], np.clip(q, 1e-300, 1 - 1e-16)[..., None]
+    valid = k <= nn
+    kk = np.where(valid, k, 0)
+    log_c = log_fact[nn.astype(int)] - log_fact[kk.astype(int)] - log_fact[np.where(valid, nn - kk, 0).astype(int)]
+    log_p = log_c + kk * np.log(qq) + (nn - kk) * np.log1p(-qq)
+    pmf = np.where(valid, np.exp(log_p), 0.0)
+    out = (pmf * np.ceil(k / u)).sum(-1)
+    out = np.where(q <= 0, 0.0, out)
+    return np.where(q >= 1, np.ceil(n / u), out)
+
+
+def padding_share(layer: Layer) -> float:
+    """Share of a conv layer's unrolled input values (output pixels x kernel positions) that
+    fall in its zero padding (0 for fc layers)."""
+    if layer.kind != "conv":
+        return 0.0
+    _, h_in, w_in = layer.in_shape
+    _, h_out, w_out = layer.out_shape
+    top, left = layer.padding[0], layer.padding[1]
+
+    def valid(n_out: int, n_in: int, kernel: int, stride: int, dil: int, before: int) -> int:
+        pos = np.arange(n_out)[:, None] * stride - before + np.arange(kernel)[None] * dil
+        return int(((pos >= 0) & (pos < n_in)).sum())
+
+    inside = (valid(h_out, h_in, layer.kernel[0], layer.stride[0], layer.dilation[0], top)
+              * valid(w_out, w_in, layer.kernel[1], layer.stride[1], layer.dilation[1], left))
+    return 1 - inside / (h_out * w_out * layer.kernel[0] * layer.kernel[1])
