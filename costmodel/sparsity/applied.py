@@ -37,7 +37,8 @@ def sparse_work(network: Network, tech: Technology, densities: Densities | None,
     dense_wl = build_workload(network, tech) if densities is not None else wl
     tables = sparsity_tables(network, tech, densities, wl, dense_wl)
     dac_index = index_of(np.asarray(tech.dac_bits_options), batch.dac_bits, "dac_bits")
-    f = sparsity_factors(tables, tech, dac_index, a.size_index, batch.sparse_mode)
+    cell_index = index_of(np.asarray(tech.cell_bits_options), batch.cell_bits, "cell_bits")
+    f = sparsity_factors(tables, tech, dac_index, a.size_index, cell_index, batch.sparse_mode)
     rows_dense, arrays_dense = work["dac_conv"], work["crossbars"]
     work["sparsity_pj"] = (rows_dense * expand(f.overhead_pj_per_row)
                            + arrays_dense * expand(f.ou_cycles * F(f.ou_rows) * f.overhead_pj_per_ou_row))

@@ -24,7 +24,7 @@ import numpy as np
 
 from onnx_frontend.activation_profile import Profile
 from onnx_frontend.network import Network
-from onnx_frontend.weight_density import TILE_SIZES
+from onnx_frontend.weight_density import CELL_BITS, TILE_SIZES
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,6 +40,9 @@ class Densities:
         zero_rows, zero_cols: shares of the unrolled matrices' all-zero rows and columns.
         tile_sizes: ``(T,)`` the tile sizes of ``tile_zero_rows`` / ``tile_zero_cols``
             ``(T, L)``: shares of a tile's row (column) pieces that are zero in the tile.
+        cell_bits: ``(C,)`` the cell resolutions of ``tile_zero_slice_cols`` ``(C, T, L)``:
+            shares of the column pieces of one weight slice that are zero in the tile, at
+            the technology's weight bits (whole weights' shares where not measured at them).
         weights_measured: whether any layer's weights were measured.
     """
 
@@ -53,11 +56,13 @@ class Densities:
     tile_sizes: tuple[int, ...]
     tile_zero_rows: np.ndarray
     tile_zero_cols: np.ndarray
+    cell_bits: tuple[int, ...]
+    tile_zero_slice_cols: np.ndarray
     weights_measured: bool
 
     def __post_init__(self) -> None:
         for name in ("input_density", "bit_density", "weight_density", "zero_rows", "zero_cols",
-                     "tile_zero_rows", "tile_zero_cols"):
+                     "tile_zero_rows", "tile_zero_cols", "tile_zero_slice_cols"):
             arr = np.array(getattr(self, name), dtype=float)
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
@@ -76,14 +81,16 @@ class Densities:
         """A short hash of every figure (study identities: a resume with other densities is refused)."""
         h = hashlib.sha256(str(self.activation_bits).encode())
         for arr in (self.input_density, self.bit_density, self.weight_density, self.zero_rows, self.zero_cols,
-                    self.tile_zero_rows, self.tile_zero_cols):
+                    self.tile_zero_rows, self.tile_zero_cols, self.tile_zero_slice_cols):
             h.update(np.ascontiguousarray(arr).tobytes())
         return h.hexdigest()[:12]
 
 
-def densities_of(network: Network, profile: Profile | None, activation_bits: int, source: str) -> Densities:
+def densities_of(network: Network, profile: Profile | None, activation_bits: int, source: str,
+                 weight_bits: int = 8) -> Densities:
     """The :class:`Densities` of ``network``'s weighted layers: weights as measured at load
-    (dense where not), inputs from ``profile`` (dense without one) at ``activation_bits``."""
+    (dense where not) at ``weight_bits``, inputs from ``profile`` (dense without one) at
+    ``activation_bits``."""
     weighted = [l for l in network.layers if l.is_weighted]
     measured = [network.weight_densities[l.index] if l.index < len(network.weight_densities) else None
                 for l in weighted]
@@ -96,16 +103,21 @@ def densities_of(network: Network, profile: Profile | None, activation_bits: int
             inputs[j] = d.input_density
             bits[j] = aligned_bits(d.bit_density, d.input_density, profile.activation_bits, activation_bits)
     tile_rows, tile_cols = np.zeros((T, L)), np.zeros((T, L))
+    slice_cols = np.zeros((len(CELL_BITS), T, L))
     for j, w in enumerate(measured):
         if w is not None:
             tile_rows[:, j] = [w.tile_zero_rows[s] for s in TILE_SIZES]
             tile_cols[:, j] = [w.tile_zero_cols[s] for s in TILE_SIZES]
+            per_cell = w.tile_zero_slice_cols.get(weight_bits)
+            slice_cols[:, :, j] = tile_cols[:, j] if per_cell is None else \
+                [[per_cell[c][s] for s in TILE_SIZES] for c in CELL_BITS]
     return Densities(
         source=source, activation_bits=activation_bits, input_density=inputs, bit_density=bits,
         weight_density=np.array([1.0 if w is None else w.density for w in measured]),
         zero_rows=np.array([0.0 if w is None else w.zero_rows for w in measured]),
         zero_cols=np.array([0.0 if w is None else w.zero_cols for w in measured]),
         tile_sizes=TILE_SIZES, tile_zero_rows=tile_rows, tile_zero_cols=tile_cols,
+        cell_bits=CELL_BITS, tile_zero_slice_cols=slice_cols,
         weights_measured=any(w is not None for w in measured))
 
 

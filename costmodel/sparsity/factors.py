@@ -59,9 +59,10 @@ class SparsityFactors:
 
 
 def sparsity_factors(tables: SparsityTables, tech: Technology, dac_index: np.ndarray, size_index: np.ndarray,
-                     mode: np.ndarray) -> SparsityFactors:
-    """The factors of N designs: ``dac_index`` and ``size_index`` ``(N,)`` index the
-    technology's input-bit options and array sizes, ``mode`` ``(N, L)`` the layers' modes."""
+                     cell_index: np.ndarray, mode: np.ndarray) -> SparsityFactors:
+    """The factors of N designs: ``dac_index``, ``size_index`` and ``cell_index`` ``(N,)``
+    index the technology's input-bit options, array sizes and cell-bits options, ``mode``
+    ``(N, L)`` the layers' modes."""
     support = tech.sparsity
     if support is None:
         raise DesignError(f"technology '{tech.name}' has no 'sparsity:' section, so its layers can use no sparsity "
@@ -76,7 +77,7 @@ def sparsity_factors(tables: SparsityTables, tech: Technology, dac_index: np.nda
     at = (dac_index[:, None], size_index[:, None], np.arange(mode.shape[1])[None])
     driven, kept = tables.driven[at], tables.kept_iterations[at]
     ou = tables.ou_cycles[at]
-    cols = tables.kept_columns[size_index]
+    cols = tables.kept_columns[cell_index, size_index]
     ou_dense = tables.ou_cycles_dense[size_index]
     gating = mode >= GATE
     skip, compact = mode == SKIP, mode == COMPACT

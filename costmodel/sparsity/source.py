@@ -34,18 +34,18 @@ def sparsity_densities(spec: str | None, network: Network, tech: Technology,
     or malformed profile, or a profile of other layers."""
     if spec is None or spec == DENSE:
         return None
-    bits = tech.precision.activation_bits
+    bits, weight_bits = tech.precision.activation_bits, tech.precision.weight_bits
     if spec == MEASURED:
         if model is None or not any(d is not None for d in network.weight_densities):
             raise ProfileError(f"--sparsity measured: {network.name} holds no weights to measure; export the model "
                                "with its weights, give a profile (pimtune profile MODEL -o FILE.yaml), or use "
                                "--sparsity dense")
         profile = measure_profile(model, network, random=MEASURED_INPUTS, activation_bits=bits)
-        return densities_of(network, profile, bits, f"measured (weights; activations: {profile.source})")
+        return densities_of(network, profile, bits, f"measured (weights; activations: {profile.source})", weight_bits)
     path = Path(spec)
     if path.suffix.lower() not in (".yaml", ".yml") and not path.exists():
         raise ProfileError(f"--sparsity {spec}: not dense, measured or a profile file (.yaml); write one with "
                            f"pimtune profile MODEL -o {spec if path.suffix else spec + '.yaml'}")
     profile = load_profile(path, network)
     weights = "measured weights" if any(d is not None for d in network.weight_densities) else "dense weights"
-    return densities_of(network, profile, bits, f"profile {path.name} ({weights})")
+    return densities_of(network, profile, bits, f"profile {path.name} ({weights})", weight_bits)

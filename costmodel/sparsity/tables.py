@@ -40,8 +40,9 @@ class SparsityTables:
             array, ``E[ceil(X / ou_rows)]`` with X ~ Binomial(rows per array, q) (compact).
         ou_cycles_dense: ``(S, L)`` the same without zeros, ``ceil(rows per array / ou_rows)``.
         rows_per_array: ``(S, L)`` the rows one array of the layer holds on average.
-        kept_columns: ``(S, L)`` share of an array's column pieces holding a non-zero weight
-            (skip and compact convert only these).
+        kept_columns: ``(Cb, S, L)`` per cell-bits option (``tech.cell_bits_options``), the
+            share of an array's column pieces whose weight slice is not all zero (skip and
+            compact convert only these).
         weight_density: ``(L,)`` non-zero share of the weights.
         removed_arrays: ``(S, L)`` share of one copy's arrays that structured zeros remove.
     """
@@ -82,12 +83,14 @@ def _build(network, tech, densities, wl, dense_wl) -> SparsityTables:
     u = tech.sparsity.ou_rows if tech.sparsity is not None else 1
     if densities is None:
         a, bits, dw = np.ones(L), np.ones((L, A)), np.ones(L)
-        zr = zc = np.zeros((len(sizes), L))
+        zr = np.zeros((len(sizes), L))
+        zc = np.zeros((len(tech.cell_bits_options), len(sizes), L))
         kept = [None] * L
     else:
         a, bits, dw = densities.input_density, densities.bit_density, densities.weight_density
         zr = np.array([densities.tile_share(densities.tile_zero_rows, c) for c in tech.array_cols])
-        zc = np.array([densities.tile_share(densities.tile_zero_cols, s) for s in sizes])
+        zc = np.array([[densities.tile_share(_slice_table(densities, c), s) for s in sizes]
+                       for c in tech.cell_bits_options])
         kept = [kept_matrix(l, densities.zero_rows[j], densities.zero_cols[j]) for j, l in enumerate(layers)]
     pad = np.array([padding_share(l) for l in layers])
     copy_rows = np.array([(k or (l.matrix_rows, l.matrix_cols))[0] * l.groups for l, k in zip(layers, kept)], dtype=float)
@@ -106,6 +109,13 @@ def _build(network, tech, densities, wl, dense_wl) -> SparsityTables:
     return SparsityTables(driven=driven, kept_iterations=kept_it, ou_cycles=ou,
                           ou_cycles_dense=np.ceil(rows_per_array / u), rows_per_array=rows_per_array,
                           kept_columns=1 - zc, weight_density=np.asarray(dw, dtype=float), removed_arrays=removed)
+
+
+def _slice_table(densities: Densities, cell_bits: int) -> np.ndarray:
+    """(T, L) zero slice-column shares at ``cell_bits`` (whole weights' where not measured)."""
+    if cell_bits in densities.cell_bits:
+        return densities.tile_zero_slice_cols[densities.cell_bits.index(cell_bits)]
+    return densities.tile_zero_cols
 
 
 def slice_nonzero(a: np.ndarray, bits: np.ndarray, k: int) -> np.ndarray:
