@@ -125,6 +125,28 @@ def test_slices_of_sign_magnitude_codes():
         assert d.slice_density[c] == pytest.approx(nz / (4 * slices))
 
 
+@pytest.mark.parametrize("bits", [8, 16])
+def test_zero_slice_columns_of_tiles_are_counted_exactly(bits):
+    """A column piece's slice is zero where no weight of the piece has a one in it."""
+    rng = np.random.default_rng(bits)
+    m = rng.standard_normal((1, 70, 5))
+    m[rng.random(m.shape) < 0.8] = 0
+    m[0, :, 2] = 0                                                     # one output channel pruned
+    d = measure(m)
+    top, levels = np.abs(m).max(), 2 ** (bits - 1) - 1
+    codes = np.rint(np.abs(m) / top * levels).astype(np.int64) | ((m < 0).astype(np.int64) << (bits - 1))
+    for size in TILE_SIZES:
+        for c in CELL_BITS:
+            slices, zero, pieces = -(-bits // c), 0, 0
+            for start in range(0, 70, size):
+                for col in range(5):
+                    piece = codes[0, start:start + size, col]
+                    for k in range(slices):
+                        pieces += 1
+                        zero += not ((piece >> (c * k)) & ((1 << c) - 1)).any()
+            assert d.tile_zero_slice_cols[bits][c][size] == pytest.approx(zero / pieces)
+
+
 def test_inspect_json_reports_the_densities(tmp_path, capsys):
     w = RNG.standard_normal((8, 3, 3, 3))
     w[RNG.random(w.shape) < 0.5] = 0
