@@ -146,11 +146,16 @@ def test_overheads_make_gating_a_loss_on_dense_data():
 
 
 @settings(max_examples=40, deadline=None)
-@given(n=st.integers(0, 40), q=st.floats(0, 1), u=st.integers(1, 17))
-def test_expected_ceil_is_exact(n, q, u):
-    from math import comb, ceil
-    want = sum(comb(n, k) * q ** k * (1 - q) ** (n - k) * ceil(k / u) for k in range(n + 1))
-    assert expected_ceil(np.array(n), np.array(q), u) == pytest.approx(want, rel=1e-9, abs=1e-12)
+@given(n=st.integers(0, 40), q=st.floats(0, 1), u=st.integers(1, 17), arrays=st.integers(1, 3))
+def test_expected_ceil_is_exact(n, q, u, arrays):
+    from itertools import product
+    from math import ceil, comb
+    pmf = {k: comb(n, k) * q ** k * (1 - q) ** (n - k) for k in range(n + 1)}
+    if arrays == 3 and n > 12:
+        arrays = 2
+    want = sum(np.prod([pmf[k] for k in ks]) * max(ceil(k / u) for k in ks)
+               for ks in product(range(n + 1), repeat=arrays))
+    assert expected_ceil(np.array(n), np.array(q), u, arrays) == pytest.approx(want, rel=1e-9, abs=1e-12)
 
 
 def test_slice_probabilities():

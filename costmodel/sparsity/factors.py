@@ -9,7 +9,7 @@ multipliers of one bit iteration's dense work and duration, every one ``(N, L)``
 factor          none    gate                    skip                  compact (analog only)
 ==============  ======  ======================  ====================  ==========================
 ``rows``        1       driven                  driven                driven
-``iterations``  1       1                       kept_iterations       ou_cycles
+``iterations``  1       1                       kept_iterations       ou_cycles_slowest
 ``array``       1       driven                  driven                driven
 ``columns``     1       1                       kept_it. x kept_cols  ou_cycles x kept_cols
 ``products``    1       driven x w              driven x w            driven x w
@@ -76,17 +76,17 @@ def sparsity_factors(tables: SparsityTables, tech: Technology, dac_index: np.nda
                           "SRAM array gates or skips zeros: use none, gate or skip")
     at = (dac_index[:, None], size_index[:, None], np.arange(mode.shape[1])[None])
     driven, kept = tables.driven[at], tables.kept_iterations[at]
-    ou = tables.ou_cycles[at]
+    ou, slowest = tables.ou_cycles[at], tables.ou_cycles_slowest[at]
     cols = tables.kept_columns[cell_index, size_index]
     ou_dense = tables.ou_cycles_dense[size_index]
     gating = mode >= GATE
     skip, compact = mode == SKIP, mode == COMPACT
     u = support.ou_rows
-    iterations = np.where(skip, kept, np.where(compact, ou, 1.0))
+    iterations = np.where(skip, kept, np.where(compact, slowest, 1.0))
     detect = gating * support.zero_detect_energy_pj_per_row + (mode >= SKIP) * support.skip_energy_pj_per_row
     per_ou_row = compact * (support.index_bits_per_row * support.index_read_energy_pj_per_bit
                             + support.mux_energy_pj_per_row)
-    cycles_kept = np.where(compact, ou / ou_dense, iterations)
+    cycles_kept = np.where(compact, ou / ou_dense, iterations)           # conversions: every array's cycles
     analog_columns = tech.family != "sram_dimc"
     skipped = {"input_cycles": 1 - cycles_kept,
                "adc_conversions": (1 - np.where(skip | compact, cycles_kept * cols, 1.0)) * analog_columns,
@@ -96,7 +96,7 @@ def sparsity_factors(tables: SparsityTables, tech: Technology, dac_index: np.nda
         rows=np.where(gating, driven, 1.0).astype(F),
         iterations=iterations.astype(F),
         array=np.where(gating, driven, 1.0).astype(F),
-        columns=np.where(skip | compact, iterations * cols, 1.0).astype(F),
+        columns=np.where(skip, kept * cols, np.where(compact, ou * cols, 1.0)).astype(F),
         products=np.where(gating, driven * tables.weight_density, 1.0).astype(F),
         overhead_pj_per_row=detect.astype(F),
         overhead_pj_per_ou_row=per_ou_row.astype(F),

@@ -37,7 +37,10 @@ class SparsityTables:
         kept_iterations: mean over the iterations of the probability that some row the
             copy drives is non-zero (skip: the iterations that run).
         ou_cycles: mean over the iterations of the expected operation-unit cycles of one
-            array, ``E[ceil(X / ou_rows)]`` with X ~ Binomial(rows per array, q) (compact).
+            array, ``E[ceil(X / ou_rows)]`` with X ~ Binomial(rows per array, q) (compact: the
+            conversions).
+        ou_cycles_slowest: the same for the slowest of a copy's row groups, which the
+            copy's arrays wait for (compact: the cycle time).
         ou_cycles_dense: ``(S, L)`` the same without zeros, ``ceil(rows per array / ou_rows)``.
         rows_per_array: ``(S, L)`` the rows one array of the layer holds on average.
         kept_columns: ``(Cb, S, L)`` per cell-bits option (``tech.cell_bits_options``), the
@@ -50,6 +53,7 @@ class SparsityTables:
     driven: np.ndarray
     kept_iterations: np.ndarray
     ou_cycles: np.ndarray
+    ou_cycles_slowest: np.ndarray
     ou_cycles_dense: np.ndarray
     rows_per_array: np.ndarray
     kept_columns: np.ndarray
@@ -99,14 +103,15 @@ def _build(network, tech, densities, wl, dense_wl) -> SparsityTables:
     removed = 1 - blocks / (dense_wl.row_groups * dense_wl.col_groups)
     dacs = tech.dac_bits_options
     shape = (len(dacs), len(sizes), L)
-    driven, kept_it, ou = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    driven, kept_it, ou, slowest = np.zeros(shape), np.zeros(shape), np.zeros(shape), np.zeros(shape)
     for d, k in enumerate(dacs):
         q = slice_nonzero(a, bits, k) * (1 - pad)[:, None]                          # (L, B)
         qr = q[None] * (1 - zr)[:, :, None]                                         # (S, L, B)
         driven[d] = qr.mean(2)
         kept_it[d] = (1 - (1 - qr) ** copy_rows[None, :, None]).mean(2)
         ou[d] = expected_ceil(rows_per_array[..., None], qr, u).mean(2)
-    return SparsityTables(driven=driven, kept_iterations=kept_it, ou_cycles=ou,
+        slowest[d] = expected_ceil(rows_per_array[..., None], qr, u, wl.row_groups[..., None]).mean(2)
+    return SparsityTables(driven=driven, kept_iterations=kept_it, ou_cycles=ou, ou_cycles_slowest=slowest,
                           ou_cycles_dense=np.ceil(rows_per_array / u), rows_per_array=rows_per_array,
                           kept_columns=1 - zc, weight_density=np.asarray(dw, dtype=float), removed_arrays=removed)
 
@@ -132,10 +137,13 @@ def slice_nonzero(a: np.ndarray, bits: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def expected_ceil(n: np.ndarray, q: np.ndarray, u: int) -> np.ndarray:
-    """``E[ceil(X / u)]`` for X ~ Binomial(n, q), elementwise (``n`` whole counts, broadcast
-    against ``q``); exact, from the log-pmf."""
-    n, q = np.broadcast_arrays(np.rint(np.asarray(n, dtype=float)), np.asarray(q, dtype=float))
+def expected_ceil(n: np.ndarray, q: np.ndarray, u: int, arrays=1) -> np.ndarray:
+    """``E[max of `arrays` draws of ceil(X / u)]`` for independent X ~ Binomial(n, q),
+    elementwise (``n`` whole counts and ``arrays`` >= 1 broadcast against ``q``; one draw:
+    the mean of ``ceil(X / u)``); exact, from the log-pmf:
+    ``sum_{m >= 0, m u < n} 1 - P(X <= m u)^arrays``."""
+    n, q, arrays = np.broadcast_arrays(np.rint(np.asarray(n, dtype=float)), np.asarray(q, dtype=float),
+                                       np.asarray(arrays, dtype=float))
     top = int(n.max()) if n.size else 0
     k = np.arange(top + 1, dtype=float)
     log_fact = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, top + 1)))])
@@ -144,8 +152,10 @@ def expected_ceil(n: np.ndarray, q: np.ndarray, u: int) -> np.ndarray:
     kk = np.where(valid, k, 0)
     log_c = log_fact[nn.astype(int)] - log_fact[kk.astype(int)] - log_fact[np.where(valid, nn - kk, 0).astype(int)]
     log_p = log_c + kk * np.log(qq) + (nn - kk) * np.log1p(-qq)
-    pmf = np.where(valid, np.exp(log_p), 0.0)
-    out = (pmf * np.ceil(k / u)).sum(-1)
+    cdf = np.minimum(np.cumsum(np.where(valid, np.exp(log_p), 0.0), axis=-1), 1.0)
+    m_u = np.arange(0, top + 1, u)                                     # X <= m u for m = 0, 1, ...
+    below = cdf[..., m_u] ** arrays[..., None]
+    out = ((1 - below) * (m_u < nn)).sum(-1)
     out = np.where(q <= 0, 0.0, out)
     return np.where(q >= 1, np.ceil(n / u), out)
 
