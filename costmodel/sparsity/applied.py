@@ -17,7 +17,7 @@ from costmodel.design import DesignBatch
 from costmodel.sparsity.densities import Densities
 from costmodel.sparsity.factors import COMPACT, GATE, SparsityFactors, sparsity_factors
 from costmodel.sparsity.tables import sparsity_tables
-from costmodel.technology import Technology
+from costmodel.technology import Technology, adc_bits_required
 from costmodel.workload import Workload, build_workload
 from onnx_frontend.network import Network
 
@@ -38,7 +38,7 @@ def sparse_work(network: Network, tech: Technology, densities: Densities | None,
     tables = sparsity_tables(network, tech, densities, wl, dense_wl)
     dac_index = index_of(np.asarray(tech.dac_bits_options), batch.dac_bits, "dac_bits")
     cell_index = index_of(np.asarray(tech.cell_bits_options), batch.cell_bits, "cell_bits")
-    f = sparsity_factors(tables, tech, dac_index, a.size_index, cell_index, batch.sparse_mode)
+    f = sparsity_factors(tables, tech, dac_index, a.size_index, cell_index, batch.sparse_mode, ou_bits_share(tech, batch, a))
     rows_dense, arrays_dense = work["dac_conv"], work["crossbars"]
     work["sparsity_pj"] = (rows_dense * expand(f.overhead_pj_per_row)
                            + arrays_dense * expand(f.ou_cycles * F(f.ou_rows) * f.overhead_pj_per_ou_row))
@@ -50,6 +50,20 @@ def sparse_work(network: Network, tech: Technology, densities: Densities | None,
     if "cells" in work:
         work["cells"] = work["cells"] * expand(f.products)
     return f
+
+
+def ou_bits_share(tech: Technology, batch: DesignBatch, a: ArrayFigures) -> np.ndarray:
+    """(N,) the lossless resolution of an operation unit's partial sums (``ou_rows`` rows,
+    section 1's rule) over the resolution of the design's ADC, at most 1; 1 where the
+    design has no ADC (digital arrays: compact is not offered)."""
+    if tech.sparsity is None:
+        return np.ones(len(batch))
+    per_adc = batch.cell_bits if tech.sram is None else tech.sram.macro.weight_bits_per_adc
+    rows = np.minimum(tech.sparsity.ou_rows, a.rows)
+    need = adc_bits_required(np.asarray(rows, dtype=np.int64), batch.dac_bits, per_adc)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(a.adc_bits > 0, need / a.adc_bits, 1.0)
+    return np.clip(np.nan_to_num(share, nan=1.0), 0.0, 1.0)
 
 
 def sparsity_hardware(tech: Technology, batch: DesignBatch, arrays_per_layer: np.ndarray, rows: np.ndarray,

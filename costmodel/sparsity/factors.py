@@ -11,7 +11,7 @@ factor          none    gate                    skip                  compact (a
 ``rows``        1       driven                  driven                driven
 ``iterations``  1       1                       kept_iterations       ou_cycles_slowest
 ``array``       1       driven                  driven                driven
-``columns``     1       1                       kept_it. x kept_cols  ou_cycles x kept_cols
+``columns``     1       1                       kept_it. x kept_cols  ou_cycles x kept_cols x ou_bits
 ``products``    1       driven x w              driven x w            driven x w
 ==============  ======  ======================  ====================  ==========================
 
@@ -59,10 +59,12 @@ class SparsityFactors:
 
 
 def sparsity_factors(tables: SparsityTables, tech: Technology, dac_index: np.ndarray, size_index: np.ndarray,
-                     cell_index: np.ndarray, mode: np.ndarray) -> SparsityFactors:
+                     cell_index: np.ndarray, mode: np.ndarray, ou_bits_share: np.ndarray) -> SparsityFactors:
     """The factors of N designs: ``dac_index``, ``size_index`` and ``cell_index`` ``(N,)``
     index the technology's input-bit options, array sizes and cell-bits options, ``mode``
-    ``(N, L)`` the layers' modes."""
+    ``(N, L)`` the layers' modes; ``ou_bits_share`` ``(N,)`` the share of its ADC's bits an
+    operation unit's partial sums need (a successive-approximation ADC resolving fewer bits
+    takes proportionally less energy and time)."""
     support = tech.sparsity
     if support is None:
         raise DesignError(f"technology '{tech.name}' has no 'sparsity:' section, so its layers can use no sparsity "
@@ -96,7 +98,7 @@ def sparsity_factors(tables: SparsityTables, tech: Technology, dac_index: np.nda
         rows=np.where(gating, driven, 1.0).astype(F),
         iterations=iterations.astype(F),
         array=np.where(gating, driven, 1.0).astype(F),
-        columns=np.where(skip, kept * cols, np.where(compact, ou * cols, 1.0)).astype(F),
+        columns=np.where(skip, kept * cols, np.where(compact, ou * cols * ou_bits_share[:, None], 1.0)).astype(F),
         products=np.where(gating, driven * tables.weight_density, 1.0).astype(F),
         overhead_pj_per_row=detect.astype(F),
         overhead_pj_per_ou_row=per_ou_row.astype(F),
