@@ -19,7 +19,7 @@ from search.cli.main import main
 from search.storage.studies import open_storage
 from search.sweeps.sweep import Cell, cells_of, load_inputs, run_in_process
 from search.sweeps.sweep_spec import SweepError, load_sweep
-from search.sweeps.sweep_summary import summary_rows, write_summary
+from search.sweeps.sweep_summary import columns, summary_rows, write_summary
 
 NET = "alexnet-cifar"
 
@@ -251,7 +251,7 @@ def test_sweep_sparsity_axis_runs_in_process_and_summarises(files, tmp_path):
     (cell,) = cells_of(load_sweep(path))
     assert cell.sparsity == "dense" and "-sp-" not in cell.study_name
     rows = summary_rows(storage, [cell])
-    assert "sparsity" not in [c[0] for c in __import__("search.sweeps.sweep_summary", fromlist=["columns"]).columns(rows)]
+    assert "sparsity" not in [c[0] for c in columns(rows)]
 
 
 def test_cli_sweep_with_a_profile_on_ray(files, tmp_path):
