@@ -1,10 +1,12 @@
 """Speed of the vectorised evaluator and of the exact reference scheduler.
 
 ``bench_evaluator`` times ``evaluate`` on a batch of random designs (median over repeats,
-seconds per call; designs/s = batch / median). ``bench_reference`` times ``resolve`` +
-``to_opgraph`` + ``simulate`` per design (median seconds per design); designs whose
-predicted scheduling time exceeds a limit are skipped, predicted from their operation
-count (exact: ``estimate_ops``) and the scheduler's measured rate.
+seconds per call; designs/s = batch / median); with densities (``--sparsity``) the
+designs draw every layer's sparsity mode at random and are scored with the densities.
+``bench_reference`` times ``resolve`` + ``to_opgraph`` + ``simulate`` per design (median
+seconds per design; dense designs); designs whose predicted scheduling time exceeds a
+limit are skipped, predicted from their operation count (exact: ``estimate_ops``) and
+the scheduler's measured rate.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from costmodel.opgraph import ITERATED, OP_CHAIN
 from costmodel.random_designs import random_designs
 from costmodel.reference_segments import simulate_design
 from costmodel.resolve import Resolved, resolve
+from costmodel.sparsity.densities import Densities
 from costmodel.technology import Technology, load_technology
 from onnx_frontend.network import Network
 
@@ -37,24 +40,27 @@ def thread_info() -> dict:
 
 
 def bench_evaluator(network: Network, tech: Technology | str, power_w: float | None, batch: int, repeats: int,
-                    seed: int = 0, area_mm2: float | None = None, segmented: bool = False) -> dict:
+                    seed: int = 0, area_mm2: float | None = None, segmented: bool = False,
+                    densities: Densities | None = None) -> dict:
     """Time ``evaluate`` on ``batch`` random designs (under ``power_w`` W and/or
     ``area_mm2`` mm^2; with ``segmented``, those whose network does not fit their budget
-    once are segmented): one warm-up call, then ``repeats``.
+    once are segmented; with ``densities``, random sparsity modes scored with them): one
+    warm-up call, then ``repeats``.
 
     Returns ``batch``, ``repeats``, ``median_s`` (seconds per call), ``ms_per_batch``,
     ``designs_per_s`` (batch / median), ``times_s`` (every timed call) and
     ``feasible_share`` (fraction of the batch that is feasible).
     """
     tech = load_technology(tech)
-    designs = random_designs(network, tech, power_w, batch, seed=seed, area_mm2=area_mm2, segmented=segmented)
-    # warm-up (workload cache, page faults); its results are not kept: held, they would keep
-    # the allocator from reusing their memory in the timed calls (measured: 20 % slower)
-    feasible = float(evaluate(network, tech, designs, power_w, area_mm2=area_mm2).feasible.mean())
+    designs = random_designs(network, tech, power_w, batch, seed=seed, area_mm2=area_mm2, segmented=segmented,
+                             densities=densities, sparse_modes=densities is not None)
+    # warm-up (workload and sparsity caches, page faults); its results are not kept: held, they
+    # would keep the allocator from reusing their memory in the timed calls (measured: 20 % slower)
+    feasible = float(evaluate(network, tech, designs, power_w, area_mm2=area_mm2, densities=densities).feasible.mean())
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        evaluate(network, tech, designs, power_w, area_mm2=area_mm2)
+        evaluate(network, tech, designs, power_w, area_mm2=area_mm2, densities=densities)
         times.append(time.perf_counter() - t0)
     median = float(np.median(times))
     return {"batch": batch, "repeats": repeats, "median_s": median, "ms_per_batch": median * 1e3,

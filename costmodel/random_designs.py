@@ -20,6 +20,12 @@ layer's limit is the blocks of one tile); sharing only inside a segment; a batch
 generator seeded from ``seed``, so the designs that fit are exactly those of the same
 seed without segments (and without ``segmented``, every design is drawn as before: the
 ones that do not fit are infeasible, ``weights_do_not_fit``).
+
+With ``densities`` (``--sparsity``, MODEL.md section 10) the designs map the weights
+without their structured zero rows and columns; ``sparse_modes=True`` also draws each
+layer's sparsity mode uniformly among the technology's valid ones
+(:func:`costmodel.sparse_choices.mode_count`), from a third generator seeded from
+``seed``, so every other column is that of the same seed without modes.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ import numpy as np
 from costmodel.design import DesignBatch
 from costmodel.macro_capacity import fewest_macros
 from costmodel.segments import alone_in_segment, segment_sum, weight_tiles
+from costmodel.sparse_choices import mode_count
+from costmodel.sparsity.densities import Densities
 from costmodel.technology import Technology
 from costmodel.array_figures import affordable_arrays
 from costmodel.workload import build_workload
@@ -40,12 +48,14 @@ MAX_BATCH_LOG2 = 6
 
 def random_designs(network: Network, tech: Technology, power_w: float | None, n: int, seed: int = 0,
                    share_p: float = 0.2, macro_mode: str = "specialised", segmented: bool = False,
-                   cut_p: float = 0.15, area_mm2: float | None = None) -> DesignBatch:
+                   cut_p: float = 0.15, area_mm2: float | None = None, densities: Densities | None = None,
+                   sparse_modes: bool = False) -> DesignBatch:
     """``n`` random designs within a power (W) and/or area (mm^2) budget (feasibility is
     not guaranteed: evaluate and filter); with ``segmented``, those whose network does
-    not fit their budget once are segmented."""
+    not fit their budget once are segmented; ``densities`` and ``sparse_modes`` as in the
+    module docstring."""
     rng = np.random.default_rng(seed)
-    wl = build_workload(network, tech)
+    wl = build_workload(network, tech, densities)
     tb = tech.tables
     L = wl.n_weighted
     si = rng.integers(len(tb.xbar_sizes), size=n)
@@ -78,9 +88,12 @@ def random_designs(network: Network, tech: Technology, power_w: float | None, n:
     macros = least + np.floor(rng.uniform(size=(n, L)) ** 2 * (limit - least + 1)).astype(np.int64)
     macros = np.minimum(macros, limit)
     share = _draw_sharing(rng, macros, limit, slices, tech.macro.max_crossbars, share_p)
+    modes = (np.random.default_rng(np.random.SeedSequence([seed, 11])).integers(0, mode_count(tech), size=(n, L))
+             if sparse_modes else None)
     big = (sets.sum(1) > n_budget) & segmented if L else np.zeros(n, dtype=bool)
     if not big.any():
-        return DesignBatch(**globals_, dup=dup, macros=macros, share=share, buffer_kib=buffer_kib, macro_mode=macro_mode)
+        return DesignBatch(**globals_, dup=dup, macros=macros, share=share, buffer_kib=buffer_kib, sparse_mode=modes,
+                           macro_mode=macro_mode)
     seg_rng = np.random.default_rng(np.random.SeedSequence([seed, 8]))
     idx = np.flatnonzero(big)
     cols = _segmented(seg_rng, wl, tech, si[idx], slices[idx], n_budget[idx], share_p, cut_p)
@@ -91,7 +104,7 @@ def random_designs(network: Network, tech: Technology, power_w: float | None, n:
         "dup", "macros", "share", "segment", "dataflow"))
     batch[idx] = cols["batch"]
     return DesignBatch(**globals_, dup=dup, macros=macros, share=share, segment=segment, batch=batch,
-                       dataflow=dataflow, buffer_kib=buffer_kib, macro_mode=macro_mode)
+                       dataflow=dataflow, buffer_kib=buffer_kib, sparse_mode=modes, macro_mode=macro_mode)
 
 
 def _draw_sharing(rng, macros, limit, slices, cap, share_p, segment=None):

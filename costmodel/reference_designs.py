@@ -12,6 +12,10 @@
 Every design is sized for a power budget ``power_w`` (W), an area budget ``area_mm2``
 (mm^2) or both (None: no budget of that kind): the crossbar budget is the smaller count
 the crossbar share of each pays for (:func:`costmodel.budgets.crossbars_affordable`).
+With ``densities`` (``--sparsity``, MODEL.md section 10) the designs map the weights
+without their structured zero rows and columns and are scored with the densities, as a
+sparsity-aware synthesis scores its own; their layers exploit no zeros (mode none), so a
+comparison against them is like for like in geometry and shows what the modes gain.
 
 ``no-dup`` and ``heuristic`` take the closed-form peripheral allocation and, like any
 architecture point, the best (rram_ratio, cell_bits, xbar_size, dac_bits) of PIMSYN's
@@ -34,6 +38,7 @@ from costmodel.evaluator import evaluate
 from costmodel.fixes import fix_for
 from costmodel.macro_capacity import fewest_macros
 from costmodel.segments import alone_in_segment, copies_filling_segments, greedy_segments, weight_tiles
+from costmodel.sparsity.densities import Densities
 from costmodel.technology import Technology, load_technology
 from costmodel.workload import build_workload
 from onnx_frontend.network import Network
@@ -50,25 +55,29 @@ REFERENCE_BATCH = 64
 
 
 def reference_design(name: str, network: Network, tech: Technology | str, power_w: float | None,
-                     batch: int = REFERENCE_BATCH, area_mm2: float | None = None) -> DesignBatch:
+                     batch: int = REFERENCE_BATCH, area_mm2: float | None = None,
+                     densities: Densities | None = None) -> DesignBatch:
     """One design (a batch of 1) by reference-design name, sized for ``power_w`` W and/or
-    ``area_mm2`` mm^2."""
+    ``area_mm2`` mm^2 (with ``densities``: see the module docstring)."""
     tech = load_technology(tech)
     if name == "isaac":
-        return isaac_design(network, tech, power_w, area_mm2)
+        return isaac_design(network, tech, power_w, area_mm2, densities)
     if name in ("no-dup", "heuristic"):
-        return best_on_grid(network, tech, power_w, heuristic=name == "heuristic", batch=batch, area_mm2=area_mm2)
+        return best_on_grid(network, tech, power_w, heuristic=name == "heuristic", batch=batch, area_mm2=area_mm2,
+                            densities=densities)
     raise DesignError(f"unknown reference design {name!r}; choose one of {REFERENCE_DESIGNS} or a JSON file")
 
 
-def heuristic_dup(network: Network, tech: Technology, xbar_size, cell_bits, n_xbar) -> np.ndarray:
+def heuristic_dup(network: Network, tech: Technology, xbar_size, cell_bits, n_xbar,
+                  densities: Densities | None = None) -> np.ndarray:
     """``(N, L)`` duplication proportional to ``H_out * W_out`` that fits ``n_xbar`` crossbars.
 
     Conv layer copies are ``max(1, floor(alpha * H_out * W_out))`` (at most ``H_out*W_out``)
     with the largest ``alpha`` that fits, found by bisection for all N at once; fc layers
-    keep one copy. Designs whose single copies do not fit get all ones.
+    keep one copy. Designs whose single copies do not fit get all ones. ``densities``:
+    copies of the weights without their structured zeros (MODEL.md section 10).
     """
-    wl = build_workload(network, tech)
+    wl = build_workload(network, tech, densities)
     xbar_size, cell_bits = np.atleast_1d(xbar_size), np.atleast_1d(cell_bits)
     n_xbar = np.broadcast_to(np.asarray(n_xbar, dtype=float), xbar_size.shape)
     si = np.searchsorted(tech.tables.xbar_sizes, xbar_size)
@@ -89,10 +98,11 @@ def heuristic_dup(network: Network, tech: Technology, xbar_size, cell_bits, n_xb
     return dup_for(lo)
 
 
-def default_macros(network: Network, tech: Technology, dup: np.ndarray, xbar_size, cell_bits) -> np.ndarray:
+def default_macros(network: Network, tech: Technology, dup: np.ndarray, xbar_size, cell_bits,
+                   densities: Densities | None = None) -> np.ndarray:
     """``(N, L)`` macros per layer: its crossbars in macros of ISAAC's tile (96 crossbars,
     or the technology's ``macro.max_crossbars`` if smaller), whole blocks per macro."""
-    wl = build_workload(network, tech)
+    wl = build_workload(network, tech, densities)
     si = np.searchsorted(tech.tables.xbar_sizes, np.atleast_1d(xbar_size))
     slices = -(-tech.precision.weight_bits // np.atleast_1d(cell_bits))
     blocks = dup * wl.row_groups[si] * wl.col_groups[si]
@@ -100,22 +110,25 @@ def default_macros(network: Network, tech: Technology, dup: np.ndarray, xbar_siz
 
 
 def best_on_grid(network: Network, tech: Technology, power_w: float | None, heuristic: bool,
-                 batch: int = REFERENCE_BATCH, area_mm2: float | None = None) -> DesignBatch:
+                 batch: int = REFERENCE_BATCH, area_mm2: float | None = None,
+                 densities: Densities | None = None) -> DesignBatch:
     """The best-TOPS/W design of PIMSYN's global grid with heuristic or no duplication
-    (segmented, ``batch`` inferences per segment run, where no point holds one copy)."""
+    (segmented, ``batch`` inferences per segment run, where no point holds one copy),
+    scored with ``densities`` (None: dense)."""
     adcs = (tech.sram.searched_adc_bits if tech.sram is not None else ()) or (0,)
     grid = list(product(RRAM_RATIOS, tech.cell_bits_options, tech.xbar_sizes, tech.dac_bits_options, adcs))
     r, c, s, d, a = (np.array(col) for col in zip(*grid))
-    L = build_workload(network, tech).n_weighted
+    L = build_workload(network, tech, densities).n_weighted
     n_xbar = affordable_arrays(tech, {"rram_ratio": r, "xbar_size": s, "cell_bits": c, "dac_bits": d, "adc_bits": a},
                                power_w, area_mm2, eps=0.0)
-    dup = heuristic_dup(network, tech, s, c, n_xbar) if heuristic else np.ones((len(grid), L), dtype=np.int64)
+    dup = (heuristic_dup(network, tech, s, c, n_xbar, densities) if heuristic
+           else np.ones((len(grid), L), dtype=np.int64))
     designs = DesignBatch(rram_ratio=r, cell_bits=c, xbar_size=s, dac_bits=d, adc_bits=a, dup=dup,
-                          macros=default_macros(network, tech, dup, s, c), share=np.full((len(grid), L), -1))
-    res = evaluate(network, tech, designs, power_w, area_mm2=area_mm2)
+                          macros=default_macros(network, tech, dup, s, c, densities), share=np.full((len(grid), L), -1))
+    res = evaluate(network, tech, designs, power_w, area_mm2=area_mm2, densities=densities)
     if not res.feasible.any() and (res.reason == 3).any():          # some points cannot hold one copy
-        designs = segmented_on_grid(network, tech, designs, n_xbar, heuristic, batch)
-        res = evaluate(network, tech, designs, power_w, area_mm2=area_mm2)
+        designs = segmented_on_grid(network, tech, designs, n_xbar, heuristic, batch, densities)
+        res = evaluate(network, tech, designs, power_w, area_mm2=area_mm2, densities=densities)
     if not res.feasible.any():
         reasons = sorted({res.reason_name(i) for i in range(len(res))})
         within = f"{power_w} W" if not given(area_mm2) else budget_text(power_w, area_mm2)
@@ -126,11 +139,11 @@ def best_on_grid(network: Network, tech: Technology, power_w: float | None, heur
 
 
 def segmented_on_grid(network: Network, tech: Technology, designs: DesignBatch, n_xbar: np.ndarray,
-                      heuristic: bool, batch: int) -> DesignBatch:
+                      heuristic: bool, batch: int, densities: Densities | None = None) -> DesignBatch:
     """``designs`` (the grid's points) run in segments: layers packed in order into each
     point's ``n_xbar`` crossbars, copies by the heuristic per segment (or one), macros of
     ISAAC's tile for each layer's resident tile, weight-stationary, ``batch``."""
-    wl = build_workload(network, tech)
+    wl = build_workload(network, tech, densities)
     si = np.searchsorted(tech.tables.xbar_sizes, designs.xbar_size)
     slices = -(-tech.precision.weight_bits // designs.cell_bits)
     rg, cg = wl.row_groups[si], wl.col_groups[si]
@@ -151,13 +164,13 @@ def segmented_on_grid(network: Network, tech: Technology, designs: DesignBatch, 
 
 
 def isaac_design(network: Network, tech: Technology, power_w: float | None,
-                 area_mm2: float | None = None) -> DesignBatch:
+                 area_mm2: float | None = None, densities: Densities | None = None) -> DesignBatch:
     """ISAAC's organisation with as many tiles as ``power_w`` W and/or ``area_mm2`` mm^2
-    pay for (see module doc)."""
+    pay for (see module doc), scored with ``densities`` (None: dense)."""
     if tech.sram is not None:
         raise DesignError(f"isaac is a ReRAM crossbar organisation; {tech.name} is an SRAM family "
                           "(use heuristic or no-dup)")
-    wl = build_workload(network, tech)
+    wl = build_workload(network, tech, densities)
     L = wl.n_weighted
     per_tile = ISAAC_TILE_CROSSBARS
     s, c, d = ISAAC["xbar_size"], ISAAC["cell_bits"], ISAAC["dac_bits"]
@@ -170,7 +183,7 @@ def isaac_design(network: Network, tech: Technology, power_w: float | None,
         most.append(int(area_mm2 / (per_tile * xbar_area)))
     tiles = np.arange(1, min(most, default=0) + 2)
     n = len(tiles)
-    dup = heuristic_dup(network, tech, np.full(n, s), np.full(n, c), tiles * per_tile)
+    dup = heuristic_dup(network, tech, np.full(n, s), np.full(n, c), tiles * per_tile, densities)
     slices = -(-tech.precision.weight_bits // c)
     si = tech.xbar_sizes.index(s)
     blocks = dup * wl.row_groups[si] * wl.col_groups[si]
@@ -192,7 +205,7 @@ def isaac_design(network: Network, tech: Technology, power_w: float | None,
         cell_bits=c, xbar_size=s, dac_bits=d, dup=dup, macros=macros,
         share=np.full((n, L), -1), offchip_links=np.ones(n), counts=counts,
     )
-    res = evaluate(network, tech, batch, power_w, area_mm2=area_mm2)
+    res = evaluate(network, tech, batch, power_w, area_mm2=area_mm2, densities=densities)
     ok = np.flatnonzero(res.feasible & (macros.sum(1) <= tiles))
     if len(ok) == 0:
         within = f"{power_w} W" if not given(area_mm2) else budget_text(power_w, area_mm2)

@@ -75,7 +75,9 @@ def design_summary(network: Network, results: Results, n: int, batch: DesignBatc
 
     A layer row's ``segment`` is its segment (a weightless layer's: its macro set's);
     ``dataflow``, ``tiles`` and ``reload_energy_j`` (per inference) are its weights'
-    (None, None and 0 for a weightless layer).
+    (None, None and 0 for a weightless layer). A design evaluated with sparsity (densities,
+    or a layer with a mode; MODEL.md section 10) adds to each weighted layer's row its
+    ``sparsity`` mode and ``skipped_share`` (:meth:`Results.layer_rows`).
     """
     r, t = results.resolved, results.timing
     wl = r.workload
@@ -121,6 +123,8 @@ def design_summary(network: Network, results: Results, n: int, batch: DesignBatc
             "dataflow": layer_reload[weighted[l]]["dataflow"] if l in weighted else None,
             "tiles": layer_reload[weighted[l]]["tiles"] if l in weighted else None,
             "reload_energy_j": layer_reload[weighted[l]]["reload_energy_j"] if l in weighted else 0.0,
+            **({k: layer_reload[weighted[l]][k] for k in ("sparsity", "skipped_share")}
+               if l in weighted and "sparsity" in layer_reload[weighted[l]] else {}),
         })
 
     energy_total = _f(results.energy_j[n])

@@ -25,9 +25,16 @@ exported to Optuna (``to_optuna``, ``suggest``) and Ray Tune (``to_tune``). Colu
   MODEL.md section 8): ``seg_j`` (j >= 1) 1 where a new segment starts at layer j;
   ``batch``: index of the batch on its grid (1, 2, 4, ... ``batch_max``, or the fixed
   batch); ``flow_j``: the layer's dataflow (0 weight-, 1 input-, 2 output-stationary);
-  ``buffer_kib`` (a technology offering several global-buffer sizes): index of the size.
+  ``buffer_kib`` (a technology offering several global-buffer sizes): index of the size;
+- ``sparse_j`` (every weighted layer, only in a space with densities: ``--sparsity``
+  other than dense; MODEL.md section 10): the layer's sparsity mode, a code of
+  ``SPARSE_MODES`` (0 none, 1 gate, 2 skip, 3 compact; 0..2 on digital ``sram_dimc``
+  arrays, :func:`costmodel.sparse_choices.mode_count`), last in every row.
 
-A fixed global keeps its column with a single value and is not exported.
+A fixed global keeps its column with a single value and is not exported. A space with
+densities (:mod:`costmodel.sparsity.densities`) maps each layer's weights without their
+structured zero rows and columns (``build_workload(network, tech, densities)``) and
+scores every design with them; without densities the space is exactly the dense one.
 """
 
 from __future__ import annotations
@@ -43,6 +50,8 @@ from costmodel.array_figures import affordable_arrays, array_figures
 from costmodel.budgets import budget_label, budget_text
 from costmodel.design import COMPONENTS, DesignBatch
 from costmodel.evaluator import Results, evaluate
+from costmodel.sparse_choices import mode_count
+from costmodel.sparsity.densities import Densities
 from costmodel.technology import Technology, load_technology, require_network_family
 from costmodel.workload import Workload, build_workload
 from onnx_frontend.errors import PimtuneError
@@ -90,12 +99,13 @@ class DesignSpace:
 
     def __init__(self, network: Network, tech: Technology, power_w: float | None, options: SpaceOptions,
                  columns: list[Column], dup_max: np.ndarray, segmented: bool = False,
-                 area_mm2: float | None = None) -> None:
+                 area_mm2: float | None = None, densities: Densities | None = None) -> None:
         self.network, self.tech, self.options = network, tech, options
         self.power_w = None if power_w is None else float(power_w)        # W, None: no power budget
         self.area_mm2 = None if area_mm2 is None else float(area_mm2)     # mm^2, None: no area budget
         self.segmented = segmented
-        self.workload: Workload = build_workload(network, tech)
+        self.densities = densities                                        # None: dense (no sparse_j columns)
+        self.workload: Workload = build_workload(network, tech, densities)
         self.columns = columns
         self.dup_max = dup_max
         self.index = {c.name: i for i, c in enumerate(columns)}
@@ -107,6 +117,7 @@ class DesignSpace:
         self.alloc_cols = np.array([[self.index.get(f"alloc_{j:02d}_{c}", -1) for c in COMPONENTS] for j in range(L)])
         self.seg_cols = np.array([self.index.get(f"seg_{j:02d}", -1) for j in range(L)])
         self.flow_cols = np.array([self.index.get(f"flow_{j:02d}", -1) for j in range(L)])
+        self.sparse_cols = np.array([self.index.get(f"sparse_{j:02d}", -1) for j in range(L)], dtype=np.int64)
         self.batch_col = self.index.get("batch", -1)
         self.buffer_col = self.index.get("buffer_kib", -1)
         # globals, duplication and segments: what a search over macro partitioning keeps fixed
@@ -127,12 +138,14 @@ class DesignSpace:
     @classmethod
     def for_network(cls, network: Network, tech: Technology | str, power_w: float | None,
                     options: SpaceOptions | None = None, segmented: bool | None = None,
-                    area_mm2: float | None = None) -> "DesignSpace":
+                    area_mm2: float | None = None, densities: Densities | None = None) -> "DesignSpace":
         """Declare the space (BACKGROUND.md section 4) for ``network`` at ``power_w`` W
         and/or ``area_mm2`` mm^2 (None: no budget of that kind; at least one is given).
 
         ``segmented`` overrides ``options.segments`` (a synthesis whose outer grid holds
-        no point where one copy fits searches segments, :func:`search.synth.synthesis.synthesis_space`)."""
+        no point where one copy fits searches segments, :func:`search.synth.synthesis.synthesis_space`).
+        ``densities`` (from ``--sparsity``, :func:`costmodel.sparsity.source.sparsity_densities`):
+        the zeros the designs may exploit, which adds the ``sparse_j`` columns; None: dense."""
         tech = require_network_family(load_technology(tech))
         options = options or SpaceOptions()
         if power_w is not None and (not math.isfinite(power_w) or power_w <= 0):
@@ -141,7 +154,8 @@ class DesignSpace:
             raise SpaceError(f"area budget must be a positive number of mm^2, got {area_mm2}")
         if power_w is None and area_mm2 is None:
             raise SpaceError("no budget: give a power budget (W), an area budget (mm^2) or both")
-        wl = build_workload(network, tech)
+        _check_densities(network, tech, densities)
+        wl = build_workload(network, tech, densities)
         lo, hi, step = options.rram_ratio
         if tech.sram is not None and "rram_ratio" not in options.model_fields_set:
             shares = tech.sram.chip.array_shares                          # the family's own box
@@ -165,14 +179,17 @@ class DesignSpace:
             columns.append(Column(name, 0, len(values) - 1, tuple(values)))
         globals_ = list(columns)
         budgets = (power_w, area_mm2)
+        modes = 0 if densities is None else mode_count(tech)
         space = cls(network, tech, power_w, options,
-                    *_layer_columns(network, tech, wl, budgets, options, globals_, False), area_mm2=area_mm2)
+                    *_layer_columns(network, tech, wl, budgets, options, globals_, False, modes), area_mm2=area_mm2,
+                    densities=densities)
         if segmented is None:
             segmented = options.segments == "searched" or (options.segments == "auto" and not space.fits_somewhere())
         if not segmented:
             return space
-        return cls(network, tech, power_w, options, *_layer_columns(network, tech, wl, budgets, options, globals_, True),
-                   segmented=True, area_mm2=area_mm2)
+        return cls(network, tech, power_w, options,
+                   *_layer_columns(network, tech, wl, budgets, options, globals_, True, modes),
+                   segmented=True, area_mm2=area_mm2, densities=densities)
 
     def fits_somewhere(self) -> bool:
         """Whether one copy of every layer fits some point of the box (at its largest
@@ -200,12 +217,26 @@ class DesignSpace:
         return {"power_w": self.power_w, **({} if self.area_mm2 is None else {"area_mm2": self.area_mm2})}
 
     def options_label(self) -> str:
-        """``[-TECH][-segMODE][-bBATCH]``: what tells apart default study and output names of
-        an SRAM technology (its file's name; crossbar files keep their names as before) and
-        of the segmented-execution options (empty for the defaults)."""
+        """``[-TECH][-segMODE][-bBATCH][-sp-FINGERPRINT]``: what tells apart default study and
+        output names of an SRAM technology (its file's name; crossbar files keep their names
+        as before), of the segmented-execution options and of the densities (:meth:`sparsity_label`;
+        empty for the defaults)."""
         o = self.options
         tech = "" if self.tech.sram is None else f"-{self.tech.name}"
-        return tech + ("" if o.segments == "auto" else f"-seg{o.segments}") + ("" if o.batch is None else f"-b{o.batch}")
+        return (tech + ("" if o.segments == "auto" else f"-seg{o.segments}") + ("" if o.batch is None else f"-b{o.batch}")
+                + self.sparsity_label())
+
+    def sparsity_label(self) -> str:
+        """``-sp-FINGERPRINT`` (:meth:`Densities.fingerprint`) in names of a space with
+        densities; empty for a dense space, whose names stay as they were."""
+        return "" if self.densities is None else f"-sp-{self.densities.fingerprint()}"
+
+    def sparsity_identity(self) -> dict:
+        """The densities, for study identities (a resume with others is refused): their
+        source and fingerprint; nothing for a dense space, so that its studies keep their
+        identity."""
+        d = self.densities
+        return {} if d is None else {"sparsity": d.source, "sparsity_sha1": d.fingerprint()}
 
     def segment_identity(self) -> dict:
         """The segmented-execution options, for study identities (resumes refuse a study
@@ -489,7 +520,9 @@ class DesignSpace:
         if self.options.allocation == "searched":
             alloc = 2.0 ** (X[:, self.alloc_cols] / 2.0)
         batch = self.options.batch or 1
-        dataflow = buffer_kib = None
+        dataflow = buffer_kib = sparse_mode = None
+        if self.densities is not None:
+            sparse_mode = X[:, self.sparse_cols]
         if self.segmented:
             c = self.columns[self.batch_col]
             batch = np.asarray(c.choices)[X[:, self.batch_col] - c.low]
@@ -500,12 +533,14 @@ class DesignSpace:
         return DesignBatch(rram_ratio=g["rram_ratio"], cell_bits=g["cell_bits"], xbar_size=g["xbar_size"],
                            dac_bits=g["dac_bits"], adc_bits=g["adc_bits"], dup=dup, macros=self.macro_values(X, dup), share=share,
                            alloc_weights=alloc, segment=self.segments_of(X), batch=batch, dataflow=dataflow,
-                           buffer_kib=buffer_kib,
+                           buffer_kib=buffer_kib, sparse_mode=sparse_mode,
                            macro_mode=self.options.macro_mode)
 
     def evaluate(self, X: np.ndarray, latency: bool = True) -> Results:
-        """Score (repaired) rows with the vectorised evaluator (``latency``: as there)."""
-        return evaluate(self.network, self.tech, self.to_batch(X), self.power_w, latency, area_mm2=self.area_mm2)
+        """Score (repaired) rows with the vectorised evaluator (``latency``: as there),
+        with the space's densities."""
+        return evaluate(self.network, self.tech, self.to_batch(X), self.power_w, latency, area_mm2=self.area_mm2,
+                        densities=self.densities)
 
     def constraints(self, results: Results) -> np.ndarray:
         """(N, 2) Optuna constraint values (<= 0 feasible): crossbars used over the budget
@@ -527,10 +562,25 @@ def _or_inf(budget: float | None) -> float:
     return math.inf if budget is None else budget
 
 
-def _layer_columns(network, tech, wl, budgets, options, columns, segmented: bool):
+def _check_densities(network: Network, tech: Technology, densities: Densities | None) -> None:
+    """SpaceError (one line, with the fix) when densities do not fit the network or the
+    technology has no ``sparsity:`` section to exploit them with."""
+    if densities is None:
+        return
+    L = len(network.weighted_layers)
+    if densities.n_layers != L:
+        raise SpaceError(f"the densities ({densities.source}) cover {densities.n_layers} weighted layers, "
+                         f"{network.name} has {L}; measure them for this network (pimtune profile)")
+    if tech.sparsity is None:
+        raise SpaceError(f"technology '{tech.name}' has no 'sparsity:' section, so no layer can exploit zeros; "
+                         "copy the section from the bundled costmodel/tech/reram.yaml (or sram-*.yaml) or use "
+                         "--sparsity dense")
+
+
+def _layer_columns(network, tech, wl, budgets, options, columns, segmented: bool, modes: int = 0):
     """``(columns, dup_max)``: the globals ``columns`` followed by the per-layer columns
-    (and, when ``segmented``, the segment, batch and dataflow columns); ``budgets`` is
-    ``(power_w, area_mm2)``."""
+    (and, when ``segmented``, the segment, batch and dataflow columns; with ``modes`` > 0,
+    last, each layer's sparsity mode 0..modes-1); ``budgets`` is ``(power_w, area_mm2)``."""
     columns = list(columns)
     dup_max = _dup_max(network, tech, wl, budgets, options, columns, segmented)
     L = wl.n_weighted
@@ -557,6 +607,9 @@ def _layer_columns(network, tech, wl, budgets, options, columns, segmented: bool
         sizes = tuple(int(s) for s in tech.global_buffer.sizes_kib)
         if len(sizes) > 1:
             columns.append(Column("buffer_kib", 0, len(sizes) - 1, sizes))
+    if modes:
+        for j in range(L):
+            columns.append(Column(f"sparse_{j:02d}", 0, modes - 1))
     return columns, dup_max
 
 

@@ -32,8 +32,9 @@ copy: the evaluator tiles it), extra copies shrink by one factor per segment; st
 counts the macros of the largest segment; a layer shares only the macros of a layer of
 its own segment; untiled layers get dataflow 0 (theirs changes nothing).
 
-Macro counts are legal by construction (divisors, see ``space.divisors``). Repair is
-idempotent: ``repair(repair(X)) == repair(X)``.
+Macro counts are legal by construction (divisors, see ``space.divisors``). The sparsity
+modes of a space with densities (``sparse_j``) are clipped in step 1 and otherwise kept: a
+mode changes no crossbar count. Repair is idempotent: ``repair(repair(X)) == repair(X)``.
 
 ``repair_partition(space, X)`` is the same for rows whose globals and duplication are
 those of repaired rows (only macro levels, sharing or allocation changed, as in the EA

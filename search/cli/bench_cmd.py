@@ -1,5 +1,6 @@
 """``pimtune bench``: designs per second of the evaluator, seconds per design of the
-reference scheduler, per zoo network."""
+reference scheduler, per zoo network (``--sparsity``: the evaluator with random
+sparsity modes and the densities the spec names)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from onnx_frontend import load_network
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.zoo import NETWORKS, build_model
 from costmodel.budgets import budget_text
-from search.cli.common import add_budget_args, add_json_arg, add_tech_arg, budgets_of, console, jsonable, positive_int
+from costmodel.sparsity.source import DENSE, MEASURED, sparsity_densities
+from onnx_frontend.zoo.random_weights import with_random_weights
+from search.cli.common import (add_budget_args, add_json_arg, add_sparsity_arg, add_tech_arg, budgets_of, console,
+                               jsonable, positive_int, require_sparsity_support)
 
 REFERENCE_DESIGNS = 3
 REFERENCE_LIMIT_S = 20.0
@@ -27,7 +31,10 @@ Time the vectorised evaluator (median over --repeats calls on --batch random des
 one warm-up) and the exact reference scheduler (median over {REFERENCE_DESIGNS} random
 feasible designs; a design predicted to take more than {REFERENCE_LIMIT_S:g} s is skipped) on
 zoo networks. The figures are per core: every pimtune command limits numpy's BLAS/OpenMP
-pools to one thread (the thread settings are reported)."""
+pools to one thread (the thread settings are reported). With --sparsity other than dense the
+evaluator's designs take a random sparsity mode per layer and are scored with the densities
+(measured: each zoo network first gets random He-normal weights, seed 0; a profile needs
+--network NAME); the reference scheduler keeps timing dense designs."""
 
 
 def register(subparsers) -> None:
@@ -40,6 +47,7 @@ def register(subparsers) -> None:
     p.add_argument("--repeats", type=positive_int, default=7, metavar="R", help="timed calls (default 7)")
     add_budget_args(p, default_power=49.0)
     add_tech_arg(p)
+    add_sparsity_arg(p)
     add_json_arg(p)
     p.set_defaults(func=run)
 
@@ -50,14 +58,19 @@ def run(args: argparse.Namespace) -> int:
     names = list(NETWORKS) if args.network == "all" else [args.network]
     power, area = budgets_of(args)
     tech = require_network_family(load_technology(args.tech))
+    if args.sparsity != DENSE:
+        require_sparsity_support(args.sparsity, tech)
+        if args.sparsity != MEASURED and len(names) > 1:
+            raise PimtuneError(f"bench: --sparsity {args.sparsity}: a profile names one network's layers; pass "
+                               "--network NAME (the profile's network), or use --sparsity measured")
     rows = []
     status = None if args.json else console(stderr=True)
     for name in names:
         if status is not None:
             status.print(f"bench: {name} ...", style="dim")
-        rows.append(bench_network(name, tech, power, args.batch, args.repeats, area))
+        rows.append(bench_network(name, tech, power, args.batch, args.repeats, area, args.sparsity))
     report = {"power_w": power, **({} if area is None else {"area_mm2": area}), "batch": args.batch,
-              "repeats": args.repeats,
+              "repeats": args.repeats, **({} if args.sparsity == DENSE else {"sparsity": args.sparsity}),
               "threads": thread_info(), "networks": rows}
     if args.json:
         print(json.dumps(jsonable(report), indent=2))
@@ -69,15 +82,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def bench_network(name: str, tech, power_w: float | None, batch: int, repeats: int,
-                  area_mm2: float | None = None) -> dict:
+                  area_mm2: float | None = None, sparsity: str = DENSE) -> dict:
     """Evaluator and reference timings of one zoo network (see ``costmodel.benchmark``)
-    under ``power_w`` W and/or ``area_mm2`` mm^2."""
+    under ``power_w`` W and/or ``area_mm2`` mm^2, the evaluator's with the densities
+    ``sparsity`` names (:func:`bench_densities`)."""
     network = load_network(build_model(name), name=name)
+    densities = bench_densities(sparsity, name, tech)
     # the designs a search would score: segmented where the network fits nowhere in the space
-    segmented = DesignSpace.for_network(network, tech, power_w, area_mm2=area_mm2).segmented
+    segmented = DesignSpace.for_network(network, tech, power_w, area_mm2=area_mm2, densities=densities).segmented
     row = {"network": name, "layers": len(network.layers), "weighted_layers": len(network.weighted_layers),
            "segmented_space": segmented,
-           "evaluator": bench_evaluator(network, tech, power_w, batch, repeats, area_mm2=area_mm2, segmented=segmented)}
+           **({} if densities is None else {"sparsity": densities.source}),
+           "evaluator": bench_evaluator(network, tech, power_w, batch, repeats, area_mm2=area_mm2, segmented=segmented,
+                                        densities=densities)}
     try:
         designs = feasible_random_designs(network, tech, power_w, REFERENCE_DESIGNS, seed=0, max_rounds=10,
                                           area_mm2=area_mm2, segmented=segmented)
@@ -89,9 +106,20 @@ def bench_network(name: str, tech, power_w: float | None, batch: int, repeats: i
     return row
 
 
+def bench_densities(sparsity: str, name: str, tech):
+    """The densities of ``--sparsity`` for zoo network ``name`` (None: dense): ``measured``
+    runs the network with random He-normal weights (seed 0), since the zoo's models hold
+    none; a profile is read against the network's layers."""
+    if sparsity == DENSE:
+        return None
+    model = with_random_weights(build_model(name)) if sparsity == MEASURED else build_model(name)
+    return sparsity_densities(sparsity, load_network(model, name=name), tech, model)
+
+
 def bench_table(report: dict) -> Table:
+    sparsity = f", sparsity {report['sparsity']} (random modes)" if "sparsity" in report else ""
     table = Table(title=f"pimtune bench: {report['batch']} designs x {report['repeats']} calls, "
-                        f"{budget_text(report['power_w'], report.get('area_mm2'))} budget")
+                        f"{budget_text(report['power_w'], report.get('area_mm2'))} budget{sparsity}")
     for c in ("network", "layers", "evaluator designs/s", "ms per batch", "reference s/design",
               "reference designs (steps)"):
         table.add_column(c, justify="left" if c == "network" else "right")

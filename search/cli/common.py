@@ -146,18 +146,30 @@ SPARSITY_HELP = ("zeros the designs may skip: dense (default: every weight and i
 
 
 def add_sparsity_arg(parser: argparse.ArgumentParser) -> None:
+    """``--sparsity dense|measured|PROFILE.yaml`` (default dense; read it with :func:`densities_of`)."""
     parser.add_argument("--sparsity", default="dense", metavar="dense|measured|PROFILE.yaml", help=SPARSITY_HELP)
 
 
 def densities_of(spec: str, model_arg: str, network: Network, tech):
     """The :class:`~costmodel.sparsity.densities.Densities` ``--sparsity spec`` names for the
-    network ``model_arg`` names (None: dense); ProfileError (one line) on a bad spec."""
-    from costmodel.sparsity.source import DENSE, sparsity_densities
+    network ``model_arg`` names (None: dense); PimtuneError (one line) on a bad spec or a
+    technology without a ``sparsity:`` section to exploit zeros with."""
+    from costmodel.sparsity.source import DENSE, MEASURED, sparsity_densities
 
     if spec == DENSE:
         return None
-    model = model_proto_arg(model_arg)[0] if spec == "measured" else None
+    require_sparsity_support(spec, tech)
+    model = model_proto_arg(model_arg)[0] if spec == MEASURED else None
     return sparsity_densities(spec, network, tech, model)
+
+
+def require_sparsity_support(spec: str, tech) -> None:
+    """PimtuneError (one line, with the fix) when ``--sparsity spec`` (not dense) meets a
+    technology without a ``sparsity:`` section, whose layers can exploit no zeros."""
+    if tech.sparsity is None:
+        raise PimtuneError(f"--sparsity {spec}: technology '{tech.name}' has no 'sparsity:' section (what zero "
+                           "detection and skipping cost); copy the section from the bundled costmodel/tech/reram.yaml "
+                           "(or sram-*.yaml) into it, or use --sparsity dense")
 
 
 def add_json_arg(parser: argparse.ArgumentParser) -> None:

@@ -14,8 +14,8 @@ from costmodel import load_technology
 from onnx_frontend.errors import PimtuneError
 from costmodel.budgets import budget_text
 from search.cli.common import (
-    MODEL_HELP, add_budget_args, add_json_arg, add_tech_arg, budgets_of, console, jsonable, load_model_arg,
-    output_dir, positive_int,
+    MODEL_HELP, add_budget_args, add_json_arg, add_tech_arg, budgets_of, console, densities_of, jsonable,
+    load_model_arg, output_dir, positive_int,
 )
 from search.cli.search_cmd import TPE_SLOW_TRIALS, add_space_args, space_options
 from search.flat.compare import COMPARED, REACH, run_compare
@@ -31,7 +31,8 @@ summary.csv and summary.md (per sampler: best and median final TOPS/W over the s
 interquartile range, trials to reach {REACH:.0%} of the best TOPS/W of all runs, median wall
 seconds), traces.npz (best-so-far TOPS/W of every run) and convergence.png, and prints the
 table. Samplers: {', '.join(s for s in SAMPLERS if s != 'nsga2')} (cmaes needs `pip install
-cmaes`, gp `pip install 'pimtune[gp]'`)."""
+cmaes`, gp `pip install 'pimtune[gp]'`). With --sparsity other than dense every layer's sparsity
+mode is searched too."""
 
 
 def register(subparsers) -> None:
@@ -71,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     samplers = parse_samplers(args.samplers)
     network = load_model_arg(args.model)
     tech = require_network_family(load_technology(args.tech))
-    space = DesignSpace.for_network(network, tech, power, space_options(args), area_mm2=area)
+    densities = densities_of(args.sparsity, args.model, network, tech)
+    space = DesignSpace.for_network(network, tech, power, space_options(args), area_mm2=area, densities=densities)
     output_dir(args.out)
     err = console(stderr=True)
     if "tpe" in samplers and args.trials > TPE_SLOW_TRIALS:
@@ -108,6 +110,8 @@ def render(result: dict) -> None:
                       f"{r['reached_95']}/{r['runs']}", f"{r['median_seconds']:.1f}",
                       f"{r['median_trials_per_second']:.0f}")
     out.print(table)
+    if "sparsity" in result:
+        out.print(f"sparsity: {result['sparsity']} (every layer's mode searched)")
     out.print(f"wall time {result['seconds']:.1f} s; files: {', '.join(result['files'].values())}")
 
 

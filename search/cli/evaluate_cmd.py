@@ -18,8 +18,8 @@ from costmodel import REFERENCE_DESIGNS, evaluate, load_design, load_technology,
 from costmodel.design import DesignError
 from costmodel.summary import design_summary, layer_span, weights_text
 from search.cli.common import (
-    MODEL_HELP, add_budget_args, add_json_arg, add_tech_arg, budgets_of, console, jsonable, load_model_arg, si,
-    warn_if_beyond_one_die,
+    MODEL_HELP, add_budget_args, add_json_arg, add_sparsity_arg, add_tech_arg, budgets_of, console, densities_of,
+    jsonable, load_model_arg, si, warn_if_beyond_one_die,
 )
 
 DESCRIPTION = """\
@@ -27,7 +27,10 @@ Evaluate one accelerator design of MODEL under a power budget (--power), an area
 (--area) or both with the analytical cost model and print its metrics, per-layer
 allocation, breakdowns and bottleneck layer. DESIGN is a reference design (isaac, no-dup,
 heuristic: sized for MODEL and the budgets) or a
-design JSON file (the "design" of `pimtune search --json`, or costmodel.save_design). Exit status: 0 if the design is
+design JSON file (the "design" of `pimtune search --json`, or costmodel.save_design). With
+--sparsity the design's per-layer sparsity modes (its "sparsity" key; none without it) exploit
+the zeros it names: dense (the default) counts every weight and input as non-zero, so a
+mode pays its overheads and saves only the zero padding of conv inputs. Exit status: 0 if the design is
 feasible, 1 if it is infeasible (the report says why), 2 on bad input."""
 
 
@@ -41,15 +44,18 @@ def register(subparsers) -> None:
     p.add_argument("--index", type=int, default=0, metavar="I",
                    help="which design of a JSON file holding a list of designs (default 0)")
     add_tech_arg(p)
+    add_sparsity_arg(p)
     add_json_arg(p)
     p.set_defaults(func=run)
 
 
-def load_design_arg(arg: str, network, tech, power_w: float | None, index: int = 0, area_mm2: float | None = None):
-    """``(batch, n)``: a reference design by name (sized for the budgets), or design
-    ``index`` of a JSON file."""
+def load_design_arg(arg: str, network, tech, power_w: float | None, index: int = 0, area_mm2: float | None = None,
+                    densities=None):
+    """``(batch, n)``: a reference design by name (sized for the budgets and, with
+    ``densities``, for the weights without their structured zeros), or design ``index``
+    of a JSON file."""
     if arg in REFERENCE_DESIGNS and not Path(arg).exists():
-        return reference_design(arg, network, tech, power_w, area_mm2=area_mm2), 0
+        return reference_design(arg, network, tech, power_w, area_mm2=area_mm2, densities=densities), 0
     batch = load_design(arg, network)
     if not 0 <= index < len(batch):
         raise DesignError(f"{arg}: holds {len(batch)} design(s); --index must be 0..{len(batch) - 1}")
@@ -60,9 +66,10 @@ def run(args: argparse.Namespace) -> int:
     power, area = budgets_of(args)
     network = load_model_arg(args.model)
     tech = require_network_family(load_technology(args.tech))
-    batch, n = load_design_arg(args.design, network, tech, power, args.index, area)
+    densities = densities_of(args.sparsity, args.model, network, tech)
+    batch, n = load_design_arg(args.design, network, tech, power, args.index, area, densities)
     batch = batch.subset(n)
-    results = evaluate(network, tech, batch, power, area_mm2=area)
+    results = evaluate(network, tech, batch, power, area_mm2=area, densities=densities)
     summary = design_summary(network, results, 0, batch)
     warn_if_beyond_one_die(summary["metrics"]["area_mm2"]["total"], power, area)
     if args.json:
@@ -83,6 +90,8 @@ def render(summary: dict, design_name: str) -> None:
     out.print(headline_table(summary, title))
     out.print(globals_line(g))
     out.print(weights_text(m))
+    if "sparsity" in m:
+        out.print(f"sparsity: {m['sparsity']}")
     if summary["segments"]:
         out.print(segment_table(summary["segments"], g["batch"]))
     out.print(layer_table(summary["layers"], reloads=g["reloads"]))
@@ -163,15 +172,20 @@ def segment_table(rows: list[dict], batch: int) -> Table:
 
 def layer_table(rows: list[dict], reloads: bool = False) -> Table:
     """One row per layer; a design that reloads weights adds each layer's segment, weight
-    tiles and dataflow (WS / IS / OS: weight-, input-, output-stationary)."""
+    tiles and dataflow (WS / IS / OS: weight-, input-, output-stationary), a design
+    evaluated with sparsity each weighted layer's mode and the share of its input cycles
+    it skips (every skipped share is in ``--json``)."""
     table = Table(title="per-layer allocation and timing")
     cols = ("#", "layer", "kind", "dup", "xbars", "set", "shares with", "set macros", "set ADCs",
             "set VUs", "steps", "busy/step (ns)", "busy (us)", "busy of interval (%)", "bottleneck")
     if reloads:
         cols += ("seg", "tiles", "dataflow")
+    sparse = any("sparsity" in row for row in rows)
+    if sparse:
+        cols += ("sparsity",)
     for c in cols:
-        table.add_column(c, justify="left" if c in ("layer", "kind", "set", "shares with", "bottleneck", "dataflow")
-                         else "right")
+        table.add_column(c, justify="left" if c in ("layer", "kind", "set", "shares with", "bottleneck", "dataflow",
+                                                     "sparsity") else "right")
     for row in rows:
         cells = [
             str(row["index"]), row["name"], row["kind"], str(row["dup"]), str(row["crossbars"]),
@@ -182,6 +196,10 @@ def layer_table(rows: list[dict], reloads: bool = False) -> Table:
         if reloads:
             cells += [str(row["segment"]), "-" if row["tiles"] is None else str(row["tiles"]),
                       DATAFLOW_SHORT.get(row["dataflow"], "-")]
+        if sparse:
+            skipped = row.get("skipped_share")
+            cells.append("-" if skipped is None else
+                         f"{row['sparsity']} (-{100 * skipped['input_cycles']:.0f} % cycles)")
         table.add_row(*cells)
     return table
 

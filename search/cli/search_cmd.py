@@ -22,8 +22,8 @@ from costmodel.technology import require_network_family
 from costmodel import load_technology
 from costmodel.summary import design_summary
 from search.cli.common import (
-    MODEL_HELP, add_budget_args, add_json_arg, add_tech_arg, budgets_of, console, jsonable, load_model_arg,
-    positive_int, warn_if_beyond_one_die,
+    MODEL_HELP, add_budget_args, add_json_arg, add_sparsity_arg, add_tech_arg, budgets_of, console, densities_of,
+    jsonable, load_model_arg, positive_int, warn_if_beyond_one_die,
 )
 from search.cli.evaluate_cmd import globals_line, headline_table
 from search.flat.flat_search import OBJECTIVES, check_objectives, directions_of, run_search
@@ -41,8 +41,9 @@ repaired to a valid design and scored by the analytical cost model; the best des
 objective) or the Pareto front (several) is printed. With --storage and --study-name the
 study is kept in a database (e.g. sqlite:///pimtune.db) or an Optuna journal file (a path
 ending in .log); either takes ~200-300 trials/s: running the same command again continues it
-to the same total --trials. Exit status: 0 if a feasible design was found,
-1 if none was, 2 on bad input."""
+to the same total --trials. With --sparsity other than dense, every layer's sparsity mode
+(none, gate, skip, compact) is a searched parameter too. Exit status: 0 if a feasible design
+was found, 1 if none was, 2 on bad input."""
 
 #: ``--trials`` above which a TPE search prints a note on its cost.
 TPE_SLOW_TRIALS = 5000
@@ -64,7 +65,7 @@ def register(subparsers) -> None:
                         "ending in .log; default: in memory")
     p.add_argument("--study-name", metavar="NAME", default=None,
                    help="study name in --storage (default: MODEL-BUDGETS-SAMPLER-OBJECTIVES, BUDGETS as POWERW, "
-                        "AREAmm2 or POWERW-AREAmm2)")
+                        "AREAmm2 or POWERW-AREAmm2, with -sp-FINGERPRINT of the densities unless --sparsity dense)")
     p.add_argument("--objectives", default="tops_per_watt", metavar="LIST",
                    help=f"comma-separated objectives from {', '.join(OBJECTIVES)} (default tops_per_watt; "
                         "tops_per_watt and throughput are maximised, area minimised)")
@@ -74,8 +75,9 @@ def register(subparsers) -> None:
 
 
 def add_space_args(p: argparse.ArgumentParser) -> None:
-    """``--no-sharing``, ``--macros``, ``--segments``, ``--batch`` and ``--batch-max``: the
-    space options a search command takes."""
+    """``--no-sharing``, ``--macros``, ``--segments``, ``--batch``, ``--batch-max`` and
+    ``--sparsity``: the space options a search command takes (read the densities of
+    ``--sparsity`` with :func:`search.cli.common.densities_of`)."""
     p.add_argument("--no-sharing", action="store_true", help="layers never share another layer's macros")
     p.add_argument("--macros", choices=("specialised", "identical"), default="specialised",
                    help="each macro set with its own peripherals (specialised, default) or all macros alike")
@@ -87,6 +89,7 @@ def add_space_args(p: argparse.ArgumentParser) -> None:
                         "powers of two up to --batch-max")
     p.add_argument("--batch-max", type=power_of_two, default=64, metavar="N",
                    help="largest batch searched, a power of two (default 64)")
+    add_sparsity_arg(p)
 
 
 def batch_size(text: str) -> int:
@@ -120,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
     objectives = parse_objectives(args.objectives)
     network = load_model_arg(args.model)
     tech = require_network_family(load_technology(args.tech))
-    space = DesignSpace.for_network(network, tech, power, space_options(args), area_mm2=area)
+    densities = densities_of(args.sparsity, args.model, network, tech)
+    space = DesignSpace.for_network(network, tech, power, space_options(args), area_mm2=area, densities=densities)
     directions = directions_of(objectives)
     sampler, batch = make_sampler(args.sampler, space, args.seed, len(objectives),
                                   maximize=directions[0] == "maximize")
@@ -162,8 +166,9 @@ def run(args: argparse.Namespace) -> int:
 def study_identity(space: DesignSpace, sampler: str, objectives) -> dict:
     """What a study searches: stored in its user attrs and checked when it is resumed."""
     return {"command": "search", "network": space.network.name, **space.budget_identity(),
-            "tech": space.tech.name, "tech_sha1": tech_fingerprint(space.tech), "sharing": space.options.sharing,
-            "macros": space.options.macro_mode, "parameters": space.dims, "sampler": sampler,
+            "tech": space.tech.name, "tech_sha1": tech_fingerprint(space.tech), **space.sparsity_identity(),
+            "sharing": space.options.sharing, "macros": space.options.macro_mode, "parameters": space.dims,
+            "sampler": sampler,
             "objectives": list(objectives), **space.segment_identity()}
 
 
@@ -179,6 +184,7 @@ def design_entry(space: DesignSpace, trial: optuna.trial.FrozenTrial, objectives
 def build_report(space: DesignSpace, study: optuna.Study, stats, args, objectives, name: str) -> dict:
     report = {
         "network": space.network.name, **space.budget_identity(), "tech": space.tech.name,
+        **({} if space.densities is None else {"sparsity": space.densities.source}),
         "sampler": args.sampler, "seed": args.seed, "objectives": list(objectives),
         "study": name, "storage": args.storage,
         "trials": stats.complete, "trials_run": stats.trials, "failed_stale": stats.failed_stale,
@@ -222,6 +228,8 @@ def render(space: DesignSpace, stats, report: dict, objectives) -> None:
     which = "best design" if len(objectives) == 1 else f"best {objectives[0]} of the front"
     out.print(headline_table(summary, f"{space.network.name} at {space.budget_text()}: {which}, trial {best['trial']}"))
     out.print(globals_line(summary["globals"]))
+    if "sparsity" in report:
+        out.print(f"sparsity: {report['sparsity']}")
     out.print(run)
 
 

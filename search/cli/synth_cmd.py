@@ -25,8 +25,9 @@ from costmodel.summary import weights_text
 from costmodel.technology import require_network_family
 from costmodel import load_technology
 from costmodel.fixes import fix_for
-from search.cli.common import (MODEL_HELP, add_budget_args, add_json_arg, add_tech_arg, budgets_of, console, jsonable,
-                               load_model_arg, output_dir, positive_int, si, warn_if_beyond_one_die)
+from search.cli.common import (MODEL_HELP, add_budget_args, add_json_arg, add_tech_arg, budgets_of, console,
+                               densities_of, jsonable, load_model_arg, output_dir, positive_int, si,
+                               warn_if_beyond_one_die)
 from search.cli.search_cmd import add_space_args, space_options
 from search.synth.effort import EFFORTS, effort_named
 from search.objectives import OBJECTIVES, SYNTH_OBJECTIVES, maximised
@@ -41,8 +42,10 @@ Synthesise the accelerator for MODEL under a power budget (--power W), an area b
 an outer Optuna study over (rram_ratio, cell bits, crossbar size) - by default PIMSYN's
 grid - and, per outer point, an SA filter over weight duplication at every DAC resolution
 followed by an EA over macro partitioning and sharing, scored by the vectorised cost
-model. The study is stored (default: OUT/study.db); rerunning the same command resumes
-it. Writes design.json, report.md, pareto.png, energy.png, convergence.png and
+model. With --sparsity other than dense (the model's measured zeros, or a profile) the
+EA also searches every layer's sparsity mode (none, gate, skip, compact), and the reference
+designs map the same weights. The study is stored (default: OUT/study.db); rerunning the
+same command resumes it. Writes design.json, report.md, pareto.png, energy.png, convergence.png and
 pimcomp.json to OUT. Exit status: 0 if a feasible design was found, 1 if none was, 2 on
 bad input, 75 if another process runs the study, 130 (Ctrl-C) or 143 (SIGTERM) when
 interrupted."""
@@ -70,10 +73,12 @@ def register(subparsers) -> None:
                    help="worker processes running outer points in parallel (default: the CPU count)")
     p.add_argument("--out", metavar="DIR",
                    help="output directory (default: synth-MODEL-BUDGETS-EFFORT, BUDGETS as POWERW, AREAmm2 or "
-                        "POWERW-AREAmm2, with -sSEED for a seed other than 0)")
+                        "POWERW-AREAmm2, with -sSEED for a seed other than 0 and -sp-FINGERPRINT of the densities "
+                        "unless --sparsity dense)")
     p.add_argument("--storage", metavar="URL",
                    help="Optuna storage: an RDB URL or a journal file *.log (default: sqlite:///OUT/study.db)")
-    p.add_argument("--study-name", metavar="NAME", help="study name (default: MODEL-BUDGETS-synth-OBJECTIVE-EFFORT[-sSEED])")
+    p.add_argument("--study-name", metavar="NAME",
+                   help="study name (default: MODEL-BUDGETS-synth-OBJECTIVE-EFFORT[-sSEED][-sp-FINGERPRINT])")
     add_json_arg(p)
     p.set_defaults(func=run)
 
@@ -86,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
     plan = SynthesisPlan(objective=args.objective, outer=args.outer, effort=effort_named(args.effort),
                          trials=args.trials, seed=args.seed, jobs=args.jobs)
     plan.check()
-    space = synthesis_space(network, tech, power, space_options(args), plan, area_mm2=area)
+    densities = densities_of(args.sparsity, args.model, network, tech)
+    space = synthesis_space(network, tech, power, space_options(args), plan, area_mm2=area, densities=densities)
     # the folder is made first only when it holds the default storage: a refused --storage leaves no trace
     default_out = f"synth-{network.name}-{budget_label(power, area)}-{run_label(plan)}{space.options_label()}"
     out = output_dir(args.out or default_out, create=not args.storage)
@@ -153,4 +159,6 @@ def render(summary: dict, out: Path, fix: str) -> None:
     p = best["params"]
     con.print(f"outer point: rram_ratio {p['rram_ratio']:g}, {best['arrays']} (trial {best['trial']})")
     con.print(weights_text(best))
+    if "sparsity" in summary:
+        con.print(f"sparsity: {summary['sparsity']}; the references exploit no zeros")
     con.print("wrote " + ", ".join(Path(v).name for v in summary["files"].values()) + f" to {out}/")

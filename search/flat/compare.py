@@ -4,7 +4,7 @@
 (:func:`search.flat.flat_search.run_search`, objective TOPS/W: ``tops_per_watt`` of a stream by
 default, or ``tops_per_watt_single``, one inference alone) in its own in-memory study, the
 pairs in parallel worker processes. Each worker rebuilds the design space from a
-:class:`SpaceSpec` (network, power, technology, options), all cheap to pickle. It writes
+:class:`SpaceSpec` (network, budgets, technology, options, densities), all cheap to pickle. It writes
 to ``out_dir``:
 
 - ``traces.npz``: per sampler, a (K, n_trials) array of the best feasible TOPS/W after
@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from costmodel.budgets import budget_text
+from costmodel.sparsity.densities import Densities
 from costmodel.technology import Technology, load_technology
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.network import Network
@@ -49,21 +50,23 @@ SLOW_FIRST = ("gp", "tpe")
 
 @dataclass(frozen=True)
 class SpaceSpec:
-    """What a worker needs to rebuild a :class:`space.DesignSpace`."""
+    """What a worker needs to rebuild a :class:`space.DesignSpace` (``densities``: the
+    zeros of ``--sparsity``, None: dense)."""
 
     network: Network
     power_w: float | None
     tech: Technology
     options: SpaceOptions
     area_mm2: float | None = None
+    densities: Densities | None = None
 
     @classmethod
     def of(cls, space: DesignSpace) -> "SpaceSpec":
-        return cls(space.network, space.power_w, space.tech, space.options, space.area_mm2)
+        return cls(space.network, space.power_w, space.tech, space.options, space.area_mm2, space.densities)
 
     def build(self) -> DesignSpace:
         return DesignSpace.for_network(self.network, load_technology(self.tech), self.power_w, self.options,
-                                       area_mm2=self.area_mm2)
+                                       area_mm2=self.area_mm2, densities=self.densities)
 
 
 def run_one(spec: SpaceSpec, sampler: str, seed: int, n_trials: int, objective: str = "tops_per_watt") -> dict:
@@ -169,6 +172,7 @@ def run_compare(space: DesignSpace | SpaceSpec, samplers: Sequence[str], n_trial
     result = {
         "network": spec.network.name, "power_w": spec.power_w,
         **({} if spec.area_mm2 is None else {"area_mm2": spec.area_mm2}), "tech": load_technology(spec.tech).name,
+        **({} if spec.densities is None else {"sparsity": spec.densities.source}),
         "trials": n_trials, "seeds": seed_list, "overall_best": overall, "threshold": threshold,
         "objective": objective,
         "samplers": rows,
@@ -244,7 +248,7 @@ def markdown_table(result: dict) -> str:
 def write_markdown(path: Path, result: dict) -> None:
     unit = COMPARED[result["objective"]]
     head = (f"# Sampler comparison: {result['network']} at {_budgets(result)}\n\n"
-            f"Technology {result['tech']}; {result['trials']} trials per run; seeds "
+            f"Technology {result['tech']}{_sparsity_words(result)}; {result['trials']} trials per run; seeds "
             f"{', '.join(map(str, result['seeds']))}; objective {result['objective']} ({unit}, maximised). Best of "
             f"all runs: {result['overall_best']:.4f} {unit}; 95 % of it: {result['threshold']:.4f} {unit}. "
             f"\"Trials to 95 %\" is the median over seeds of the first trial reaching that value "
@@ -278,6 +282,11 @@ def plot_convergence(path: Path, traces: dict[str, np.ndarray], result: dict) ->
     fig.tight_layout()
     atomic_files.save_figure(fig, path)
     plt.close(fig)
+
+
+def _sparsity_words(result: dict) -> str:
+    """``; sparsity SOURCE (every layer's mode searched)`` of a sparsity-aware comparison, else empty."""
+    return f"; sparsity {result['sparsity']} (every layer's mode searched)" if "sparsity" in result else ""
 
 
 def _budgets(result: dict) -> str:

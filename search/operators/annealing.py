@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from search.operators.segment_moves import segment_columns
+from search.operators.sparse_moves import sparse_columns
 from space import DesignSpace, repair
 
 __all__ = ["PIMSYN_ALPHA", "accept", "anneal", "conv_copies", "copy_room", "duplication_energy", "energy_terms",
@@ -60,9 +61,10 @@ def propose(space: DesignSpace, X: np.ndarray, rng: np.random.Generator, *,
     then the fewest copies that close the gap), and finally spend what is left on
     layers in random order. Or (probability ``move_globals``, and always when a row has
     no duplication move) one other movable column takes a small step: the column is a
-    uniformly drawn group (globals, macro levels, sharing partners, allocation), then a
-    column of it; the step is +-1 to +-10 % of the range (+-1 for the globals' few
-    choices), any other partner for a sharing column; the row is then repaired for the
+    uniformly drawn group (globals, macro levels, sharing partners, allocation, segments,
+    sparsity modes), then a column of it; the step is +-1 to +-10 % of the range (+-1 for
+    the globals' few choices), any other partner for a sharing column and any other mode
+    for a sparsity-mode column (a layer's mode move); the row is then repaired for the
     new globals and its extra copies grown by one common factor to use the new budget.
 
     Args:
@@ -237,13 +239,15 @@ def _rescale_copies(space: DesignSpace, X: np.ndarray, rows: np.ndarray, dmov: n
 
 def _column_groups(space: DesignSpace) -> np.ndarray:
     """(D,) group of each column: 0 global, 1 duplication, 2 macro level, 3 sharing,
-    4 allocation, 5 segments, batch and dataflow (a segmented space)."""
+    4 allocation, 5 segments, batch and dataflow (a segmented space), 6 sparsity modes
+    (a space with densities)."""
     group = np.zeros(space.dims, dtype=np.int64)
     group[space.dup_cols[space.dup_cols >= 0]] = 1
     group[space.macro_cols] = 2
     group[space.share_cols[space.share_cols >= 0]] = 3
     group[space.alloc_cols[space.alloc_cols >= 0]] = 4
     group[segment_columns(space)] = 5
+    group[sparse_columns(space)] = 6
     return group
 
 
@@ -252,12 +256,13 @@ def _step_other(space: DesignSpace, X: np.ndarray, rows: np.ndarray, other: np.n
     """One small step of one movable non-duplication column per selected row, in place.
 
     The column is drawn in two stages, a group (globals, macro levels, sharing partners,
-    allocation, segments) uniformly among the groups with movable columns, then a column
-    of it, so that the four globals are not drowned by the per-layer columns. A segment
-    flag steps to its other value: the segment splits there, or merges with the previous."""
+    allocation, segments, sparsity modes) uniformly among the groups with movable columns,
+    then a column of it, so that the four globals are not drowned by the per-layer
+    columns. A segment flag steps to its other value: the segment splits there, or merges
+    with the previous; a sparsity mode, like a sharing partner, takes any other value."""
     K = len(X)
     group = _column_groups(space)
-    groups = [np.flatnonzero(other & (group == g)) for g in (0, 2, 3, 4, 5)]
+    groups = [np.flatnonzero(other & (group == g)) for g in (0, 2, 3, 4, 5, 6)]
     groups = [g for g in groups if len(g)]
     table = np.full((len(groups), max(len(g) for g in groups)), -1, dtype=np.int64)
     for i, g in enumerate(groups):
@@ -268,15 +273,15 @@ def _step_other(space: DesignSpace, X: np.ndarray, rows: np.ndarray, other: np.n
     lo, hi = space.low[col], space.high[col]
     size = hi - lo + 1
     v = X[np.arange(K), col]
-    is_share = group[col] == 3
+    any_other = (group[col] == 3) | (group[col] == 6)          # sharing partners and modes
     mag = 1 + np.floor(rng.random(K) * np.maximum(size // 10, 1)).astype(np.int64)
     sign = np.where(rng.random(K) < 0.5, -1, 1)
     new = v + sign * mag
     new = np.where((new < lo) | (new > hi), v - sign * mag, new)
-    # sharing: any other partner (or none), uniformly
+    # sharing: any other partner (or none), uniformly; a sparsity mode: any other mode
     other_val = lo + np.floor(rng.random(K) * np.maximum(size - 1, 1)).astype(np.int64)
     other_val = np.where(other_val >= v, other_val + 1, other_val)
-    new = np.clip(np.where(is_share, other_val, new), lo, hi)
+    new = np.clip(np.where(any_other, other_val, new), lo, hi)
     X[rows, col[rows]] = new[rows]
 
 

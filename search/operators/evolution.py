@@ -20,9 +20,11 @@ for reports and tests, while the operators work on the columns directly:
   earlier layer that neither shares nor is shared, the pair's count ``max(m_i, m_j)``
   staying within both layers' limits ``dup * row_groups`` (the rule of space/repair.py);
   (c) optionally change one other column (duplication, globals, allocation) for the flat
-  search. ``columns`` restricts what may change.
-- :func:`crossover`: uniform per layer gene (macro level, sharing and allocation of a
-  layer travel together); globals and duplication from the first parent.
+  search; in a segmented space, (d) move its segments, batch or dataflow; in a space
+  with densities, (e) give a random layer another sparsity mode
+  (:mod:`search.operators.sparse_moves`). ``columns`` restricts what may change.
+- :func:`crossover`: uniform per layer gene (macro level, sharing, allocation and
+  sparsity mode of a layer travel together); globals and duplication from the first parent.
 - :func:`select_parents`: the top ``elite_fraction`` by fitness (the elite, best first)
   plus random others; infeasible rows after feasible ones, NaN / -inf last.
 - :func:`next_generation` (selection + :func:`breed`) and :func:`evolve`, a plain
@@ -39,6 +41,7 @@ import numpy as np
 
 from search.operators.picking import pick as _pick
 from search.operators.segment_moves import mutate_segments, segment_columns
+from search.operators.sparse_moves import mutate_modes, sparse_columns
 from space import DesignSpace, repair
 from space.repair import fit_macros, fix_sharing, repair_partition
 
@@ -89,10 +92,11 @@ def partition_columns(space: DesignSpace) -> np.ndarray:
 
 
 def layer_gene_columns(space: DesignSpace) -> list[np.ndarray]:
-    """Per weighted layer j, the columns of its gene: ``macros_j``, ``share_j``, ``alloc_j_*``."""
+    """Per weighted layer j, the columns of its gene: ``macros_j``, ``share_j``, ``alloc_j_*``
+    and ``sparse_j`` (those the space has)."""
     out = []
     for j in range(len(space.macro_cols)):
-        cols = [space.macro_cols[j], space.share_cols[j], *space.alloc_cols[j]]
+        cols = [space.macro_cols[j], space.share_cols[j], *space.alloc_cols[j], space.sparse_cols[j]]
         out.append(np.array([c for c in cols if c >= 0], dtype=np.int64))
     return out
 
@@ -159,15 +163,19 @@ def from_genes(space: DesignSpace, X_template: np.ndarray, genes: np.ndarray, ba
 
 # --- operators ------------------------------------------------------------------------
 def mutate(space: DesignSpace, X: np.ndarray, rng: np.random.Generator, *, p_macro: float = 0.9,
-           p_share: float = 0.3, p_other: float = 0.0, p_segment: float = 0.5, columns=None) -> np.ndarray:
+           p_share: float = 0.3, p_other: float = 0.0, p_segment: float = 0.5, p_sparse: float = 0.3,
+           columns=None) -> np.ndarray:
     """Mutated and repaired copies of repaired rows ``X`` (N, D) -> (N, D).
 
     Each row independently gets (a) a macro-count change with probability ``p_macro``,
     (b) a sharing toggle with ``p_share``, (c) a change of one other column with
-    ``p_other`` and, in a segmented space, (d) a move of its segments, batch or dataflow
-    (:mod:`search.operators.segment_moves`) with ``p_segment``; a row that drew none gets
+    ``p_other``, in a segmented space (d) a move of its segments, batch or dataflow
+    (:mod:`search.operators.segment_moves`) with ``p_segment`` and, in a space with
+    densities, (e) another sparsity mode for a random layer
+    (:mod:`search.operators.sparse_moves`) with ``p_sparse``; a row that drew none gets
     one operator chosen in proportion to the probabilities. Operators whose columns
-    ``columns`` excludes are skipped.
+    ``columns`` excludes are skipped. (d) and (e) draw nothing from ``rng`` in a space
+    without their columns, so such a space keeps its random streams.
     """
     parents = _as_rows(X)
     X = np.array(parents)
@@ -175,18 +183,21 @@ def mutate(space: DesignSpace, X: np.ndarray, rng: np.random.Generator, *, p_mac
     allowed = allowed_columns(space, columns)
     others = _other_columns(space, allowed)
     seg_cols = segment_columns(space)
+    modes = sparse_columns(space)
     p = np.array([p_macro if allowed[space.macro_cols].any() else 0.0,
                   p_share if (space.share_cols >= 0).any() and allowed[space.share_cols[space.share_cols >= 0]].any() else 0.0,
                   p_other if len(others) else 0.0,
-                  p_segment if len(seg_cols) and allowed[seg_cols].all() else 0.0])
+                  p_segment if len(seg_cols) and allowed[seg_cols].all() else 0.0,
+                  p_sparse if (allowed[modes] & (space.high[modes] > space.low[modes])).any() else 0.0])
     fix = _repairer(space, allowed)
     if n == 0 or p.sum() <= 0:
         return fix(space, X)
-    ops = np.zeros((n, 4), dtype=bool)
+    ops = np.zeros((n, 5), dtype=bool)
     ops[:, :3] = rng.random((n, 3)) < p[:3]
-    k = 4 if p[3] > 0 else 3                                # (d) draws only in segmented spaces
-    if p[3] > 0:
-        ops[:, 3] = rng.random(n) < p[3]
+    k = 5 if p[4] > 0 else 4 if p[3] > 0 else 3             # (d), (e) draw only in spaces with their columns
+    for op in (3, 4):
+        if p[op] > 0:
+            ops[:, op] = rng.random(n) < p[op]
     none = ~ops.any(1)
     forced = rng.choice(k, size=int(none.sum()), p=p[:k] / p[:k].sum())
     ops[np.flatnonzero(none), forced] = True
@@ -194,6 +205,7 @@ def mutate(space: DesignSpace, X: np.ndarray, rng: np.random.Generator, *, p_mac
     _mutate_sharing(space, X, np.flatnonzero(ops[:, 1]), rng, allowed)
     _mutate_other(space, X, np.flatnonzero(ops[:, 2]), rng, others)
     mutate_segments(space, X, np.flatnonzero(ops[:, 3]), rng)
+    mutate_modes(space, X, np.flatnonzero(ops[:, 4]), rng, allowed)     # modes need no repair
     # (a) and (b) keep sharing legal (a count within the pair's limits and capacity, a new
     # pair of free layers that fits them); the macros' power changes only where a count
     # grew (sharing does not change it): rows moved by (a) and (b) alone need at most that
@@ -221,6 +233,7 @@ def _other_columns(space: DesignSpace, allowed: np.ndarray) -> np.ndarray:
     mask[space.macro_cols] = False
     mask[space.share_cols[space.share_cols >= 0]] = False
     mask[segment_columns(space)] = False
+    mask[sparse_columns(space)] = False
     return np.flatnonzero(mask)
 
 

@@ -8,8 +8,10 @@
   study searches is its *identity*, a dict kept in the study's user attribute
   :data:`STUDY_KEY` and compared key by key when the study is opened again. The budgets
   are ``power_w`` (W; None when the study has none) and ``area_mm2`` (mm^2), kept only
-  when given, so that studies made with a power budget alone keep their identity; a
-  study's area budget must match on both sides (:data:`BUDGET_KEYS`).
+  when given, so that studies made with a power budget alone keep their identity; the
+  densities of a sparsity-aware search (``sparsity``: their source, ``sparsity_sha1``:
+  their fingerprint) likewise only when given, so that dense studies keep theirs. Such
+  keys must match on both sides (:data:`OPTIONAL_KEYS`).
 - :func:`fail_stale_trials`: trials a killed run left RUNNING or WAITING become FAIL.
 """
 
@@ -34,9 +36,10 @@ LABELS = {"command": "command", "network": "network", "power_w": "power budget (
           "parameters": "number of parameters", "sampler": "sampler", "objectives": "objectives",
           "objective": "objective", "outer": "outer sampler", "effort": "effort",
           "effort_sha1": "effort settings", "seed": "seed", "duplication": "duplication source",
-          "network_sha1": "network structure"}
-#: Identity keys absent when there is no budget of that kind: compared even when one side lacks them.
-BUDGET_KEYS = ("area_mm2",)
+          "network_sha1": "network structure", "sparsity": "sparsity",
+          "sparsity_sha1": "sparsity densities (fingerprint)"}
+#: Identity keys absent when there is no area budget or no sparsity: compared even when one side lacks them.
+OPTIONAL_KEYS = ("area_mm2", "sparsity", "sparsity_sha1")
 
 
 def open_storage(url: str | None, resumable: bool = False, existing: bool = False):
@@ -140,18 +143,20 @@ def check_study(study: optuna.Study, directions: list[str], identity: dict) -> N
         if study.trials:
             raise PimtuneError(f"study {name!r} was not made by `pimtune {command}`; pick another --study-name")
         return
-    keys = list(identity) + [k for k in BUDGET_KEYS if k in stored and k not in identity]
+    # what only the stored study has first: a dense resume of a sparsity-aware study is told so,
+    # not that its number of parameters differs
+    keys = [k for k in OPTIONAL_KEYS if k in stored and k not in identity] + list(identity)
     for key in keys:
         value = identity.get(key)
         # studies of `pimtune search` written before the command key existed lack it
-        stored_value = stored.get(key, "search" if key == "command" else None if key in BUDGET_KEYS else value)
+        stored_value = stored.get(key, "search" if key == "command" else None if key in OPTIONAL_KEYS else value)
         if stored_value != value:
             raise PimtuneError(f"study {name!r} searches {LABELS.get(key, key)} {_shown(stored_value)}, not "
                                f"{_shown(value)}; pick another --study-name")
 
 
 def _shown(value) -> str:
-    """An identity value in a message: None (no budget of that kind) reads ``none``."""
+    """An identity value in a message: None (no budget of that kind, dense) reads ``none``."""
     return "none" if value is None else repr(value)
 
 

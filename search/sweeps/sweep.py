@@ -1,7 +1,7 @@
 """Cells of a sweep and running one cell: the part of ``pimtune sweep`` that Ray does not know.
 
 A *cell* is one synthesis of a sweep file (:mod:`search.sweeps.sweep_spec`): one network, power
-and / or area budget, technology, space options and seed. It writes its outer-level study into the
+and / or area budget, technology, space options, sparsity spec and seed. It writes its outer-level study into the
 sweep's Optuna storage under :attr:`Cell.study_name`, a name derived from the cell alone,
 so that every rerun finds it again. The storage is the only record of progress:
 
@@ -30,10 +30,12 @@ from sqlalchemy import exc as sa_exc
 
 from costmodel import load_technology
 from costmodel.budgets import budget_label
-from costmodel.technology import Technology
+from costmodel.sparsity.densities import Densities
+from costmodel.sparsity.source import DENSE
+from costmodel.technology import Technology, require_network_family
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.network import Network
-from search.cli.common import load_model_arg
+from search.cli.common import densities_of, load_model_arg
 from search.synth.effort import effort_named
 from search.synth.inner_search import point_rows, unfit_reasons
 from search.storage.studies import one_line, open_storage
@@ -51,7 +53,9 @@ RETRY_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 15.0)
 class Cell:
     """One synthesis of a sweep. ``network`` and ``tech`` are zoo / bundled names or
     absolute file paths; ``power_w`` in W and ``area_mm2`` in mm^2 (None: no budget of
-    that kind). Ray Tune trials rebuild it from :meth:`as_dict`, budgets included."""
+    that kind); ``sparsity`` the ``--sparsity`` spec (``dense``, ``measured`` or a
+    profile's absolute path). Ray Tune trials rebuild it from :meth:`as_dict`, budgets
+    and spec included."""
 
     sweep: str
     network: str
@@ -67,15 +71,18 @@ class Cell:
     segments: str = "auto"
     batch: int | None = None
     area_mm2: float | None = None
+    sparsity: str = DENSE
 
     @property
     def study_name(self) -> str:
-        """``SWEEP/NETWORK-BUDGETS-TECH-MACROS[-noshare][-segMODE][-bBATCH]-OBJECTIVE-OUTER-EFFORT-sSEED``,
-        BUDGETS as ``POWERW``, ``AREAmm2`` or ``POWERW-AREAmm2`` (:func:`costmodel.budgets.budget_label`)."""
+        """``SWEEP/NETWORK-BUDGETS-TECH-MACROS[-noshare][-segMODE][-bBATCH][-sp-SPEC]-OBJECTIVE-OUTER-EFFORT-sSEED``,
+        BUDGETS as ``POWERW``, ``AREAmm2`` or ``POWERW-AREAmm2`` (:func:`costmodel.budgets.budget_label`),
+        SPEC ``measured`` or the profile's stem (a dense cell has no such part)."""
         outer = self.outer if self.outer == "grid" else f"{self.outer}{self.outer_trials}"
         share = "" if self.sharing else "-noshare"
         share += "" if self.segments == "auto" else f"-seg{self.segments}"
         share += "" if self.batch is None else f"-b{self.batch}"
+        share += "" if self.sparsity == DENSE else f"-sp-{short(self.sparsity)}"
         return (f"{self.sweep}/{short(self.network)}-{budget_label(self.power_w, self.area_mm2)}-{short(self.tech)}-"
                 f"{self.macros}{share}-"
                 f"{self.objective}-{outer}-{self.effort}-s{self.seed}")
@@ -103,31 +110,44 @@ def cells_of(spec: SweepSpec) -> list[Cell]:
     powers = [float(p) for p in spec.power_budgets_w] or [None]
     areas = [float(a) for a in spec.area_budgets_mm2] or [None]
     cells = [Cell(spec.name, n, p, t, o.macros, o.sharing, s, spec.objective, spec.outer,
-                  spec.outer_trials, spec.effort, o.segments, o.batch, a)
+                  spec.outer_trials, spec.effort, o.segments, o.batch, a, z)
              for n in spec.networks for p in powers for a in areas for t in spec.techs for o in spec.options
-             for s in spec.seeds]
+             for z in spec.sparsity for s in spec.seeds]
     names = [c.study_name for c in cells]
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
-        raise SweepError(f"two cells would share the study {dup!r}: give the network or technology files "
+        raise SweepError(f"two cells would share the study {dup!r}: give the network, technology or profile files "
                          f"distinct names")
     return cells
 
 
 @dataclass(frozen=True)
 class Inputs:
-    """The networks and technologies of a sweep, loaded once by the driver and shipped to
-    the workers (so worker nodes need none of the files)."""
+    """The networks, technologies and densities of a sweep, loaded once by the driver and
+    shipped to the workers (so worker nodes need none of the files, and a bad profile or
+    a model without weights to measure is refused before any cell runs). ``densities`` is
+    keyed by ``(network, tech, sparsity)`` of the cells (None: dense)."""
 
     networks: dict[str, Network]
     techs: dict[str, Technology]
+    densities: dict[tuple[str, str, str], Densities | None]
+
+    def densities_of(self, cell: Cell) -> Densities | None:
+        """The densities of ``cell``'s sparsity spec for its network and technology."""
+        return self.densities[(cell.network, cell.tech, cell.sparsity)]
 
 
 def load_inputs(cells: list[Cell]) -> Inputs:
-    """Load every network and technology the cells name (PimtuneError on a bad one)."""
-    networks = {c.network: None for c in cells}
-    techs = {c.tech: None for c in cells}
-    return Inputs({n: load_model_arg(n) for n in networks}, {t: load_technology(t) for t in techs})
+    """Load every network, technology and densities the cells name (PimtuneError on a bad
+    one); densities are computed once per (network, technology, spec): deterministic,
+    ``measured`` too (:mod:`costmodel.sparsity.source`)."""
+    networks = {n: load_model_arg(n) for n in dict.fromkeys(c.network for c in cells)}
+    techs = {t: load_technology(t) for t in dict.fromkeys(c.tech for c in cells)}
+    densities = {}
+    for key in dict.fromkeys((c.network, c.tech, c.sparsity) for c in cells):
+        network, tech, spec = key
+        densities[key] = densities_of(spec, network, networks[network], require_network_family(techs[tech]))
+    return Inputs(networks, techs, densities)
 
 
 # --- the expected cost of a cell, to run the longest first -------------------------------------
@@ -148,7 +168,8 @@ def expected_cost(cell: Cell, inputs: Inputs) -> float:
     built costs :data:`CELL_FIXED` (its trial will report why)."""
     try:
         space = synthesis_space(inputs.networks[cell.network], inputs.techs[cell.tech], cell.power_w,
-                                cell.space_options(), cell.plan(), area_mm2=cell.area_mm2)
+                                cell.space_options(), cell.plan(), area_mm2=cell.area_mm2,
+                                densities=inputs.densities_of(cell))
         dists = outer_distributions(space, replace(cell, outer="grid").plan())     # the grid's points
     except PimtuneError:
         return float(CELL_FIXED)
@@ -199,7 +220,7 @@ def run_cell(cell: Cell, inputs: Inputs, storage_url: str, node: str | None = No
     start = time.perf_counter()
     plan = cell.plan()
     space = synthesis_space(inputs.networks[cell.network], inputs.techs[cell.tech], cell.power_w,
-                            cell.space_options(), plan, area_mm2=cell.area_mm2)
+                            cell.space_options(), plan, area_mm2=cell.area_mm2, densities=inputs.densities_of(cell))
     searched = retried = attempt = 0
     while True:
         attempt += 1

@@ -1,7 +1,8 @@
 """Sweep files (``studies/*.yaml``): which syntheses a ``pimtune sweep`` runs.
 
 A sweep is the product networks x power budgets x area budgets x technologies x space
-options x seeds; every element is one synthesis (a *cell*, :mod:`search.sweeps.sweep`).
+options x sparsity specs x seeds; every element is one synthesis (a *cell*,
+:mod:`search.sweeps.sweep`).
 Either budget list may be left out (the cells then have no budget of that kind), not
 both. Example::
 
@@ -11,6 +12,7 @@ both. Example::
     area_budgets_mm2: [100]          # mm^2 (optional: with both, each cell keeps within both)
     techs: [reram]                   # bundled names or YAML paths (relative to this file)
     options: [{macros: specialised, sharing: true}]   # also segments: auto|one|searched, batch: N
+    sparsity: dense                  # or measured, a profile YAML (relative to this file), or a list of them
     objective: tops_per_watt         # tops_per_watt | throughput | edp
     outer: grid                      # grid | tpe | random
     outer_trials: 36                 # outer points of tpe / random
@@ -30,6 +32,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from costmodel.chip_limits import SquareMillimetres, Watts
+from costmodel.sparsity.source import DENSE, MEASURED
 from costmodel.technology import TECH_DIR
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.zoo import NETWORKS
@@ -60,8 +63,9 @@ class CellOptions(BaseModel):
 
 class SweepSpec(BaseModel):
     """A validated sweep file; ``networks`` and ``techs`` hold zoo / bundled names or
-    absolute paths, ``storage`` a URL whose SQLite or journal file is absolute (relative
-    ones are resolved against the file's folder on load)."""
+    absolute paths, ``sparsity`` one spec or a list of them (``dense``, ``measured`` or a
+    profile's absolute path; a sweep axis), ``storage`` a URL whose SQLite or journal file
+    is absolute (relative ones are resolved against the file's folder on load)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -71,6 +75,7 @@ class SweepSpec(BaseModel):
     area_budgets_mm2: list[SquareMillimetres] = Field(default=[])
     techs: list[str] = Field(default=["reram"], min_length=1)
     options: list[CellOptions] = Field(default=[CellOptions()], min_length=1)
+    sparsity: list[str] = Field(default=[DENSE], min_length=1)
     objective: Literal["tops_per_watt", "tops_per_watt_single", "throughput", "edp"] = "tops_per_watt"
     outer: Literal[OUTER_SAMPLERS] = "grid"
     outer_trials: int = Field(default=DEFAULT_OUTER_TRIALS, ge=1)
@@ -78,7 +83,12 @@ class SweepSpec(BaseModel):
     seeds: list[int] = Field(default=[0], min_length=1)
     storage: str = "sqlite:///pimtune-sweep.db"
 
-    @field_validator("networks", "power_budgets_w", "area_budgets_mm2", "techs", "options", "seeds")
+    @field_validator("sparsity", mode="before")
+    @classmethod
+    def _one_or_list(cls, value):
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("networks", "power_budgets_w", "area_budgets_mm2", "techs", "options", "sparsity", "seeds")
     @classmethod
     def _distinct(cls, values: list) -> list:
         if len(set(values)) != len(values):
@@ -103,8 +113,10 @@ def load_sweep(path: str | Path) -> SweepSpec:
     networks = [_resolve(path, "networks", i, n, NETWORKS, (".onnx",)) for i, n in enumerate(spec.networks)]
     bundled = sorted(p.stem for p in TECH_DIR.glob("*.yaml"))
     techs = [_resolve(path, "techs", i, t, bundled, (".yaml", ".yml")) for i, t in enumerate(spec.techs)]
+    sparsity = [_resolve(path, "sparsity", i, s, (DENSE, MEASURED), (".yaml", ".yml"))
+                for i, s in enumerate(spec.sparsity)]
     storage = resolve_storage(spec.storage, path.parent)
-    return spec.model_copy(update={"networks": networks, "techs": techs, "storage": storage})
+    return spec.model_copy(update={"networks": networks, "techs": techs, "sparsity": sparsity, "storage": storage})
 
 
 def _resolve(path: Path, key: str, index: int, value: str, names, suffixes: tuple[str, ...]) -> str:

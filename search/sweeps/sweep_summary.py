@@ -7,7 +7,8 @@ state ``new`` and empty metrics; a row also carries the best design's ``tops``,
 area budget in a sweep without power budgets, one line per network and variant, the
 best over seeds; single seeds as dots). A sweep with area budgets has an ``area budget
 (mm^2)`` column beside the power budget's (:func:`columns`); a budget a cell does not
-have reads ``-`` (empty in the CSV).
+have reads ``-`` (empty in the CSV). A sweep with a cell other than dense has a
+``sparsity`` column after the technology (``dense``, ``measured`` or a profile's stem).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
+from costmodel.sparsity.source import DENSE
 from search import atomic_files
 from search.sweeps.sweep import Cell, cell_states, short
 from search.synth.synthesis import best_trial
@@ -36,23 +38,32 @@ COLUMNS = (
     ("cell_bits", "cell bits", "{}"), ("xbar_size", "xbar", "{}"), ("dac_bits", "DAC bits", "{}"),
     ("study", "study", "{}"),
 )
-#: Keys of a summary row beyond the table's columns (:func:`summary_rows`).
-EXTRA_KEYS = ("tops", "adc_bits", "buffer_kib")
+#: Keys of a summary row beyond the table's columns (:func:`summary_rows`; ``sparsity`` is a
+#: column only in a sweep with a cell other than dense).
+EXTRA_KEYS = ("tops", "adc_bits", "buffer_kib", "sparsity")
 #: The column of the area budget, after the power budget's in a sweep that has area budgets.
 AREA_COLUMN = ("area_budget_mm2", "area budget (mm^2)", "{:g}")
+#: The column of the sparsity spec, after the technology's in a sweep with a cell other than dense.
+SPARSITY_COLUMN = ("sparsity", "sparsity", "{}")
 
 
 def columns(rows: list[dict]) -> tuple:
-    """:data:`COLUMNS`, with :data:`AREA_COLUMN` after the power budget when a row has an area budget."""
-    if not any(r.get("area_budget_mm2") is not None for r in rows):
-        return COLUMNS
-    at = [c[0] for c in COLUMNS].index("power_w") + 1
-    return COLUMNS[:at] + (AREA_COLUMN,) + COLUMNS[at:]
+    """:data:`COLUMNS`, with :data:`AREA_COLUMN` after the power budget when a row has an
+    area budget and :data:`SPARSITY_COLUMN` after the technology when a row is not dense."""
+    cols = COLUMNS
+    if any(r.get("sparsity", DENSE) != DENSE for r in rows):
+        at = [c[0] for c in cols].index("tech") + 1
+        cols = cols[:at] + (SPARSITY_COLUMN,) + cols[at:]
+    if any(r.get("area_budget_mm2") is not None for r in rows):
+        at = [c[0] for c in cols].index("power_w") + 1
+        cols = cols[:at] + (AREA_COLUMN,) + cols[at:]
+    return cols
 
 
 def summary_rows(storage, cells: list[Cell]) -> list[dict]:
     """One dict per cell with the keys of :data:`COLUMNS` (metrics None without a
-    feasible design), and the best design's ``tops`` (TOPS over the inference stream),
+    feasible design), the cell's ``sparsity`` (``dense``, ``measured`` or a profile's stem)
+    and the best design's ``tops`` (TOPS over the inference stream),
     ``adc_bits`` (the ADC resolution it uses; None on a digital design) and ``buffer_kib`` (None where the design has
     no searched buffer), which the tables leave out. ``points`` counts the study's
     finished outer points."""
@@ -64,6 +75,7 @@ def summary_rows(storage, cells: list[Cell]) -> list[dict]:
                    sharing=cell.sharing, seed=cell.seed, state=states[cell.study_name], study=cell.study_name)
         if cell.area_mm2 is not None:
             row["area_budget_mm2"] = cell.area_mm2
+        row["sparsity"] = short(cell.sparsity)
         if row["state"] != "new":
             study = optuna.load_study(study_name=cell.study_name, storage=storage)
             finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
@@ -119,8 +131,8 @@ def write_summary(rows: list[dict], out: Path, title: str) -> dict[str, Path]:
 
 def plot(rows: list[dict], path: Path, title: str) -> None:
     """Best TOPS/W (over seeds) against power budget (area budget in a sweep without
-    power budgets), one line per network and variant (and area budget, in a sweep with
-    both)."""
+    power budgets), one line per network and variant (technology, macros, sharing,
+    sparsity; and area budget, in a sweep with both)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -132,7 +144,8 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
     areas = by_power and any(r.get("area_budget_mm2") is not None for r in rows)
 
     def variant_of(r: dict) -> tuple:
-        return (r["network"], r["tech"], r["macros"], r["sharing"]) + ((r.get("area_budget_mm2"),) if areas else ())
+        return ((r["network"], r["tech"], r["macros"], r["sharing"], r.get("sparsity", DENSE))
+                + ((r.get("area_budget_mm2"),) if areas else ()))
 
     variants = sorted({variant_of(r) for r in rows}, key=str)
     several = {i: len({v[i] for v in variants}) > 1 for i in range(1, len(variants[0]) if variants else 1)}
@@ -159,9 +172,12 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
 
 
 def _variant_word(i: int, value) -> str:
-    """How element ``i`` of a plot's variant (network, tech, macros, sharing, area budget) reads."""
+    """How element ``i`` of a plot's variant (network, tech, macros, sharing, sparsity, area
+    budget) reads."""
     if i == 3:
         return "sharing" if value else "no sharing"
     if i == 4:
+        return f"sparsity {value}"
+    if i == 5:
         return "no area budget" if value is None else f"{value:g} mm^2"
     return str(value)

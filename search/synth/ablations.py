@@ -13,6 +13,9 @@ these variants, at the file's budgets (``power_w`` in W, ``area_mm2`` in mm^2, e
 
 and, at ``isaac_power_w`` / ``isaac_area_mm2`` (budgets at which ISAAC's organisation holds
 the network; by default the file's), the full flow against the ``isaac`` reference design.
+With ``sparsity`` (``measured`` or a profile YAML, relative to the file; default
+``dense``) every synthesis and the ISAAC design use the densities it names (the
+syntheses search each layer's sparsity mode; their study names end in ``-sp-FINGERPRINT``).
 Every synthesis is a study in one storage (default: SQLite in the output directory), so an
 interrupted run resumes. The result is one row per (network, comparison) of ratios
 ``a / b`` of power efficiency (TOPS/W) and throughput (inferences/s), beside the paper's
@@ -32,9 +35,11 @@ from costmodel.budgets import budget_label, budget_text
 from costmodel.chip_limits import SquareMillimetres, Watts
 from costmodel.evaluator import evaluate
 from costmodel.reference_designs import reference_design
-from costmodel.technology import load_technology
+from costmodel.sparsity.source import DENSE, MEASURED
+from costmodel.technology import load_technology, require_network_family
 from onnx_frontend.errors import PimtuneError
 from search import atomic_files
+from search.cli.common import densities_of
 from search.synth.effort import Effort, effort_named
 from search.synth.synthesis import SynthesisPlan, best_trial, synthesis_space, synthesize
 from search.yaml_files import load_yaml_model
@@ -66,8 +71,9 @@ class AblationFile(BaseModel):
     ablations (``power_w`` in W, ``area_mm2`` in mm^2: either or both), the technology,
     the effort (a preset name or inline Effort fields), seed, worker processes, the
     per-network budgets of the ISAAC comparison (``isaac_power_w`` in W,
-    ``isaac_area_mm2`` in mm^2; default ``power_w`` and ``area_mm2``) and its effort
-    (default: ``effort``)."""
+    ``isaac_area_mm2`` in mm^2; default ``power_w`` and ``area_mm2``), its effort
+    (default: ``effort``) and the ``--sparsity`` spec of every synthesis (default dense;
+    a profile's path is made absolute on load)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -81,6 +87,7 @@ class AblationFile(BaseModel):
     isaac_effort: str | Effort | None = None
     seed: int = 0
     jobs: int = Field(default=1, ge=1)
+    sparsity: str = DENSE
 
     @model_validator(mode="after")
     def _budget(self):
@@ -101,6 +108,12 @@ def load_ablation_file(path: str | Path) -> AblationFile:
         for name in getattr(spec, key):
             if name not in spec.networks:
                 raise PimtuneError(f"{path}: {key}.{name}: not one of the networks {spec.networks}")
+    if spec.sparsity not in (DENSE, MEASURED):
+        profile = path.parent / spec.sparsity
+        if not profile.is_file():
+            raise PimtuneError(f"{path}: sparsity: {spec.sparsity!r} is neither dense, measured nor a profile file "
+                               "(relative to the ablation file's folder); write one with pimtune profile")
+        spec = spec.model_copy(update={"sparsity": str(profile.resolve())})
     return spec
 
 
@@ -124,34 +137,37 @@ def run_ablations(spec: AblationFile, load_network, storage, progress=None) -> d
     out: dict[str, dict[str, Cell]] = {}
     for name in spec.networks:
         network = load_network(name)
+        densities = densities_of(spec.sparsity, name, network, require_network_family(tech))
         row = out.setdefault(name, {})
         for variant, (options, duplication) in VARIANTS.items():
             if progress:
                 progress(name, variant)
             row[variant] = _synth(network, tech, (spec.power_w, spec.area_mm2), options, duplication,
                                   _effort(spec.effort), spec, storage,
-                                  f"ablation-{network.name}-{budget_label(spec.power_w, spec.area_mm2)}-{variant}")
+                                  f"ablation-{network.name}-{budget_label(spec.power_w, spec.area_mm2)}-{variant}",
+                                  densities)
         power, area = spec.isaac_budgets(name)
         if progress:
             progress(name, f"isaac at {budget_text(power, area)}")
         effort = _effort(spec.isaac_effort or spec.effort)
         row["isaac_full"] = _synth(network, tech, (power, area), SpaceOptions(), "sa", effort, spec, storage,
-                                   f"ablation-{network.name}-{budget_label(power, area)}-full-{effort.name}")
+                                   f"ablation-{network.name}-{budget_label(power, area)}-full-{effort.name}", densities)
         try:
-            batch = reference_design("isaac", network, tech, power, area_mm2=area)
-            m = evaluate(network, tech, batch, power, area_mm2=area).metrics(0)
+            batch = reference_design("isaac", network, tech, power, area_mm2=area, densities=densities)
+            m = evaluate(network, tech, batch, power, area_mm2=area, densities=densities).metrics(0)
             row["isaac"] = Cell(m["tops_per_watt"], m["throughput_ips"])
         except PimtuneError as exc:
             row["isaac"] = Cell(None, None, str(exc))
     return out
 
 
-def _synth(network, tech, budgets, options, duplication, effort, spec, storage, study_name) -> Cell:
-    """One synthesis at ``budgets``, ``(power_w, area_mm2)``."""
+def _synth(network, tech, budgets, options, duplication, effort, spec, storage, study_name, densities=None) -> Cell:
+    """One synthesis at ``budgets``, ``(power_w, area_mm2)``, with ``densities`` (None: dense;
+    else the study's name ends in their ``-sp-FINGERPRINT``)."""
     plan = SynthesisPlan(effort=effort, seed=spec.seed, jobs=spec.jobs, duplication=duplication)
     power, area = budgets
-    space = synthesis_space(network, tech, power, options, plan, area_mm2=area)
-    study, _ = synthesize(space, plan, storage, study_name)
+    space = synthesis_space(network, tech, power, options, plan, area_mm2=area, densities=densities)
+    study, _ = synthesize(space, plan, storage, study_name + space.sparsity_label())
     best = best_trial(study, plan.objective)
     if best is None:
         return Cell(None, None, "no feasible design")

@@ -12,7 +12,9 @@ Algorithm 1 (BACKGROUND.md section 5):
    kept it anyway, so the synthesis never does worse than the baseline's duplication;
 3. for every (pair, candidate) an EA instance of ``effort.population`` designs searches
    macro counts and sharing (and the allocation multipliers when the space searches
-   them) with the operators of :mod:`search.operators.evolution`: all instances of the batch are
+   them, and each layer's sparsity mode in a space with densities: the first designs of
+   an instance use one mode on every layer, none, gate, skip, compact, the others random
+   modes) with the operators of :mod:`search.operators.evolution`: all instances of the batch are
    one (E, P, D) matrix, scored by ONE evaluator call per generation (rows the batch
    scored before take their stored score, :class:`search.synth.score_memo.ScoreMemo`);
 4. each point's result is the best design over its pairs and candidates.
@@ -35,6 +37,7 @@ from search.synth.dup_filter import FilterResult, filter_duplication
 from search.synth.effort import Effort, generations_for
 from search.operators.evolution import evolve, partition_columns
 from search.operators.segment_moves import segment_columns
+from search.operators.sparse_moves import sparse_columns
 from search.objectives import fitness, maximised, needs_latency
 from search.synth.score_memo import ScoreMemo
 from space import DesignSpace, repair
@@ -148,6 +151,7 @@ def search_points(space: DesignSpace, points: list[dict], effort: Effort, object
     cols = _ea_columns(space)
     fresh = space.random(X0.shape[0] * X0.shape[1], rng).reshape(X0.shape)
     X0[..., cols] = fresh[..., cols]
+    _seed_modes(space, X0)
     if space.segmented:
         X0 = _seed_segments(space, X0, rng)
     latency = needs_latency(objective)
@@ -222,7 +226,8 @@ def duplication_candidates(space: DesignSpace, X: np.ndarray, effort: Effort, rn
     dup, sets, limit = conv_copies(space, X)
     g = space.globals_of(X)
     fc = space.crossbar_sets(X)[:, ~space.conv].sum(1)
-    heuristic = heuristic_dup(space.network, space.tech, g["xbar_size"], g["cell_bits"], limit + fc)
+    heuristic = heuristic_dup(space.network, space.tech, g["xbar_size"], g["cell_bits"], limit + fc,
+                              densities=space.densities)
     heuristic = np.minimum(heuristic[:, space.conv], space.dup_max[space.conv])
     if duplication in ("sa", "sa_only"):
         res = filter_duplication(space, X, effort.sa_chains, effort.sa_steps, effort.candidates, rng,
@@ -239,10 +244,23 @@ def duplication_candidates(space: DesignSpace, X: np.ndarray, effort: Effort, rn
 
 
 def _ea_columns(space: DesignSpace) -> np.ndarray:
-    """Columns the EA searches: macro levels, sharing, the allocation multipliers and, in a
-    segmented space, the segments, batch and dataflow."""
+    """Columns the EA searches: macro levels, sharing, the allocation multipliers, in a
+    segmented space the segments, batch and dataflow, and in a space with densities the
+    layers' sparsity modes."""
     alloc = space.alloc_cols[space.alloc_cols >= 0]
-    return np.concatenate([partition_columns(space), alloc, segment_columns(space)]).astype(np.int64)
+    return np.concatenate([partition_columns(space), alloc, segment_columns(space),
+                           sparse_columns(space)]).astype(np.int64)
+
+
+def _seed_modes(space: DesignSpace, X0: np.ndarray) -> None:
+    """In a space with densities, design m of every EA instance (E, P, D) uses mode m on
+    every layer, for each valid mode m (none first: the dense design's mapping is always
+    in the first population); the others keep their random modes. In place."""
+    cols = sparse_columns(space)
+    if len(cols) == 0:
+        return
+    for m in range(min(int(space.high[cols].max()) + 1, X0.shape[1])):
+        X0[:, m, cols] = m
 
 
 def _seed_segments(space: DesignSpace, X0: np.ndarray, rng: np.random.Generator) -> np.ndarray:

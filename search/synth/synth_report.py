@@ -3,7 +3,8 @@
 - ``design.json``: the best design (the ``pimtune-design/1`` form; ``pimtune evaluate
   MODEL --design design.json`` re-scores it);
 - ``report.md``: headline metrics, the comparison against the ``isaac``, ``heuristic``
-  and ``no-dup`` reference designs at the same budget, the globals, one row per layer
+  and ``no-dup`` reference designs at the same budget (with the same densities, in a
+  sparsity-aware synthesis: their layers exploit no zeros), the globals, one row per layer
   (duplication, crossbars, macros, sharing partner, ADCs and other units of its macro
   set, blocks, busy share of the pipeline period), energy / peak power / area breakdowns,
   every outer trial and the search statistics; where the weights live: one line when
@@ -16,8 +17,8 @@
   ``convergence.png``: the best outer point's EA, best value per generation;
 - ``pimcomp.json``: crossbar and macro geometry in the layout of PIMCOMP-NN's
   ``config.json`` (``chip_config`` / ``core_config`` / ``matrix_config``), plus per-layer
-  mapping (with each layer's segment, dataflow and weight tiles), for downstream
-  compilers.
+  mapping (with each layer's segment, dataflow, weight tiles and, in a sparsity-aware
+  synthesis, its sparsity mode), for downstream compilers.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 from tabulate import tabulate
 
-from costmodel.design import COMPONENTS, DesignBatch, DesignError
+from costmodel.design import COMPONENTS, SPARSE_MODES, DesignBatch, DesignError
 from costmodel.evaluator import Results, evaluate
 from costmodel.reference_designs import reference_design
 from costmodel.summary import design_summary, layer_span, weights_text
@@ -47,22 +48,25 @@ OFFCHIP_COMPONENTS = ("dram", "array_write", "global_buffer")
 
 
 def best_design(space: DesignSpace, trial: FrozenTrial) -> tuple[DesignBatch, Results]:
-    """The design stored on ``trial`` and its evaluation."""
+    """The design stored on ``trial`` and its evaluation (with the space's densities)."""
     batch = DesignBatch.from_dicts([trial.user_attrs["design"]], space.network, source=f"trial {trial.number}")
-    return batch, evaluate(space.network, space.tech, batch, space.power_w, area_mm2=space.area_mm2)
+    return batch, evaluate(space.network, space.tech, batch, space.power_w, area_mm2=space.area_mm2,
+                           densities=space.densities)
 
 
 def reference_metrics(space: DesignSpace) -> dict[str, dict]:
-    """Metrics of each reference design at the space's budget, or ``{"reason": ...}``."""
+    """Metrics of each reference design at the space's budget and densities, or ``{"reason": ...}``."""
     out = {}
     for name in REFERENCES:
         try:
             batch = reference_design(name, space.network, space.tech, space.power_w,
-                                     batch=space.options.batch or space.options.batch_max, area_mm2=space.area_mm2)
+                                     batch=space.options.batch or space.options.batch_max, area_mm2=space.area_mm2,
+                                     densities=space.densities)
         except DesignError as exc:
             out[name] = {"reason": str(exc)}
             continue
-        out[name] = evaluate(space.network, space.tech, batch, space.power_w, area_mm2=space.area_mm2).metrics(0)
+        out[name] = evaluate(space.network, space.tech, batch, space.power_w, area_mm2=space.area_mm2,
+                             densities=space.densities).metrics(0)
     return out
 
 
@@ -75,7 +79,8 @@ def write_outputs(out: Path, space: DesignSpace, study: optuna.Study, plan: Synt
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
     best = best_trial(study, plan.objective)
     summary = {"study": study.study_name, "storage": storage_label, "network": space.network.name,
-               **space.budget_identity(), "objective": plan.objective, "best": None, "files": {}}
+               **space.budget_identity(), **_sparsity_key(space), "objective": plan.objective, "best": None,
+               "files": {}}
     refs = reference_metrics(space)
     summary["references"] = refs
     if best is None:
@@ -124,7 +129,9 @@ def pimcomp_export(space: DesignSpace, batch: DesignBatch, res: Results, table: 
                        "macro_set": space.network.layers[int(wl.layer_of_w[k])].name,
                        "set_macros": macros, "set_crossbars": set_xbars, "set_adcs": int(r.counts[0, k, adc]),
                        "segment": int(r.segment[0, j]), "dataflow": flows[j],
-                       "tiles": int(r.tiles.count[0, j])})
+                       "tiles": int(r.tiles.count[0, j]),
+                       **({"sparsity": SPARSE_MODES[int(batch.sparse_mode[0, j])]} if space.densities is not None
+                          else {})})
     macros_total = int(g["chip_macros"])
     width = int(g["mesh_width"])
     return {
@@ -252,7 +259,7 @@ def _metric_row(name: str, m: dict) -> list:
 def _markdown(space, study, plan, storage_label, trials, best, table, refs) -> str:
     e = plan.effort
     lines = [f"# Synthesis of {space.network.name} at {space.budget_text()}", "",
-             *_budget_lines(space),
+             *_budget_lines(space), *_sparsity_lines(space),
              f"Technology `{space.tech.name}`; objective `{plan.objective}`; outer sampler `{plan.outer}`; "
              f"effort `{e.name}` (SA {e.sa_chains} chains x {e.sa_steps} steps keeping {e.candidates} candidates "
              f"per DAC resolution; EA population {e.population} x {e.generations} generations); seed {plan.seed}; "
@@ -284,14 +291,17 @@ def _markdown(space, study, plan, storage_label, trials, best, table, refs) -> s
     lines += [_md(rows, head + ["synth / ref TOPS/W", "synth / ref throughput"]), "",
               "## Layers", ""]
     reloads = g["reloads"]
+    sparse = space.densities is not None
     layer_rows = [[r["name"], r["kind"], r["dup"], r["crossbars"], r["set_macros"], r["shares_with"], r["set_adcs"],
                    r["set_vector_units"], r["steps"], f"{r['busy_share_pct']:.1f}"]
                   + ([r["segment"], "-" if r["tiles"] is None else r["tiles"], r["dataflow"] or "-",
                       r["reload_energy_j"] * 1e6] if reloads else [])
+                  + ([_mode_text(r)] if sparse else [])
                   for r in table["layers"]]
     lines += [_md(layer_rows, ["layer", "kind", "dup", "crossbars", "macros (set)", "shares with", "ADCs (set)",
                                "ALUs (set)", "blocks", "busy % of period"]
-                  + (["segment", "tiles", "dataflow", "reload uJ per inference"] if reloads else [])), "",
+                  + (["segment", "tiles", "dataflow", "reload uJ per inference"] if reloads else [])
+                  + (["sparsity mode (skipped input cycles, ADC conversions)"] if sparse else [])), "",
               "## Energy per inference", "",
               _md([[r["component"], r["static_j"] * 1e6, r["dynamic_j"] * 1e6, r["total_j"] * 1e6,
                     f"{r['share_pct']:.1f}"] for r in _shown(table["energy"], "total_j", reloads)],
@@ -323,6 +333,21 @@ def _markdown(space, study, plan, storage_label, trials, best, table, refs) -> s
     return "\n".join(lines) + "\n"
 
 
+def _sparsity_key(space: DesignSpace) -> dict:
+    """``{"sparsity": source}`` of a sparsity-aware synthesis; nothing for a dense one."""
+    return {} if space.densities is None else {"sparsity": space.densities.source}
+
+
+def _sparsity_lines(space: DesignSpace) -> list[str]:
+    """A sparsity-aware synthesis: a line naming its densities (none for a dense one)."""
+    d = space.densities
+    if d is None:
+        return []
+    return [f"Sparsity: {d.source} (fingerprint `{d.fingerprint()}`); each layer's mode (none, gate, skip"
+            f"{', compact' if space.tech.family != 'sram_dimc' else ''}) was searched. The reference designs map "
+            f"the same weights and exploit no zeros.", ""]
+
+
 def _budget_lines(space: DesignSpace) -> list[str]:
     """Under an area budget, a line naming the budgets (none for a power budget alone)."""
     if space.area_mm2 is None:
@@ -352,6 +377,15 @@ def _weights_section(table: dict) -> list[str]:
             text[0].upper() + text[1:] + ". " + notes, "",
             _md(rows, ["segment", "layers", "crossbars", "macros", "reload ms per batch", "compute ms per batch",
                        "DRAM port ms per batch", "total ms per batch"]), ""]
+
+
+def _mode_text(row: dict) -> str:
+    """A weighted layer's sparsity mode and the shares of its input cycles and ADC
+    conversions it skips, e.g. ``skip (38 %, 41 %)``; ``-`` for a weightless layer."""
+    if "sparsity" not in row:
+        return "-"
+    s = row["skipped_share"]
+    return f"{row['sparsity']} ({100 * s['input_cycles']:.0f} %, {100 * s['adc_conversions']:.0f} %)"
 
 
 def _shown(rows: list[dict], key: str, reloads: bool) -> list[dict]:

@@ -116,7 +116,8 @@ def identity(space: DesignSpace, plan: SynthesisPlan) -> dict:
             "sharing": space.options.sharing, "macros": space.options.macro_mode,
             "objective": plan.objective, "outer": plan.outer, "effort": plan.effort.name,
             "effort_sha1": hashlib.sha1(plan.effort.model_dump_json().encode()).hexdigest()[:16],
-            "seed": plan.seed, "duplication": plan.duplication, **space.segment_identity()}
+            "seed": plan.seed, "duplication": plan.duplication, **space.segment_identity(),
+            **space.sparsity_identity()}
 
 
 def outer_distributions(space: DesignSpace, plan: SynthesisPlan) -> dict:
@@ -142,12 +143,12 @@ def outer_distributions(space: DesignSpace, plan: SynthesisPlan) -> dict:
 
 
 def synthesis_space(network, tech, power_w: float | None, options: SpaceOptions, plan: SynthesisPlan,
-                    area_mm2: float | None = None) -> DesignSpace:
-    """The design space a synthesis searches at ``power_w`` W and/or ``area_mm2`` mm^2:
-    ``options``' space, except that with ``segments="auto"`` a grid synthesis whose grid
-    holds no point where one copy of the weights fits (the effort's rram_ratios may be
-    below the box's top) searches segments."""
-    space = DesignSpace.for_network(network, tech, power_w, options, area_mm2=area_mm2)
+                    area_mm2: float | None = None, densities=None) -> DesignSpace:
+    """The design space a synthesis searches at ``power_w`` W and/or ``area_mm2`` mm^2
+    (with ``densities`` from ``--sparsity``, None: dense): ``options``' space, except that
+    with ``segments="auto"`` a grid synthesis whose grid holds no point where one copy of
+    the weights fits (the effort's rram_ratios may be below the box's top) searches segments."""
+    space = DesignSpace.for_network(network, tech, power_w, options, area_mm2=area_mm2, densities=densities)
     if space.segmented or options.segments != "auto" or plan.outer != "grid":
         return space
     dists = outer_distributions(space, plan)
@@ -156,7 +157,8 @@ def synthesis_space(network, tech, power_w: float | None, options: SpaceOptions,
     rows, _, _ = point_rows(space, grid)
     if any(r is None for r in unfit_reasons(space, rows)):
         return space
-    return DesignSpace.for_network(network, tech, power_w, options, segmented=True, area_mm2=area_mm2)
+    return DesignSpace.for_network(network, tech, power_w, options, segmented=True, area_mm2=area_mm2,
+                                   densities=densities)
 
 
 def outer_sampler(space: DesignSpace, plan: SynthesisPlan) -> optuna.samplers.BaseSampler:
@@ -314,11 +316,12 @@ def _best_value(study: optuna.Study, objective: str) -> float | None:
 _WORKER_SPACE: DesignSpace | None = None
 
 
-def _init_worker(parent, network, tech, power_w, options, segmented, area_mm2=None) -> None:
+def _init_worker(parent, network, tech, power_w, options, segmented, area_mm2=None, densities=None) -> None:
     global _WORKER_SPACE
     init_worker(parent)                      # ignores Ctrl-C, dies with the parent
     threadpool_limits(limits=1)              # one BLAS thread per worker process (for good)
-    _WORKER_SPACE = DesignSpace.for_network(network, tech, power_w, options, segmented, area_mm2=area_mm2)
+    _WORKER_SPACE = DesignSpace.for_network(network, tech, power_w, options, segmented, area_mm2=area_mm2,
+                                            densities=densities)
 
 
 def _run_in_worker(points: list[dict], plan: SynthesisPlan, seed_words: list[int]) -> list[PointOutcome]:
@@ -339,7 +342,7 @@ def _execute(space, study, plan, dists, batches, told) -> None:
     if plan.jobs > 1:
         pool = ProcessPoolExecutor(plan.jobs, initializer=_init_worker,
                                    initargs=(os.getpid(), space.network, space.tech, space.power_w, space.options,
-                                             space.segmented, space.area_mm2))
+                                             space.segmented, space.area_mm2, space.densities))
     in_flight: dict[Future, list] = {}
     asked: list[optuna.trial.Trial] = []
     try:
@@ -413,9 +416,10 @@ def run_label(plan: SynthesisPlan) -> str:
 
 
 def default_study_name(space: DesignSpace, plan: SynthesisPlan) -> str:
-    """``NETWORK-BUDGETS-synth-OBJECTIVE-EFFORT[-sSEED][-segMODE][-bBATCH]``: what a rerun of
-    the same command finds again (BUDGETS: ``POWERW``, ``AREAmm2`` or ``POWERW-AREAmm2``,
-    :func:`costmodel.budgets.budget_label`)."""
+    """``NETWORK-BUDGETS-synth-OBJECTIVE-EFFORT[-sSEED][-segMODE][-bBATCH][-sp-FINGERPRINT]``:
+    what a rerun of the same command finds again (BUDGETS: ``POWERW``, ``AREAmm2`` or
+    ``POWERW-AREAmm2``, :func:`costmodel.budgets.budget_label`; FINGERPRINT: the densities'
+    of a sparsity-aware synthesis, :meth:`space.DesignSpace.sparsity_label`)."""
     return (f"{space.network.name}-{space.budget_label()}-synth-{plan.objective}-{run_label(plan)}"
             f"{space.options_label()}")
 
