@@ -35,6 +35,7 @@ import numpy as np
 
 from costmodel.design import DesignError
 from costmodel.sparsity import SPARSE_MODES
+from costmodel.sparsity.support import SparsitySupport
 from costmodel.sparsity.tables import SparsityTables
 from costmodel.technology import Technology
 
@@ -66,7 +67,7 @@ def sparsity_factors(tables: SparsityTables, tech: Technology, dac_index: np.nda
     operation unit's partial sums need (a successive-approximation ADC resolving fewer bits
     takes proportionally less energy and time)."""
     support = tech.sparsity
-    if support is None:
+    if support is None and (mode > NONE).any():
         raise DesignError(f"technology '{tech.name}' has no 'sparsity:' section, so its layers can use no sparsity "
                           "mode; copy the section from the bundled costmodel/tech/reram.yaml (or sram-*.yaml) or "
                           "set every layer's mode to none")
@@ -83,6 +84,11 @@ def sparsity_factors(tables: SparsityTables, tech: Technology, dac_index: np.nda
     ou_dense = tables.ou_cycles_dense[size_index]
     gating = mode >= GATE
     skip, compact = mode == SKIP, mode == COMPACT
+    if support is None:                                                 # every mode none: nothing to pay
+        support = SparsitySupport(zero_detect_energy_pj_per_row=0, skip_energy_pj_per_row=0,
+                                  detector_area_mm2_per_row=0, detector_static_power_w_per_row=0, ou_rows=1,
+                                  index_bits_per_row=1, index_read_energy_pj_per_bit=0, index_area_mm2_per_bit=0,
+                                  mux_energy_pj_per_row=0)
     u = support.ou_rows
     iterations = np.where(skip, kept, np.where(compact, slowest, 1.0))
     detect = gating * support.zero_detect_energy_pj_per_row + (mode >= SKIP) * support.skip_energy_pj_per_row

@@ -16,7 +16,7 @@ from pathlib import Path
 import onnx
 
 from costmodel.sparsity.densities import Densities, densities_of
-from costmodel.technology import Technology
+from costmodel.technology import Technology, require_network_family
 from onnx_frontend.activation_profile import ProfileError, load_profile, measure_profile
 from onnx_frontend.network import Network
 
@@ -34,6 +34,7 @@ def sparsity_densities(spec: str | None, network: Network, tech: Technology,
     or malformed profile, or a profile of other layers."""
     if spec is None or spec == DENSE:
         return None
+    tech = require_network_family(tech)
     bits, weight_bits = tech.precision.activation_bits, tech.precision.weight_bits
     if spec == MEASURED:
         if model is None or not any(d is not None for d in network.weight_densities):

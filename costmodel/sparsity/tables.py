@@ -96,7 +96,8 @@ def _build(network, tech, densities, wl, dense_wl) -> SparsityTables:
         zc = np.array([[densities.tile_share(_slice_table(densities, c), s) for s in sizes]
                        for c in tech.cell_bits_options])
         kept = [kept_matrix(l, densities.zero_rows[j], densities.zero_cols[j]) for j, l in enumerate(layers)]
-    pad = np.array([padding_share(l) for l in layers])
+    # the dense model knows no zeros, not even the padding's
+    pad = np.zeros(L) if densities is None else np.array([padding_share(l) for l in layers])
     copy_rows = np.array([(k or (l.matrix_rows, l.matrix_cols))[0] * l.groups for l, k in zip(layers, kept)], dtype=float)
     blocks = (wl.row_groups * wl.col_groups).astype(float)                         # (S, L)
     rows_per_array = wl.rows_total / blocks

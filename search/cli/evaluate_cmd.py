@@ -30,7 +30,7 @@ heuristic: sized for MODEL and the budgets) or a
 design JSON file (the "design" of `pimtune search --json`, or costmodel.save_design). With
 --sparsity the design's per-layer sparsity modes (its "sparsity" key; none without it) exploit
 the zeros it names: dense (the default) counts every weight and input as non-zero, so a
-mode pays its overheads and saves only the zero padding of conv inputs. Exit status: 0 if the design is
+mode pays its overheads and saves nothing. Exit status: 0 if the design is
 feasible, 1 if it is infeasible (the report says why), 2 on bad input."""
 
 
