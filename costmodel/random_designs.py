@@ -24,7 +24,7 @@ ones that do not fit are infeasible, ``weights_do_not_fit``).
 With ``densities`` (``--sparsity``, MODEL.md section 10) the designs map the weights
 without their structured zero rows and columns; ``sparse_modes=True`` also draws each
 layer's sparsity mode uniformly among the technology's valid ones
-(:func:`costmodel.sparse_choices.mode_count`), from a third generator seeded from
+(:func:`costmodel.sparsity.choices.mode_count`), from a third generator seeded from
 ``seed``, so every other column is that of the same seed without modes.
 """
 
@@ -35,7 +35,7 @@ import numpy as np
 from costmodel.design import DesignBatch
 from costmodel.macro_capacity import fewest_macros
 from costmodel.segments import alone_in_segment, segment_sum, weight_tiles
-from costmodel.sparse_choices import mode_count
+from costmodel.sparsity.choices import mode_count
 from costmodel.sparsity.densities import Densities
 from costmodel.technology import Technology
 from costmodel.array_figures import affordable_arrays

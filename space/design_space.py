@@ -29,7 +29,7 @@ exported to Optuna (``to_optuna``, ``suggest``) and Ray Tune (``to_tune``). Colu
 - ``sparse_j`` (every weighted layer, only in a space with densities: ``--sparsity``
   other than dense; MODEL.md section 10): the layer's sparsity mode, a code of
   ``SPARSE_MODES`` (0 none, 1 gate, 2 skip, 3 compact; 0..2 on digital ``sram_dimc``
-  arrays, :func:`costmodel.sparse_choices.mode_count`), last in every row.
+  arrays, :func:`costmodel.sparsity.choices.mode_count`), last in every row.
 
 A fixed global keeps its column with a single value and is not exported. A space with
 densities (:mod:`costmodel.sparsity.densities`) maps each layer's weights without their
@@ -50,7 +50,7 @@ from costmodel.array_figures import affordable_arrays, array_figures
 from costmodel.budgets import budget_label, budget_text
 from costmodel.design import COMPONENTS, DesignBatch
 from costmodel.evaluator import Results, evaluate
-from costmodel.sparse_choices import mode_count
+from costmodel.sparsity.choices import mode_count
 from costmodel.sparsity.densities import Densities
 from costmodel.technology import Technology, load_technology, require_network_family
 from costmodel.workload import Workload, build_workload

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from costmodel import evaluate
 from costmodel.random_designs import random_designs
 from costmodel.reference_designs import reference_design
-from costmodel.sparse_choices import mode_count
+from costmodel.sparsity.choices import mode_count
 from costmodel.sparsity.source import sparsity_densities
 from costmodel.technology import load_technology, require_network_family
 from costmodel.workload import build_workload
