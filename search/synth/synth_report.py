@@ -14,7 +14,10 @@
 - ``pareto.png``: every outer point's best design, TOPS/W against throughput, with the
   Pareto front; ``energy.png``: the best design's energy per inference by component
   (off-chip components hatched: DRAM, array writes, global buffer);
-  ``convergence.png``: the best outer point's EA, best value per generation;
+  ``convergence.png``: the best outer point's EA, best value per generation; in a
+  sparsity-aware synthesis ``sparsity.png``, each layer's skipped work, and a report
+  section comparing the best design with the same design without sparsity support and
+  under the dense model (:mod:`search.reports.sparsity_section`);
 - ``pimcomp.json``: crossbar and macro geometry in the layout of PIMCOMP-NN's
   ``config.json`` (``chip_config`` / ``core_config`` / ``matrix_config``), plus per-layer
   mapping (with each layer's segment, dataflow, weight tiles and, in a sparsity-aware
@@ -38,6 +41,7 @@ from costmodel.reference_designs import reference_design
 from costmodel.summary import design_summary, layer_span, weights_text
 from search import atomic_files
 from search.objectives import maximised
+from search.reports.sparsity_section import plot_skipped, sparsity_comparison, sparsity_markdown
 from search.synth.synthesis import SynthesisPlan, best_trial
 from space import DesignSpace
 
@@ -94,7 +98,15 @@ def write_outputs(out: Path, space: DesignSpace, study: optuna.Study, plan: Synt
              "energy": out / "energy.png", "convergence": out / "convergence.png", "pimcomp": out / "pimcomp.json"}
     atomic_files.write_text(files["design"], json.dumps(best.user_attrs["design"], indent=2) + "\n")
     atomic_files.write_text(files["pimcomp"], json.dumps(pimcomp_export(space, batch, res, table), indent=2) + "\n")
-    atomic_files.write_text(files["report"], _markdown(space, study, plan, storage_label, trials, best, table, refs))
+    report = _markdown(space, study, plan, storage_label, trials, best, table, refs)
+    if space.densities is not None:                                    # what the modes buy, layer by layer
+        comparison = sparsity_comparison(space.network, space.tech, batch, space.densities, space.power_w,
+                                         space.area_mm2)
+        report += "\n" + sparsity_markdown(comparison)
+        files["sparsity"] = out / "sparsity.png"
+        plot_skipped(comparison, files["sparsity"])
+        summary["sparsity_comparison"] = comparison["variants"]
+    atomic_files.write_text(files["report"], report)
     plot_pareto(files["pareto"], trials, best, space)
     plot_energy(files["energy"], table)
     plot_convergence(files["convergence"], best, plan)
