@@ -154,6 +154,11 @@ def test_synth_searches_modes_end_to_end_and_refuses_another_sparsity(files, tmp
     folder = tmp_path / f"synth-a70-10W-quick-sp-{fingerprint}"
     report = (folder / "report.md").read_text()
     assert "Sparsity: measured" in report and "sparsity mode (skipped input cycles" in report
+    # the comparison section: as designed, without sparsity support, under the dense model
+    variants = summary["sparsity_comparison"]
+    assert set(variants) == {"as designed", "no sparsity support", "dense model"}
+    assert variants["as designed"]["tops_per_watt"] == pytest.approx(summary["best"]["tops_per_watt"], rel=1e-9)
+    assert "## Sparsity" in report and "| no sparsity support |" in report and (folder / "sparsity.png").stat().st_size
     pimcomp = json.loads((folder / "pimcomp.json").read_text())
     assert all(layer["sparsity"] in ("none", "gate", "skip", "compact") for layer in pimcomp["layers"])
     code, out, _ = run_cli(capsys, "evaluate", files["model"], "--power", "10", "--design", folder / "design.json",
