@@ -27,14 +27,16 @@ import numpy as np
 import onnx
 
 from costmodel.sparsity.densities import Densities
+from costmodel.sparsity.source import MEASURED_INPUTS
 from onnx_frontend.activation_profile import (
     ProfileError, layer_inputs, quantised, random_inputs, random_source,
 )
 from onnx_frontend.network import Layer, Network
 from onnx_frontend.weight_matrices import weight_matrices
 
-#: Standard-normal inputs the model runs on (those of ``--sparsity measured``) and their seed.
-MODEL_INPUTS, MODEL_SEED = 8, 0
+#: Standard-normal inputs the model runs on and their seed: those ``--sparsity measured``
+#: measures (:data:`costmodel.sparsity.source.MEASURED_INPUTS`, ``measure_profile``'s seed).
+MODEL_INPUTS, MODEL_SEED = MEASURED_INPUTS, 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,7 +111,7 @@ def zero_patterns(network: Network, bits: int, densities: Densities | None, mode
                      for values in layer_inputs(model, network, random_inputs(network, MODEL_INPUTS, MODEL_SEED)))
     drawn = "drawn from the densities" if densities is not None else "all non-zero"
     w_text = "the model's own" if weights else ("drawn from the densities" if densities is not None else "dense")
-    a_text = (f"the model's on inputs {random_source(MODEL_INPUTS, MODEL_SEED)} (ONNX Runtime), one per design"
+    a_text = (f"the model's own (ONNX Runtime, inputs {random_source(MODEL_INPUTS, MODEL_SEED)}, one per design)"
               if runs else f"{drawn} (seed {seed})")
     return ZeroPatterns(network=network, bits=bits, densities=densities, weights=weights, activations=runs,
                         seed=seed, source=f"weights: {w_text}; activations: {a_text}")
