@@ -6,6 +6,12 @@ design that keeps its weights; the segmented schedule of
 :mod:`costmodel.reference_segments` for one that reloads them: MODEL.md section 8). Errors are relative,
 ``|fast / ref - 1|`` (a fraction, 0.05 = 5 %); TOPS/W of the reference is
 ``2 * MACs / energy`` (energy in J, result in 1e12 ops/s/W).
+
+With densities (``--sparsity``), every random design also draws a sparsity mode per
+weighted layer (:func:`random_modes`), the evaluator uses the densities' expectations and
+the reference counts the zeros of one actual inference per design
+(:mod:`costmodel.sparsity.sampled`): the model's own weights and activations where a
+model is given, else draws from the densities (:mod:`costmodel.sparsity.patterns`).
 """
 
 from __future__ import annotations
@@ -14,12 +20,18 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+import onnx
 
 from costmodel.budgets import budget_fix, budget_text, finite_or_none, given
 from costmodel.design import DesignBatch
 from costmodel.evaluator import Results, evaluate
 from costmodel.random_designs import random_designs
 from costmodel.reference_segments import SegmentedSimResult, simulate_design
+from costmodel.sparsity import SPARSE_MODES
+from costmodel.sparsity.densities import Densities
+from costmodel.sparsity.factors import COMPACT, SKIP
+from costmodel.sparsity.patterns import zero_patterns
+from costmodel.sparsity.sampled import sampled_occurrences
 from costmodel.technology import Technology, load_technology
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.network import Network
@@ -58,12 +70,22 @@ def spearman(a, b) -> float:
     return float((ra * rb).sum() / denom) if denom > 0 else float("nan")
 
 
+def random_modes(tech: Technology, n: int, layers: int, seed) -> np.ndarray:
+    """``(n, layers)`` sparsity modes drawn uniformly from those ``tech`` offers: none,
+    gate, skip and compact on analog arrays, none to skip on digital SRAM arrays, none
+    without a ``sparsity`` section (``seed``: a seed or a sequence of them)."""
+    top = 0 if tech.sparsity is None else SKIP if tech.family == "sram_dimc" else COMPACT
+    return np.random.default_rng(seed).integers(top + 1, size=(n, layers))
+
+
 def feasible_random_designs(network: Network, tech: Technology, power_w: float | None, n: int, seed: int = 0,
                             max_rounds: int = MAX_ROUNDS, segmented: bool = False,
-                            area_mm2: float | None = None) -> DesignBatch:
+                            area_mm2: float | None = None, densities: Densities | None = None) -> DesignBatch:
     """Up to ``n`` feasible random designs under ``power_w`` W and/or ``area_mm2`` mm^2,
     drawn in rounds of oversampled batches (``segmented``: those whose network does not
-    fit the budget once are segmented, :func:`~costmodel.random_designs.random_designs`).
+    fit the budget once are segmented, :func:`~costmodel.random_designs.random_designs`);
+    with ``densities``, each also with random sparsity modes (:func:`random_modes`, seed
+    ``(seed, k, 15)``), feasible when evaluated with the densities.
 
     Round ``k`` draws with seed ``(seed, k)``; fewer than ``n`` come back only when
     ``max_rounds`` rounds did not find enough.
@@ -78,8 +100,11 @@ def feasible_random_designs(network: Network, tech: Technology, power_w: float |
         m = max(64, 4 * (n - have))
         sub_seed = int(np.random.SeedSequence([seed, k]).generate_state(1)[0])
         batch = random_designs(network, tech, power_w, m, seed=sub_seed, segmented=segmented, area_mm2=area_mm2)
+        if densities is not None:
+            batch.sparse_mode = random_modes(tech, m, batch.n_layers, (seed, k, 15))
         draws += m
-        ok = np.flatnonzero(evaluate(network, tech, batch, power_w, area_mm2=area_mm2).feasible)[: n - have]
+        ok = np.flatnonzero(evaluate(network, tech, batch, power_w, area_mm2=area_mm2,
+                                     densities=densities).feasible)[: n - have]
         if len(ok):
             found.append(batch.subset(ok))
             have += len(ok)
@@ -95,10 +120,20 @@ def feasible_random_designs(network: Network, tech: Technology, power_w: float |
 
 
 def measure_fidelity(network: Network, tech: Technology | str, power_w: float | None, n_designs: int, seed: int = 0,
-                     progress: Callable[[int, int], None] | None = None, area_mm2: float | None = None) -> dict:
+                     progress: Callable[[int, int], None] | None = None, area_mm2: float | None = None,
+                     densities: Densities | None = None, model: onnx.ModelProto | None = None,
+                     activations: bool = True) -> dict:
     """Compare the evaluator with the reference scheduler on ``n_designs`` random designs
     under ``power_w`` W and/or ``area_mm2`` mm^2 (segmented where the network does not
     fit a design's budget once).
+
+    With ``densities``, the designs also have random sparsity modes and the reference
+    counts actual zeros (module docstring): ``model``'s own weights where it holds them
+    and, with ``activations``, its activations (design ``i`` on the ``i mod 8``-th of the
+    inputs ``--sparsity measured`` measures); the rest drawn from the densities with
+    ``seed``. The result then also has ``sparsity``: the densities' and the reference's
+    sources, the designs' layers per mode, and ``sample_seconds_per_design`` (the mean
+    time of counting the zeros, s).
 
     Returns ``designs`` (count compared), ``latency_err_max/median``,
     ``energy_err_max/median``, ``interval_err_max`` (relative errors, fractions),
@@ -109,15 +144,21 @@ def measure_fidelity(network: Network, tech: Technology | str, power_w: float | 
     is called after each simulated design.
     """
     tech = load_technology(tech)
-    batch = feasible_random_designs(network, tech, power_w, n_designs, seed, segmented=True, area_mm2=area_mm2)
-    res = evaluate(network, tech, batch, power_w, area_mm2=area_mm2)
+    batch = feasible_random_designs(network, tech, power_w, n_designs, seed, segmented=True, area_mm2=area_mm2,
+                                    densities=densities)
+    res = evaluate(network, tech, batch, power_w, area_mm2=area_mm2, densities=densities)
+    patterns = None if densities is None else zero_patterns(network, tech.precision.activation_bits, densities,
+                                                             model, activations, seed)
     n = len(batch)
     rows = []
-    seconds = 0.0
+    seconds = sampling = 0.0
     for i in range(n):
         t0 = time.perf_counter()
-        sim = simulate_design(res.resolved, i, batch.dataflow[i])
-        seconds += time.perf_counter() - t0
+        occurrences = None if patterns is None else sampled_occurrences(res.resolved, i, batch, patterns, sample=i)
+        t1 = time.perf_counter()
+        sim = simulate_design(res.resolved, i, batch.dataflow[i], occurrences=occurrences)
+        seconds += time.perf_counter() - t1
+        sampling += t1 - t0
         rows.append(_compare(network, res, i, sim))
         if progress is not None:
             progress(i + 1, n)
@@ -137,6 +178,11 @@ def measure_fidelity(network: Network, tech: Technology | str, power_w: float | 
                                            [r["ref_tops_per_watt"] for r in rows]),
         "reloading_designs": sum(r["reloads"] for r in rows),
         "sim_seconds_per_design": seconds / n,
+        **({} if patterns is None else {
+            "sparsity": {"densities": densities.source, "reference": patterns.source,
+                         "layers_per_mode": {m: int((batch.sparse_mode == i).sum())
+                                             for i, m in enumerate(SPARSE_MODES)}},
+            "sample_seconds_per_design": sampling / n}),
         "per_design": rows,
     }
 

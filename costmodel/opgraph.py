@@ -8,7 +8,9 @@ timing model: only durations, energies, resources and dependencies.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
 
 # Operation kinds of one step, in chain order. "mvm", "adc" and "shift_add" repeat once
 # per bit iteration (``LayerOps.iterations`` times).
@@ -16,6 +18,42 @@ OP_CHAIN: tuple[str, ...] = (
     "load", "noc_in", "feed", "mvm", "adc", "shift_add", "addition", "unit", "activation", "merge", "store",
 )
 ITERATED: frozenset[str] = frozenset({"mvm", "adc", "shift_add"})
+#: Kind under which :attr:`Occurrences.overhead_nj` is reported (the evaluator's component name).
+OVERHEAD_KIND = "sparsity"
+
+
+@dataclass(frozen=True, eq=False)
+class Occurrences:
+    """Sampled figures of every occurrence of a layer's iterated kinds (the sparsity
+    reference, :mod:`costmodel.sparsity.sampled`): what its zeros actually skip, step by
+    step and bit iteration by bit iteration.
+
+    Attributes:
+        durations_ns: iterated kind -> ``(steps, iterations)`` ns of each occurrence; a
+            kind absent keeps :attr:`LayerOps.durations_ns` (gating changes no time). A
+            skipped occurrence lasts 0 ns and occupies no resource.
+        energies_nj: iterated kind -> ``(steps, iterations)`` nJ of each occurrence (they
+            replace :attr:`LayerOps.energies_nj` of the kind).
+        overhead_nj: ``(steps,)`` nJ per step of the zero detectors, skip logic and
+            compaction indices over all its iterations (they run on skipped iterations
+            too), reported as kind :data:`OVERHEAD_KIND`.
+    """
+
+    durations_ns: dict[str, np.ndarray]
+    energies_nj: dict[str, np.ndarray]
+    overhead_nj: np.ndarray
+
+    def steps(self, start: int, stop: int) -> "Occurrences":
+        """The occurrences of steps ``start .. stop - 1`` (one weight tile's pass)."""
+        return Occurrences(durations_ns={k: v[start:stop] for k, v in self.durations_ns.items()},
+                           energies_nj={k: v[start:stop] for k, v in self.energies_nj.items()},
+                           overhead_nj=self.overhead_nj[start:stop])
+
+    def energy_by_kind(self, kinds) -> dict[str, float]:
+        """nJ of all occurrences of each of ``kinds`` (the kinds a step runs), plus the overhead."""
+        out = {k: float(self.energies_nj[k].sum()) for k in kinds if k in self.energies_nj}
+        out[OVERHEAD_KIND] = float(self.overhead_nj.sum())
+        return out
 
 
 @dataclass(frozen=True)
@@ -35,6 +73,9 @@ class LayerOps:
         need: for each producer (same order), ``need[p][s]`` is the last step of that
             producer which must have finished its ``store`` before step ``s`` of this
             layer may start its ``load`` (``-1``: nothing needed).
+        occurrences: sampled per-occurrence durations and energies of the iterated kinds
+            (:class:`Occurrences`), or None: every occurrence as ``durations_ns`` and
+            ``energies_nj`` say.
     """
 
     index: int
@@ -45,6 +86,7 @@ class LayerOps:
     resources: dict[str, str]
     producers: tuple[int, ...]
     need: tuple[tuple[int, ...], ...]
+    occurrences: Occurrences | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -56,16 +98,17 @@ class OpGraph:
     macs: int
 
 
-def to_opgraph(resolved, n: int) -> OpGraph:
-    """The operation graph of design ``n`` of a :class:`costmodel.resolve.Resolved`.
+def to_opgraph(resolved, n: int, occurrences: dict[int, Occurrences] | None = None) -> OpGraph:
+    """The operation graph of design ``n`` of a :class:`costmodel.resolve.Resolved`;
+    ``occurrences`` (layer index -> :class:`Occurrences`, from
+    :func:`costmodel.sparsity.sampled.sampled_occurrences`) replace the expected figures
+    of those layers' iterated kinds.
 
     Resource names: ``spad{k}`` (load, store), ``xbar{l}`` (feed, mvm), ``adc{k}``, ``sa{k}``,
     ``add{k}``, ``pool{k}``/``eltwise{k}`` (unit), ``act{k}``/``sig{k}`` (activation),
     ``port{k}`` (the gather macro of set k: its merges and the transfers it sends;
     ``port_in`` for the network input), with k the macro set.
     """
-    import numpy as np
-
     from costmodel.workload import needed_producer_step
 
     wl = resolved.workload
@@ -99,6 +142,7 @@ def to_opgraph(resolved, n: int) -> OpGraph:
             durations_ns={kind: float(resolved.durations[i, n, l]) for i, kind in enumerate(OP_CHAIN)},
             energies_nj={kind: float(resolved.energy(kind)[n, l]) for kind in OP_CHAIN},
             resources=resources, producers=tuple(prods), need=tuple(need),
+            occurrences=(occurrences or {}).get(l),
         ))
     static = sum(float(v[n]) for v in resolved.static_w.values())
     return OpGraph(layers=tuple(layers), static_power_w=static, macs=int(wl.total_macs))

@@ -53,7 +53,9 @@ further inference adds once the stream is full; within 0.5 % of the exact in-ord
 schedule of all ``B`` on the vgg16-cifar designs at 2 W with ``B >= 8`` tried); units that
 repeat identically (the tiles of a tiled layer with the input- or output-stationary
 dataflow, once per inference, and tiles alike in their partial sums) are scheduled once
-and counted as often as they occur.
+and counted as often as they occur. With sampled zeros (``occurrences``) every tile of
+a sparse layer is a unit of its own (its own arrays skip their own work), scheduled
+separately where its mode changes durations (skip, compact).
 
 Where tensors live (global buffer or DRAM), what a tiled layer reads and writes per
 dataflow and how many times weights are reloaded follow MODEL.md section 8; they are
@@ -73,7 +75,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from costmodel.opgraph import ITERATED, LayerOps, OpGraph, to_opgraph
+from costmodel.opgraph import ITERATED, LayerOps, Occurrences, OpGraph, to_opgraph
 from costmodel.reference_sim import SimResult, _schedule, _streamed, _template, simulate
 from costmodel.workload import needed_producer_step
 
@@ -120,12 +122,16 @@ def reloads(resolved, n: int) -> bool:
     return int(resolved.segment[n, -1]) > 0 or bool(resolved.tiles.tiled[n].any())
 
 
-def simulate_design(resolved, n: int, dataflow=None, stream: tuple[int, int] = (1, 2)) -> SimResult | SegmentedSimResult:
+def simulate_design(resolved, n: int, dataflow=None, stream: tuple[int, int] = (1, 2),
+                    occurrences: dict[int, Occurrences] | None = None) -> SimResult | SegmentedSimResult:
     """The reference figures of design ``n`` of a :class:`~costmodel.resolve.Resolved`:
     today's single-inference schedule if it keeps its weights, else the segmented schedule
     (module docstring). ``dataflow`` is the design's per-layer dataflow codes (its row of
-    ``DesignBatch.dataflow``; None: weight-stationary everywhere)."""
-    graph = to_opgraph(resolved, n)
+    ``DesignBatch.dataflow``; None: weight-stationary everywhere). ``occurrences``: the
+    sampled zeros of its sparse layers (:func:`costmodel.sparsity.sampled.sampled_occurrences`;
+    a tiled layer's steps are its tiles' passes in the order they run, column tile
+    outer, row tile inner)."""
+    graph = to_opgraph(resolved, n, occurrences)
     if not reloads(resolved, n):
         return simulate(graph)
     L = resolved.segment.shape[1]
@@ -380,17 +386,25 @@ class _Segmented:
     def compute_unit(self, key: tuple, layers: list[int], tile: tuple[int, int, int] | None, copies: int) -> float:
         """Makespan of ``copies`` inferences of a compute unit; its operations' energy (and
         DRAM traffic) count once per inference: every unit runs once per inference."""
-        ukey = self.unit_key(key, layers, tile)
+        ukey = tkey = self.unit_key(key, layers, tile)
+        occ = self.graph.layers[tile[0]].occurrences if tile is not None else None
+        if occ is not None:                                          # sampled zeros: every tile its own
+            ukey = ukey + tile[1:]
+            tkey = ukey if occ.durations_ns else tkey
         if ukey not in self._units:
             self._units[ukey] = self.unit_graph(layers, tile)
         g, dram_nj = self._units[ukey]
         for layer in g.layers:
+            sampled = layer.occurrences.energies_nj if layer.occurrences is not None else {}
             for kind, e in layer.energies_nj.items():
-                if e and layer.durations_ns.get(kind, 0.0) > 0:
+                if e and kind not in sampled and layer.durations_ns.get(kind, 0.0) > 0:
                     reps = layer.steps * (layer.iterations if kind in ITERATED else 1)
                     self.inference_nj[kind] = self.inference_nj.get(kind, 0.0) + e * reps
+            if layer.occurrences is not None:
+                for kind, e in layer.occurrences.energy_by_kind(set(_template(layer)[0])).items():
+                    self.inference_nj[kind] = self.inference_nj.get(kind, 0.0) + e
         self.inference_nj["dram"] += dram_nj
-        return self.makespan(ukey, g, copies)
+        return self.makespan(tkey, g, copies)
 
     def unit_key(self, key: tuple, layers: list[int], tile) -> tuple:
         """What makes a compute unit's graph differ: its segment and, for a tile, whether it
@@ -485,9 +499,13 @@ class _Segmented:
             remote = [p for p in base.producers if p < 0 or self.host[p] != self.host[l]]
             if remote and remote[0] >= 0 and self.seg_a[remote[0]] != self.seg_a[l]:
                 resources["noc_in"] = "port_in"                            # enters at macro 0
+            occ = base.occurrences
+            if occ is not None and l == tl:                                # its tile's passes
+                t = ct * self.t_r[jt] + rt
+                occ = occ.steps(t * steps, (t + 1) * steps)
             out.append(LayerOps(index=l, steps=steps, iterations=base.iterations, durations_ns=base.durations_ns,
                                 energies_nj=base.energies_nj, resources=resources, producers=tuple(producers),
-                                need=tuple(need)))
+                                need=tuple(need), occurrences=occ))
             if plan.spilled[l] and final_rows:                            # written row by row as completed
                 bits = float(wl.out_values[l]) * self.A / (self.t_c[jt] if l == tl else 1)
                 dram(int(wl.rows_out[l]), "store", bits, l, self.row_steps(l, steps, self.dup[l]))

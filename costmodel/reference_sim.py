@@ -11,7 +11,13 @@ Scheduling rules
 * Operations. Every layer runs ``steps`` steps; step ``s`` runs the kinds of
   :data:`~costmodel.opgraph.OP_CHAIN` in chain order, skipping kinds whose duration is
   absent or 0. The iterated kinds (``mvm``, ``adc``, ``shift_add``) occur once per bit
-  iteration ``b`` in ``0 .. iterations-1``.
+  iteration ``b`` in ``0 .. iterations-1``. A layer with sampled
+  :class:`~costmodel.opgraph.Occurrences` (the sparsity reference) takes those
+  occurrences' durations and energies from them (its zero detectors, skip logic and
+  compaction indices count as kind ``sparsity``); an occurrence its zeros skip (0 ns)
+  is no operation of its resource: it completes as soon as it is ready (on the pseudo
+  resource :data:`SKIPPED`, at the same instant, after the events of that instant
+  already applied).
 * Dependencies inside a step. Every non-iterated op waits for the previous present op
   of the chain. Iteration ``b``'s first present iterated op (normally its mvm) waits only
   for the op before the iterated group (``noc_in`` or ``load``), so the mvm of ``b+1``
@@ -58,7 +64,12 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from operator import add
 
+import numpy as np
+
 from costmodel.opgraph import ITERATED, OP_CHAIN, OpGraph
+
+#: Resource of the occurrences a layer's zeros skip (0 ns): they wait for nothing.
+SKIPPED = "skipped"
 
 __all__ = ["SimResult", "simulate", "simulate_opgraph"]
 
@@ -104,12 +115,13 @@ def _template(layer):
     names, in-step successor offsets, in-step predecessor counts, entry positions,
     exit positions)."""
     durs = layer.durations_ns
+    sampled = layer.occurrences.durations_ns if layer.occurrences is not None else {}
     present = []
     for kind in OP_CHAIN:
         d = durs.get(kind, 0.0)
         if d < 0:
             raise ValueError(f"layer {layer.index}: negative duration for {kind!r}: {d}")
-        if d > 0:
+        if d > 0 or (kind in sampled and sampled[kind].max(initial=0.0) > 0):
             present.append(kind)
     if not present:
         raise ValueError(f"layer {layer.index} has no operation with a positive duration")
@@ -224,15 +236,23 @@ def _schedule(graph: OpGraph, record: bool, in_order: int | None = None) -> SimR
     succ_rel: list[tuple[int, ...]] = []
     left: list[int] = []
     total = 0
-    for layer in layers:
+    sampled_busy: dict[int, list[float]] = {}     # layer position -> busy ns per template position
+    for li, layer in enumerate(layers):
         tpl = _template(layer)
         kinds, iters, d, rnames, offsets, npred, entries, exits = tpl
         rids = [res_id.setdefault(r, len(res_id)) for r in rnames]
         templates.append(tpl)
         bases.append(total)
         steps = layer.steps
-        dur.extend(d * steps)
-        res.extend(rids * steps)
+        if layer.occurrences is not None and layer.occurrences.durations_ns:
+            per_op, busy = _sampled_durations(layer, kinds, iters, d)
+            skipped = res_id.setdefault(SKIPPED, len(res_id))
+            dur.extend(per_op.ravel().tolist())
+            res.extend(np.where(per_op > 0, np.asarray(rids), skipped).ravel().tolist())
+            sampled_busy[li] = busy
+        else:
+            dur.extend(d * steps)
+            res.extend(rids * steps)
         succ_rel.extend(offsets * steps)
         left.extend(npred * steps)
         total += len(kinds) * steps
@@ -289,16 +309,27 @@ def _schedule(graph: OpGraph, record: bool, in_order: int | None = None) -> SimR
     energy_by_kind: dict[str, float] = {}
     busy_by_id = [0.0] * len(res_id)
     for li, layer in enumerate(layers):
-        kinds, _, d, _, _, _, _, _ = templates[li]
+        kinds, _, d, rnames, _, _, _, _ = templates[li]
         n = len(kinds)
         lo, hi = bases[li], bases[li] + n * layer.steps
         layer_start.append(min(start[lo:hi]))
         layer_finish.append(max(map(add, start[lo:hi], dur[lo:hi])))
-        rids = res[lo : lo + n]
-        for k, dk, r in zip(kinds, d, rids):
-            e = float(layer.energies_nj.get(k, 0.0)) * layer.steps
+        occ = layer.occurrences
+        if occ is None:
+            rids = res[lo : lo + n]
+            for k, dk, r in zip(kinds, d, rids):
+                e = float(layer.energies_nj.get(k, 0.0)) * layer.steps
+                energy_by_kind[k] = energy_by_kind.get(k, 0.0) + e
+                busy_by_id[r] += dk * layer.steps
+            continue
+        busy = sampled_busy.get(li) or [dk * layer.steps for dk in d]
+        for k, b, name in zip(kinds, busy, rnames):
+            if k not in occ.energies_nj:
+                e = float(layer.energies_nj.get(k, 0.0)) * layer.steps
+                energy_by_kind[k] = energy_by_kind.get(k, 0.0) + e
+            busy_by_id[res_id[name]] += b
+        for k, e in occ.energy_by_kind(set(kinds)).items():
             energy_by_kind[k] = energy_by_kind.get(k, 0.0) + e
-            busy_by_id[r] += dk * layer.steps
     names = list(res_id)
     resource_busy = {names[r]: b for r, b in enumerate(busy_by_id)}
 
@@ -313,13 +344,13 @@ def _schedule(graph: OpGraph, record: bool, in_order: int | None = None) -> SimR
     if record:
         rows = []
         for li, layer in enumerate(layers):
-            kinds, iters, d, rnames, _, _, _, _ = templates[li]
+            kinds, iters, _, _, _, _, _, _ = templates[li]
             n = len(kinds)
             op = bases[li]
             for s in range(layer.steps):
                 for p in range(n):
                     t0 = start[op]
-                    rows.append((layer.index, s, kinds[p], iters[p], t0, t0 + d[p], rnames[p]))
+                    rows.append((layer.index, s, kinds[p], iters[p], t0, t0 + dur[op], names[res[op]]))
                     op += 1
         schedule = tuple(rows)
 
@@ -339,6 +370,17 @@ def _schedule(graph: OpGraph, record: bool, in_order: int | None = None) -> SimR
 
 
 simulate_opgraph = simulate
+
+
+def _sampled_durations(layer, kinds, iters, d) -> tuple[np.ndarray, list[float]]:
+    """``(steps, positions)`` ns of every op of ``layer`` whose :class:`Occurrences` give
+    durations (the template's ``d`` elsewhere), and each position's total (busy ns)."""
+    per_op = np.tile(np.asarray(d, dtype=float), (layer.steps, 1))
+    sampled = layer.occurrences.durations_ns
+    for p, (kind, b) in enumerate(zip(kinds, iters)):
+        if kind in sampled:
+            per_op[:, p] = sampled[kind][:, b]
+    return per_op, per_op.sum(0).tolist()
 
 
 def _run(total, dur, res, succ_rel, left, extra, n_res, queue=deque):

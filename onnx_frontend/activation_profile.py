@@ -14,6 +14,7 @@ one ``density`` for every layer. :func:`load_profile` validates it against a net
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -82,33 +83,57 @@ def measure_profile(model: onnx.ModelProto, network: Network, inputs: np.ndarray
                     random: int = 0, seed: int = 0, activation_bits: int = 8) -> Profile:
     """Run ``model`` on ``inputs`` (N, C, H, W) or on ``random`` standard-normal inputs and
     measure every weighted layer's input densities (module docstring)."""
-    import onnxruntime as ort                                   # only where a model is run
-
     names = [(l.name, t) for l, t in zip(network.layers, network.input_tensors) if t is not None]
     if not names:
         raise ProfileError(f"{network.name}: no weighted layer to profile")
+    shape = network.input_shape
+    if inputs is None:
+        if random < 1:
+            raise ProfileError("give --inputs FILE.npy or --random N (N >= 1)")
+        inputs = random_inputs(network, random, seed)
+        source = random_source(random, seed)
+    else:
+        inputs = np.asarray(inputs, dtype=np.float32)
+        if inputs.shape == shape:
+            inputs = inputs[None]
+        if inputs.ndim != 4 or inputs.shape[1:] != shape:
+            raise ProfileError(f"inputs of shape {list(inputs.shape)} do not fit {network.name}'s input "
+                               f"{list(shape)}; give (N, {', '.join(map(str, shape))}) values")
+        source = f"inputs ({len(inputs)})"
+    wanted = list(dict.fromkeys(t for _, t in names))
+    stats = {t: _Counts(activation_bits) for t in wanted}
+    for values in layer_inputs(model, network, inputs):
+        for t in wanted:
+            stats[t].add(values[t])
+    layers = {name: stats[t].density() for name, t in names}
+    return Profile(format=PROFILE_FORMAT, network=network.name, source=source, activation_bits=activation_bits,
+                   layers=layers)
+
+
+def random_inputs(network: Network, n: int, seed: int = 0) -> np.ndarray:
+    """``(n, C, H, W)`` float32 standard-normal inputs of ``network`` (seeded)."""
+    return np.random.default_rng(seed).standard_normal((n, *network.input_shape)).astype(np.float32)
+
+
+def random_source(n: int, seed: int = 0) -> str:
+    """How :func:`random_inputs` were drawn, for reports."""
+    return f"random {n} (standard normal, seed {seed})"
+
+
+def layer_inputs(model: onnx.ModelProto, network: Network, inputs: np.ndarray) -> Iterator[dict[str, np.ndarray]]:
+    """Per input of ``inputs`` (N, C, H, W), the ONNX tensors the weighted layers read
+    (``network.input_tensors``: name -> array of batch 1), computed by ONNX Runtime.
+    ProfileError (one line) for a model without weights or one ONNX Runtime cannot run."""
+    import onnxruntime as ort                                   # only where a model is run
+
     data_in = [i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
     if len(data_in) != 1:
         raise ProfileError(f"{network.name}: the model has parameters without data "
                            f"({len(data_in) - 1} graph inputs besides the data); profiling runs the model, so "
                            "it needs its weights (pimtune zoo models are structure-only)")
-    shape = (1, *network.input_shape)
-    if inputs is None:
-        if random < 1:
-            raise ProfileError("give --inputs FILE.npy or --random N (N >= 1)")
-        inputs = np.random.default_rng(seed).standard_normal((random, *shape[1:])).astype(np.float32)
-        source = f"random {random} (standard normal, seed {seed})"
-    else:
-        inputs = np.asarray(inputs, dtype=np.float32)
-        if inputs.shape == shape[1:]:
-            inputs = inputs[None]
-        if inputs.ndim != 4 or inputs.shape[1:] != shape[1:]:
-            raise ProfileError(f"inputs of shape {list(inputs.shape)} do not fit {network.name}'s input "
-                               f"{list(shape[1:])}; give (N, {', '.join(map(str, shape[1:]))}) values")
-        source = f"inputs ({len(inputs)})"
     probe = onnx.ModelProto()
     probe.CopyFrom(model)
-    wanted = list(dict.fromkeys(t for _, t in names))
+    wanted = list(dict.fromkeys(t for t in network.input_tensors if t is not None))
     known = {o.name for o in probe.graph.output}
     probe.graph.output.extend(onnx.helper.make_empty_tensor_value_info(t) for t in wanted if t not in known)
     try:
@@ -117,14 +142,24 @@ def measure_profile(model: onnx.ModelProto, network: Network, inputs: np.ndarray
         raise ProfileError(f"{network.name}: ONNX Runtime cannot run the model "
                            f"({str(exc).splitlines()[0][:200]})") from None
     outputs = [o.name for o in session.get_outputs()]
-    stats = {t: _Counts(activation_bits) for t in wanted}
     for x in inputs:
-        values = dict(zip(outputs, session.run(outputs, {data_in[0].name: x[None]})))
-        for t in wanted:
-            stats[t].add(values[t])
-    layers = {name: stats[t].density() for name, t in names}
-    return Profile(format=PROFILE_FORMAT, network=network.name, source=source, activation_bits=activation_bits,
-                   layers=layers)
+        yield dict(zip(outputs, session.run(outputs, {data_in[0].name: x[None]})))
+
+
+def quantised(x: np.ndarray, bits: int) -> np.ndarray:
+    """The ``bits``-bit codes of one tensor's values (same shape, int64): max-scaled,
+    sign-magnitude with the sign as the top bit when any value is negative (module
+    docstring)."""
+    x = np.asarray(x, dtype=np.float64)
+    top = np.abs(x).max() if x.size else 0.0
+    if top == 0:
+        return np.zeros(x.shape, dtype=np.int64)
+    signed = bool((x < 0).any())
+    levels = 2 ** (bits - 1) - 1 if signed else 2 ** bits - 1
+    code = np.rint(np.abs(x) / top * levels).astype(np.int64)
+    if signed:
+        code |= (x < 0).astype(np.int64) << (bits - 1)
+    return code
 
 
 class _Counts:
@@ -138,14 +173,7 @@ class _Counts:
         x = np.asarray(x, dtype=np.float64).ravel()
         self.values += x.size
         self.nonzero += int(np.count_nonzero(x))
-        top = np.abs(x).max() if x.size else 0.0
-        if top == 0:
-            return
-        signed = bool((x < 0).any())
-        levels = 2 ** (self.bits - 1) - 1 if signed else 2 ** self.bits - 1
-        code = np.rint(np.abs(x) / top * levels).astype(np.int64)
-        if signed:
-            code |= (x < 0).astype(np.int64) << (self.bits - 1)
+        code = quantised(x, self.bits)
         self.ones += [(code >> b & 1).sum() for b in range(self.bits)]
 
     def density(self) -> LayerDensity:
