@@ -267,7 +267,8 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
     work["pool"] = np.broadcast_to((wl.unit_elems * (wl.unit_kind == 1) * inv_width).astype(F), (n, La))
     work["eltwise"] = np.broadcast_to((wl.unit_elems * (wl.unit_kind == 2) * inv_width).astype(F), (n, La))
     rows_driven = work["dac_conv"]                                      # DACs count the rows, not their activity
-    sparse = sparse_work(network, tech, densities, wl, batch, a, work, expand) \
+    # a step's arrays with different inputs: its row groups, every copy's (or its weight tile's)
+    sparse = sparse_work(network, tech, densities, wl, batch, a, work, expand, tiles.blocks / -(-cg // tiles.cols)) \
         if uses_sparsity(batch, densities) else None
     new_flits = dup * (wl.new_values * A / flit).astype(F) * per_row_tile
     out_flits = dup * (wl.cout * A / flit * wl.weighted).astype(F) * per_col_tile

@@ -30,7 +30,7 @@ from costmodel.workload import crossbar_geometry
 from onnx_frontend import load_network
 from onnx_frontend.activation_profile import ProfileError, quantised
 from onnx_frontend.network import Layer
-from onnx_frontend.weight_density import TILE_SIZES
+from onnx_frontend.weight_density import CELL_BITS, TILE_SIZES
 from search.cli.main import main
 from tests.onnx_styles import Styled
 
@@ -149,7 +149,8 @@ def synthetic_densities(a: float, bit_given: float, w: float) -> Densities:
     return Densities(source="synthetic", activation_bits=16, input_density=np.array([a]),
                      bit_density=np.full((1, 16), a * bit_given), weight_density=np.array([w]),
                      zero_rows=np.zeros(1), zero_cols=np.zeros(1), tile_sizes=TILE_SIZES,
-                     tile_zero_rows=np.zeros((T, 1)), tile_zero_cols=np.zeros((T, 1)), weights_measured=False)
+                     tile_zero_rows=np.zeros((T, 1)), tile_zero_cols=np.zeros((T, 1)), cell_bits=CELL_BITS,
+                     tile_zero_slice_cols=np.zeros((len(CELL_BITS), T, 1)), weights_measured=False)
 
 
 @lru_cache(maxsize=None)

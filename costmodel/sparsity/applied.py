@@ -30,22 +30,26 @@ def uses_sparsity(batch: DesignBatch, densities: Densities | None) -> bool:
 
 
 def sparse_work(network: Network, tech: Technology, densities: Densities | None, wl: Workload, batch: DesignBatch,
-                a: ArrayFigures, work: dict[str, np.ndarray], expand: Callable[[np.ndarray], np.ndarray]) -> SparsityFactors:
+                a: ArrayFigures, work: dict[str, np.ndarray], expand: Callable[[np.ndarray], np.ndarray],
+                step_arrays: np.ndarray) -> SparsityFactors:
     """Scale ``work`` (per-step (N, La) arrays of resolve) by the designs' modes, in place,
     and add ``work["sparsity_pj"]``: the overheads' energy per occurrence (pJ). Returns the
-    factors (the iterations factor scales the array's cycle time)."""
+    factors (the iterations factor scales the array's cycle time). ``step_arrays`` (N, L):
+    the arrays of one step of each weighted layer whose inputs differ (every copy's row
+    groups, or its weight tile's)."""
     dense_wl = build_workload(network, tech) if densities is not None else wl
     tables = sparsity_tables(network, tech, densities, wl, dense_wl)
     dac_index = index_of(np.asarray(tech.dac_bits_options), batch.dac_bits, "dac_bits")
     cell_index = index_of(np.asarray(tech.cell_bits_options), batch.cell_bits, "cell_bits")
-    f = sparsity_factors(tables, tech, dac_index, a.size_index, cell_index, batch.sparse_mode, ou_bits_share(tech, batch, a))
+    f = sparsity_factors(tables, tech, dac_index, a.size_index, cell_index, batch.sparse_mode, ou_bits_share(tech, batch, a),
+                         step_arrays)
     rows_dense, arrays_dense = work["dac_conv"], work["crossbars"]
     work["sparsity_pj"] = (rows_dense * expand(f.overhead_pj_per_row)
                            + arrays_dense * expand(f.ou_cycles * F(f.ou_rows) * f.overhead_pj_per_ou_row))
     work["dac_conv"] = rows_dense * expand(f.rows)
     work["crossbars"] = arrays_dense * expand(f.array)
     digital = tech.family == "sram_dimc"
-    work["adc_conv"] = work["adc_conv"] * expand(f.products if digital else f.columns)
+    work["adc_conv"] = work["adc_conv"] * expand(f.products if digital else f.conversions)
     work["shift_add"] = work["shift_add"] * expand(f.columns)
     if "cells" in work:
         work["cells"] = work["cells"] * expand(f.products)

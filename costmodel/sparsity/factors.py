@@ -9,13 +9,14 @@ multipliers of one bit iteration's dense work and duration, every one ``(N, L)``
 factor          none    gate                    skip                  compact (analog only)
 ==============  ======  ======================  ====================  ==========================
 ``rows``        1       driven                  driven                driven
-``iterations``  1       1                       kept_iterations       ou_cycles_slowest
+``iterations``  1       1                       kept_iterations       slowest of the step
 ``array``       1       driven                  driven                driven
-``columns``     1       1                       kept_it. x kept_cols  ou_cycles x kept_cols x ou_bits
+``columns``     1       1                       kept_it. x kept_cols  ou_cycles x kept_cols
 ``products``    1       driven x w              driven x w            driven x w
 ==============  ======  ======================  ====================  ==========================
 
-``rows``: DAC conversions and row drives; ``iterations``: the array's cycle time;
+``conversions`` is ``columns`` with compact's ADC bits share (``ou_bits``: the energy and
+time of a conversion of an operation unit's partial sums). ``rows``: DAC conversions and row drives; ``iterations``: the array's cycle time;
 ``array``: a crossbar's read energy (its current flows through the driven rows only); ``columns``: ADC conversions (SRAM
 analog: the in-array converters); ``products``: an SRAM array's multipliers (per weight)
 and, in digital arrays, its adder trees (per column), ``w`` the weight density.
@@ -51,6 +52,7 @@ class SparsityFactors:
     iterations: np.ndarray
     array: np.ndarray
     columns: np.ndarray
+    conversions: np.ndarray
     products: np.ndarray
     overhead_pj_per_row: np.ndarray
     overhead_pj_per_ou_row: np.ndarray
@@ -60,12 +62,16 @@ class SparsityFactors:
 
 
 def sparsity_factors(tables: SparsityTables, tech: Technology, dac_index: np.ndarray, size_index: np.ndarray,
-                     cell_index: np.ndarray, mode: np.ndarray, ou_bits_share: np.ndarray) -> SparsityFactors:
+                     cell_index: np.ndarray, mode: np.ndarray, ou_bits_share: np.ndarray,
+                     step_arrays: np.ndarray) -> SparsityFactors:
     """The factors of N designs: ``dac_index``, ``size_index`` and ``cell_index`` ``(N,)``
     index the technology's input-bit options, array sizes and cell-bits options, ``mode``
     ``(N, L)`` the layers' modes; ``ou_bits_share`` ``(N,)`` the share of its ADC's bits an
     operation unit's partial sums need (a successive-approximation ADC resolving fewer bits
-    takes proportionally less energy and time)."""
+    takes proportionally less energy and time); ``step_arrays`` ``(N, L)`` the arrays of one
+    step whose inputs differ (every copy's row groups, or its weight tile's): compact's
+    iteration lasts as long as the slowest of them, looked up in ``tables.ou_slowest`` at
+    their log2 count (interpolated)."""
     support = tech.sparsity
     if support is None and (mode > NONE).any():
         raise DesignError(f"technology '{tech.name}' has no 'sparsity:' section, so its layers can use no sparsity "
@@ -79,7 +85,12 @@ def sparsity_factors(tables: SparsityTables, tech: Technology, dac_index: np.nda
                           "SRAM array gates or skips zeros: use none, gate or skip")
     at = (dac_index[:, None], size_index[:, None], np.arange(mode.shape[1])[None])
     driven, kept = tables.driven[at], tables.kept_iterations[at]
-    ou, slowest = tables.ou_cycles[at], tables.ou_cycles_slowest[at]
+    ou = tables.ou_cycles[at]
+    top = tables.ou_slowest.shape[-1] - 1
+    x = np.clip(np.log2(np.maximum(step_arrays * tables.full_share[size_index], 1.0)), 0, top)
+    lo = np.minimum(x.astype(np.int64), top - 1)
+    below, above = tables.ou_slowest[(*at, lo)], tables.ou_slowest[(*at, lo + 1)]
+    slowest = below + (x - lo) * (above - below)
     cols = tables.kept_columns[cell_index, size_index]
     ou_dense = tables.ou_cycles_dense[size_index]
     gating = mode >= GATE
@@ -104,7 +115,8 @@ def sparsity_factors(tables: SparsityTables, tech: Technology, dac_index: np.nda
         rows=np.where(gating, driven, 1.0).astype(F),
         iterations=iterations.astype(F),
         array=np.where(gating, driven, 1.0).astype(F),
-        columns=np.where(skip, kept * cols, np.where(compact, ou * cols * ou_bits_share[:, None], 1.0)).astype(F),
+        columns=np.where(skip, kept * cols, np.where(compact, ou * cols, 1.0)).astype(F),
+        conversions=np.where(skip, kept * cols, np.where(compact, ou * cols * ou_bits_share[:, None], 1.0)).astype(F),
         products=np.where(gating, driven * tables.weight_density, 1.0).astype(F),
         overhead_pj_per_row=detect.astype(F),
         overhead_pj_per_ou_row=per_ou_row.astype(F),

@@ -27,6 +27,10 @@ from costmodel.workload import Workload, kept_matrix
 from onnx_frontend.network import Layer, Network
 
 
+#: ``ou_slowest`` covers the slowest of 1, 2, 4, ... 2^(SLOWEST_POWERS - 1) arrays.
+SLOWEST_POWERS = 17
+
+
 @dataclass(frozen=True)
 class SparsityTables:
     """Per-layer expectations; ``(D, S, L)`` unless noted (module docstring for axes).
@@ -39,8 +43,10 @@ class SparsityTables:
         ou_cycles: mean over the iterations of the expected operation-unit cycles of one
             array, ``E[ceil(X / ou_rows)]`` with X ~ Binomial(rows per array, q) (compact: the
             conversions).
-        ou_cycles_slowest: the same for the slowest of a copy's row groups, which the
-            copy's arrays wait for (compact: the cycle time).
+        ou_slowest: ``(D, S, L, K)`` the same for the slowest of ``2^k`` arrays holding
+            the most rows an array of the layer holds (k = 0 .. K - 1): a step's iteration
+            waits for its slowest array (compact: the cycle time).
+        full_share: ``(S, L)`` the share of a copy's arrays holding that many rows.
         ou_cycles_dense: ``(S, L)`` the same without zeros, ``ceil(rows per array / ou_rows)``.
         rows_per_array: ``(S, L)`` the rows one array of the layer holds on average.
         kept_columns: ``(Cb, S, L)`` per cell-bits option (``tech.cell_bits_options``), the
@@ -53,7 +59,8 @@ class SparsityTables:
     driven: np.ndarray
     kept_iterations: np.ndarray
     ou_cycles: np.ndarray
-    ou_cycles_slowest: np.ndarray
+    ou_slowest: np.ndarray
+    full_share: np.ndarray
     ou_cycles_dense: np.ndarray
     rows_per_array: np.ndarray
     kept_columns: np.ndarray
@@ -104,15 +111,21 @@ def _build(network, tech, densities, wl, dense_wl) -> SparsityTables:
     removed = 1 - blocks / (dense_wl.row_groups * dense_wl.col_groups)
     dacs = tech.dac_bits_options
     shape = (len(dacs), len(sizes), L)
-    driven, kept_it, ou, slowest = np.zeros(shape), np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    driven, kept_it, ou = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    full = np.array([[full_arrays(l, k or (l.matrix_rows, l.matrix_cols), s, c) for l, k in zip(layers, kept)]
+                     for s, c in zip(sizes, tech.array_cols)], dtype=float)            # (S, L, 2)
+    arrays = 2.0 ** np.arange(SLOWEST_POWERS)
+    slowest = np.zeros((*shape, SLOWEST_POWERS))
     for d, k in enumerate(dacs):
         q = slice_nonzero(a, bits, k) * (1 - pad)[:, None]                          # (L, B)
         qr = q[None] * (1 - zr)[:, :, None]                                         # (S, L, B)
         driven[d] = qr.mean(2)
         kept_it[d] = (1 - (1 - qr) ** copy_rows[None, :, None]).mean(2)
         ou[d] = expected_ceil(rows_per_array[..., None], qr, u).mean(2)
-        slowest[d] = expected_ceil(rows_per_array[..., None], qr, u, wl.row_groups[..., None]).mean(2)
-    return SparsityTables(driven=driven, kept_iterations=kept_it, ou_cycles=ou, ou_cycles_slowest=slowest,
+        cdf, below_n = ceil_cdf(full[..., 0, None], qr, u)                     # (S, L, B, M)
+        slowest[d] = ((1 - cdf[..., None, :] ** arrays[:, None]) * below_n[..., None, :]).sum(-1).mean(2)
+    return SparsityTables(driven=driven, kept_iterations=kept_it, ou_cycles=ou, ou_slowest=slowest,
+                          full_share=full[..., 1],
                           ou_cycles_dense=np.ceil(rows_per_array / u), rows_per_array=rows_per_array,
                           kept_columns=1 - zc, weight_density=np.asarray(dw, dtype=float), removed_arrays=removed)
 
@@ -141,10 +154,17 @@ def slice_nonzero(a: np.ndarray, bits: np.ndarray, k: int) -> np.ndarray:
 def expected_ceil(n: np.ndarray, q: np.ndarray, u: int, arrays=1) -> np.ndarray:
     """``E[max of `arrays` draws of ceil(X / u)]`` for independent X ~ Binomial(n, q),
     elementwise (``n`` whole counts and ``arrays`` >= 1 broadcast against ``q``; one draw:
-    the mean of ``ceil(X / u)``); exact, from the log-pmf:
+    the mean of ``ceil(X / u)``); exact, from the CDF at multiples of ``u``:
     ``sum_{m >= 0, m u < n} 1 - P(X <= m u)^arrays``."""
-    n, q, arrays = np.broadcast_arrays(np.rint(np.asarray(n, dtype=float)), np.asarray(q, dtype=float),
-                                       np.asarray(arrays, dtype=float))
+    cdf, below_n = ceil_cdf(n, q, u)
+    arrays = np.asarray(arrays, dtype=float)[..., None]
+    return ((1 - cdf ** arrays) * below_n).sum(-1)
+
+
+def ceil_cdf(n: np.ndarray, q: np.ndarray, u: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(P(X <= m u), m u < n)`` for m = 0, 1, ... (last axis) and X ~ Binomial(n, q)
+    elementwise (``n`` whole counts broadcast against ``q``), from the log-pmf."""
+    n, q = np.broadcast_arrays(np.rint(np.asarray(n, dtype=float)), np.asarray(q, dtype=float))
     top = int(n.max()) if n.size else 0
     k = np.arange(top + 1, dtype=float)
     log_fact = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, top + 1)))])
@@ -152,13 +172,25 @@ def expected_ceil(n: np.ndarray, q: np.ndarray, u: int, arrays=1) -> np.ndarray:
     valid = k <= nn
     kk = np.where(valid, k, 0)
     log_c = log_fact[nn.astype(int)] - log_fact[kk.astype(int)] - log_fact[np.where(valid, nn - kk, 0).astype(int)]
-    log_p = log_c + kk * np.log(qq) + (nn - kk) * np.log1p(-qq)
-    cdf = np.minimum(np.cumsum(np.where(valid, np.exp(log_p), 0.0), axis=-1), 1.0)
-    m_u = np.arange(0, top + 1, u)                                     # X <= m u for m = 0, 1, ...
-    below = cdf[..., m_u] ** arrays[..., None]
-    out = ((1 - below) * (m_u < nn)).sum(-1)
-    out = np.where(q <= 0, 0.0, out)
-    return np.where(q >= 1, np.ceil(n / u), out)
+    pmf = np.where(valid, np.exp(log_c + kk * np.log(qq) + (nn - kk) * np.log1p(-qq)), 0.0)
+    pmf = np.where((q <= 0)[..., None], k == 0, pmf)                     # exact at the ends
+    pmf = np.where((q >= 1)[..., None], k == nn, pmf)
+    m_u = np.arange(0, top + 1, u)
+    return np.minimum(np.cumsum(pmf, axis=-1), 1.0)[..., m_u], m_u < nn
+
+
+def full_arrays(layer: Layer, kept: tuple[int, int], size: int, cols: int) -> tuple[int, float]:
+    """``(rows, share)``: the most rows an array of one copy holds (section 2's layout of
+    the kept ``(R, C)`` matrix per group on ``size x cols`` arrays) and the share of the
+    copy's arrays that hold that many (the others hold a row split's remainder and are
+    rarely the slowest)."""
+    R, C = kept
+    g = layer.groups
+    if R <= size and C <= cols:
+        p = min(size // R, cols // C)
+        return min(p, g) * R, (g // p if g >= p else 1) / ceil(g / p)
+    pieces = ceil(R / size)
+    return size, (pieces - 1 + (R % size == 0)) / pieces
 
 
 def padding_share(layer: Layer) -> float:
