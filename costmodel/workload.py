@@ -13,6 +13,7 @@ from math import ceil
 
 import numpy as np
 
+from costmodel.identity_cache import IdentityCache
 from costmodel.technology import Technology, require_network_family
 from onnx_frontend.network import Layer, Network
 
@@ -180,25 +181,15 @@ def _anchors(network: Network, widx: list[int]) -> list[int]:
     return anchor
 
 
-_CACHE: dict[tuple[int, int, int], tuple[Network, Technology, object, "Workload"]] = {}
-
-
 def build_workload(network: Network, tech: Technology, densities=None) -> Workload:
     """The :class:`Workload` of ``network`` for the sizes ``tech`` offers (cached). With
     :class:`~costmodel.sparsity.densities.Densities`, the arrays hold only the rows and
     columns of each weight matrix with a non-zero weight (MODEL.md section 10)."""
-    key = (id(network), id(tech), id(densities))
-    hit = _CACHE.get(key)
-    if hit is not None and hit[0] is network and hit[1] is tech and hit[2] is densities:
-        return hit[3]
-    if len(_CACHE) > 64:
-        _CACHE.clear()
-    workload = _build(network, require_network_family(tech), densities)
-    _CACHE[key] = (network, tech, densities, workload)
-    return workload
+    return _WORKLOADS(network, tech, densities)
 
 
 def _build(network: Network, tech: Technology, densities=None) -> Workload:
+    tech = require_network_family(tech)
     layers = network.layers
     widx, w = [], 0
     for l in layers:
@@ -298,3 +289,6 @@ def _build(network: Network, tech: Technology, densities=None) -> Workload:
         first_edge=np.cumsum([0] + [len(l.producers) for l in layers[:-1]]).astype(np.int64),
         total_macs=network.macs,
     )
+
+
+_WORKLOADS: IdentityCache[Workload] = IdentityCache(_build, 64)

@@ -19,7 +19,6 @@ from costmodel import evaluate, reference_design
 from costmodel.budgets import budget_fix, budget_label, budget_text, crossbars_affordable
 from costmodel.chip_limits import area_problem, area_warning
 from costmodel.random_designs import random_designs
-from search.cli.main import main
 from search.storage.studies import open_storage
 from search.sweeps.sweep import Cell, cells_of, load_inputs, run_in_process
 from search.sweeps.sweep_spec import SweepError, load_sweep
@@ -27,6 +26,7 @@ from search.sweeps.sweep_summary import summary_rows, write_summary
 from search.synth.effort import effort_named
 from search.synth.synthesis import SynthesisPlan, default_study_name, identity, synthesis_space, synthesize
 from space import DesignSpace, SpaceError, repair
+from tests.cli_runs import one_error_line, run_cli
 
 NET = "alexnet-cifar"
 ROOT = Path(__file__).resolve().parents[1]
@@ -164,19 +164,6 @@ def test_budget_words():
 
 
 # --- the commands ----------------------------------------------------------------------------
-def run_cli(capsys, *argv) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:                                   # argparse's usage errors
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def one_error_line(err: str) -> str:
-    errors = [line for line in err.splitlines() if "error" in line.lower()]
-    assert len(errors) == 1 and errors[0].startswith("pimtune: error: ") and "Traceback" not in err, err
-    return errors[0]
 
 
 @pytest.mark.parametrize("command", [

@@ -20,6 +20,7 @@ from search.storage.studies import open_storage
 from search.sweeps.sweep import Cell, cells_of, load_inputs, run_in_process
 from search.sweeps.sweep_spec import SweepError, load_sweep
 from search.sweeps.sweep_summary import columns, summary_rows, write_summary
+from tests.cli_runs import one_error_line, run_cli
 
 NET = "alexnet-cifar"
 
@@ -29,19 +30,6 @@ def _quiet_optuna():
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-def run_cli(capsys, *argv) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:                                   # argparse's usage errors
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def one_error_line(err: str) -> str:
-    errors = [line for line in err.splitlines() if "error" in line.lower()]
-    assert len(errors) == 1 and errors[0].startswith("pimtune: error: ") and "Traceback" not in err, err
-    return errors[0]
 
 
 @pytest.fixture(scope="module")

@@ -178,19 +178,20 @@ def test_densities_of_another_network_or_a_technology_without_support_are_refuse
 
 # --- the moves ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("tech_name", ["reram", "sram-dimc"])
-def test_the_ea_mode_move_changes_one_mode_and_nothing_else(tech_name):
+@pytest.mark.parametrize("move", [mutate, propose], ids=["ea", "sa"])
+def test_a_mode_move_changes_one_mode_and_nothing_else(tech_name, move):
     space = space_of(tech_name)
     rng = np.random.default_rng(1)
     X = repair(space, space.random(200, rng))
     cols = sparse_columns(space)
-    Y = mutate(space, X, rng, columns=cols)
+    Y = move(space, X, rng, columns=cols)
     changed = Y != X
     assert not changed[:, np.setdiff1d(np.arange(space.dims), cols)].any()
     assert (changed[:, cols].sum(1) == 1).all()                 # every row: one layer, another mode
     assert ((Y[:, cols] >= 0) & (Y[:, cols] <= space.high[cols])).all()
 
 
-def test_ea_mutation_and_crossover_of_whole_rows_stay_repaired_and_in_range():
+def test_whole_row_moves_stay_repaired_and_in_range():
     space = space_of()
     rng = np.random.default_rng(2)
     X = repair(space, space.random(120, rng))
@@ -205,21 +206,8 @@ def test_ea_mutation_and_crossover_of_whole_rows_stay_repaired_and_in_range():
     from_a = C[:, space.sparse_cols] == X[:, space.sparse_cols]
     from_b = C[:, space.sparse_cols] == B[:, space.sparse_cols]
     assert (from_a | from_b).all()
-
-
-@pytest.mark.parametrize("tech_name", ["reram", "sram-dimc"])
-def test_the_sa_mode_move_changes_one_mode_and_nothing_else(tech_name):
-    space = space_of(tech_name)
-    rng = np.random.default_rng(4)
-    X = repair(space, space.random(200, rng))
-    cols = sparse_columns(space)
-    Y = propose(space, X, rng, columns=cols)
-    changed = Y != X
-    assert not changed[:, np.setdiff1d(np.arange(space.dims), cols)].any()
-    assert (changed[:, cols].sum(1) == 1).all()
-    assert ((Y[:, cols] >= 0) & (Y[:, cols] <= space.high[cols])).all()
-    Z = propose(space, X, rng, move_globals=1.0)               # whole rows: some move a mode
-    assert (Z[:, cols] != X[:, cols]).any() and np.array_equal(repair(space, Z), Z)
+    Z = propose(space, X, rng, move_globals=1.0)               # SA's whole rows: some move a mode
+    assert (Z[:, space.sparse_cols] != X[:, space.sparse_cols]).any() and np.array_equal(repair(space, Z), Z)
 
 
 # --- random designs and the inner search ---------------------------------------------------------------

@@ -21,6 +21,7 @@ from math import ceil
 
 import numpy as np
 
+from costmodel.identity_cache import IdentityCache
 from costmodel.sparsity.densities import Densities
 from costmodel.technology import Technology
 from costmodel.workload import Workload, kept_matrix
@@ -68,23 +69,12 @@ class SparsityTables:
     removed_arrays: np.ndarray
 
 
-_CACHE: dict[tuple[int, int, int], tuple[object, object, object, SparsityTables]] = {}
-
-
 def sparsity_tables(network: Network, tech: Technology, densities: Densities | None,
                     workload: Workload, dense_workload: Workload) -> SparsityTables:
     """The :class:`SparsityTables` of ``network`` on ``tech`` (cached; ``densities`` None:
     every input and weight non-zero). ``workload`` has the densities' geometry,
     ``dense_workload`` the full matrices'."""
-    key = (id(network), id(tech), id(densities))
-    hit = _CACHE.get(key)
-    if hit is not None and hit[0] is network and hit[1] is tech and hit[2] is densities:
-        return hit[3]
-    if len(_CACHE) > 32:
-        _CACHE.clear()
-    tables = _build(network, tech, densities, workload, dense_workload)
-    _CACHE[key] = (network, tech, densities, tables)
-    return tables
+    return _TABLES(network, tech, densities, workload, dense_workload)
 
 
 def _build(network, tech, densities, wl, dense_wl) -> SparsityTables:
@@ -209,3 +199,6 @@ def padding_share(layer: Layer) -> float:
     inside = (valid(h_out, h_in, layer.kernel[0], layer.stride[0], layer.dilation[0], top)
               * valid(w_out, w_in, layer.kernel[1], layer.stride[1], layer.dilation[1], left))
     return 1 - inside / (h_out * w_out * layer.kernel[0] * layer.kernel[1])
+
+
+_TABLES: IdentityCache[SparsityTables] = IdentityCache(_build, 32)
