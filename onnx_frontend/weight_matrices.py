@@ -6,6 +6,11 @@ initializer as the loader measures it (:func:`onnx_frontend.weight_density.unrol
 ``(groups, rows_g, cols_g)``, rows ``(input channel, kernel row, kernel column)`` of the
 group in that order, columns its output channels. Layers whose weights the model does
 not hold (structure-only models) are absent.
+
+:func:`nonzero_slices` gives which ``c``-bit slices of each weight are non-zero, on the
+sign-magnitude codes the loader measures the zero slice columns on
+(:func:`onnx_frontend.weight_density.measure`): a bit-sliced array converts a slice's
+column only where the slice is non-zero in some weight of the column.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import onnx
 from onnx import numpy_helper
 
 from onnx_frontend.network import Network
-from onnx_frontend.weight_density import unrolled
+from onnx_frontend.weight_density import _codes, unrolled
 
 
 def weight_matrices(model: onnx.ModelProto, network: Network) -> dict[int, np.ndarray]:
@@ -40,4 +45,26 @@ def weight_matrices(model: onnx.ModelProto, network: Network) -> dict[int, np.nd
         matrices = unrolled(arr.T if transpose else arr, layer.groups)
         if matrices.shape == (layer.groups, layer.matrix_rows, layer.matrix_cols):
             out[layer.index] = matrices
+    return out
+
+
+def nonzero_slices(matrices: np.ndarray, weight_bits: int, cell_bits: int) -> np.ndarray:
+    """Unsigned integers of the shape of ``matrices``: bit ``k`` is set where the ``k``-th
+    ``cell_bits``-bit slice (least significant first; the sign in the top one) of the
+    weight's sign-magnitude code at ``weight_bits`` is non-zero; ``ceil(weight_bits /
+    cell_bits)`` slices."""
+    code = _codes(matrices, weight_bits)
+    if weight_bits <= 16:                                               # one table lookup per code
+        return _slice_bits(np.arange(1 << weight_bits, dtype=code.dtype), weight_bits, cell_bits)[code]
+    return _slice_bits(code, weight_bits, cell_bits)
+
+
+def _slice_bits(code: np.ndarray, weight_bits: int, cell_bits: int) -> np.ndarray:
+    """:func:`nonzero_slices` of unsigned ``weight_bits``-bit codes."""
+    kind = code.dtype.type
+    slices = -(-weight_bits // cell_bits)
+    out_kind = np.min_scalar_type((1 << slices) - 1).type
+    out = np.zeros(code.shape, dtype=out_kind)
+    for k in range(slices):
+        out |= (((code >> kind(cell_bits * k)) & kind((1 << cell_bits) - 1)) != 0).astype(out_kind) << out_kind(k)
     return out

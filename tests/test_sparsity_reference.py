@@ -3,6 +3,7 @@ bit iteration, scheduled by the exact reference; ``pimtune validate --sparsity``
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from functools import lru_cache
 
@@ -13,13 +14,15 @@ from hypothesis import given, settings, strategies as st
 from onnx import numpy_helper
 
 from costmodel import load_technology
+from costmodel.array_figures import array_figures
 from costmodel.design import DesignBatch
 from costmodel.evaluator import evaluate
 from costmodel.fidelity import feasible_random_designs, measure_fidelity, random_modes
 from costmodel.opgraph import OP_CHAIN, to_opgraph
 from costmodel.reference_segments import reloads, simulate_design
 from costmodel.reference_sim import SKIPPED, simulate
-from costmodel.sparsity.densities import Densities
+from costmodel.sparsity.applied import ou_bits_share
+from costmodel.sparsity.densities import Densities, densities_of
 from costmodel.sparsity.factors import COMPACT, GATE, NONE, SKIP
 from costmodel.sparsity.layout import layout
 from costmodel.sparsity.patterns import zero_patterns
@@ -31,6 +34,7 @@ from onnx_frontend import load_network
 from onnx_frontend.activation_profile import ProfileError, quantised
 from onnx_frontend.network import Layer
 from onnx_frontend.weight_density import CELL_BITS, TILE_SIZES
+from onnx_frontend.weight_matrices import nonzero_slices
 from search.cli.main import main
 from tests.onnx_styles import Styled
 
@@ -213,20 +217,119 @@ def test_skipped_iteration_has_no_time_and_no_energy(mode):
        density=st.floats(0.0, 1.0))
 def test_layout_is_the_workload_geometry(groups, c_in, c_out, k, size, cols, seed, density):
     """The sampled arrays are the cost model's: row groups, column groups, rows driven and
-    columns read of every kept matrix; the non-zero products are the kept part's."""
+    columns read of every kept matrix; the non-zero products are the kept part's, the
+    converting slice columns each array's (a column cut into row pieces converts in each)."""
     cin, cout = c_in * groups, c_out * groups
     layer = Layer(index=0, name="l", kind="conv", in_shapes=((cin, 5, 5),), out_shape=(cout, 5, 5), kernel=(k, k),
                   padding=(k // 2,) * 4, groups=groups, weights=cout * c_in * k * k, producers=(-1,))
     rng = np.random.default_rng(seed)
     mask = rng.random((groups, layer.matrix_rows, layer.matrix_cols)) < density
+    slices = rng.integers(1, 16, mask.shape, dtype=np.uint8) * mask      # 4 slices, some non-zero where a weight is
     kept = (max(int(mask.any(2).sum(1).max()), 1), max(int(mask.any(1).sum(1).max()), 1))
-    lay = layout(layer, mask, kept, size, cols)
+    lay = layout(layer, mask, slices, kept, size, cols)
     rg, cg, rows_total, cols_read, _ = crossbar_geometry(layer, size, cols, kept)
     assert (lay.row_blocks, lay.col_groups) == (rg, cg)
     assert (int(lay.rows.sum()) * cg, int(lay.cols.sum())) == (rows_total, cols_read)
     assert int(lay.weights.sum()) == groups * kept[0] * kept[1]
     assert int(lay.products.sum()) == int(mask.sum())      # every non-zero weight is in a kept row and column
-    assert (lay.kept_cols <= lay.cols).all() and int((lay.nonzero > 0).sum()) <= rows_total
+    assert (lay.kept_slice_cols <= 4 * lay.cols).all() and int((lay.nonzero > 0).sum()) <= rows_total
+    whole = int(np.bitwise_count(np.bitwise_or.reduce(slices, axis=1)).sum())   # slice columns of whole groups
+    assert int(lay.kept_slice_cols.sum()) >= whole                     # a column cut in row pieces converts in each
+    assert int(lay.kept_slice_cols.sum()) == whole or kept[0] > size
+
+
+def test_nonzero_slices_of_sign_magnitude_codes():
+    """Codes at 8 bits 127, 255, 0, 13 and 128 (the sign alone); at 20 bits (no table)
+    0x7ffff, 0xfffff, 0, 0xcccd and 0x8020c."""
+    w = np.array([[[1.0, -1.0, 0.0, 0.1, -0.001]]], dtype=np.float32)
+    assert nonzero_slices(w, 8, 4).tolist() == [[[0b11, 0b11, 0, 0b01, 0b10]]]
+    assert nonzero_slices(w, 8, 8).tolist() == [[[1, 1, 0, 1, 1]]]
+    assert nonzero_slices(w, 20, 4).tolist() == [[[0b11111, 0b11111, 0, 0b01111, 0b10101]]]
+    assert nonzero_slices(w, 16, 1).dtype == np.uint16
+
+
+def quiet_model(quiet: float) -> onnx.ModelProto:
+    """One 1x1 conv, 256 -> 64 channels on 4 x 4 inputs (no padding, no bias): weights of
+    magnitude 0.5 to 1 and either sign (the largest exactly 1), except those of output
+    channels 0-31 from input channels 0-127 (their column pieces on 128-row arrays):
+    positive, 0.7 to 1 times ``quiet``."""
+    rng = np.random.default_rng(5)
+    w = rng.uniform(0.5, 1.0, (64, 256)) * rng.choice([-1.0, 1.0], (64, 256))
+    w[:32, :128] = rng.uniform(0.7, 1.0, (32, 128)) * quiet
+    w[40, 200] = 1.0
+    s = Styled(in_shape=(1, 256, 4, 4))
+    name = s.name("w")
+    s.inits.append(numpy_helper.from_array(w.astype(np.float32).reshape(64, 256, 1, 1), name))
+    return s.model(s.node("Conv", ["x", name], kernel_shape=[1, 1]))
+
+
+@lru_cache(maxsize=None)
+def without_input_zeros(tech_name: str, quiet: float, cell_bits: int, size: int, mode: int):
+    """``(fast, reference, batch, resolved)`` of :func:`quiet_model` on one design (2 copies,
+    2 input bits per cycle) whose layer has ``mode``, every input bit one: per energy kind
+    the fast model's and the sampled reference's nJ per inference (the reference's mvm
+    with the sparsity overhead, as the fast model's) and per duration kind its occurrences'
+    least and largest duration (``<kind> ns least``, ns; the fast model's: its one)."""
+    model = quiet_model(quiet)
+    net = load_network(model, name="quiet")
+    tech = require_network_family(load_technology(tech_name))
+    A = tech.precision.activation_bits
+    dens = densities_of(net, None, A, "every input bit one", tech.precision.weight_bits)
+    dens = dataclasses.replace(dens, bit_density=np.ones_like(dens.bit_density))
+    batch = DesignBatch(rram_ratio=[0.3], cell_bits=[cell_bits], xbar_size=[size], dac_bits=[2], dup=[[2]],
+                        macros=[[1]], share=[[-1]], sparse_mode=[[mode]])
+    r = evaluate(net, tech, batch, 100.0, densities=dens).resolved
+    assert r.feasible[0]
+    l = int(r.workload.layer_of_w[0])
+    fast = {k: float(r.energy_per_inference(k)[0, l]) for k in ("mvm", "adc", "shift_add")}
+    if mode == NONE:
+        return fast, None, batch, r
+    occ = sampled_occurrences(r, 0, batch, zero_patterns(net, A, dens, model, activations=False))[l]
+    ref = {k: float(occ.energies_nj[k].sum()) for k in fast}
+    ref["mvm"] += float(occ.overhead_nj.sum())
+    for k, ns in occ.durations_ns.items():
+        for end, value in (("least", ns.min()), ("largest", ns.max())):
+            fast[f"{k} ns {end}"], ref[f"{k} ns {end}"] = float(r.durations[OP_CHAIN.index(k), 0, l]), float(value)
+    return fast, ref, batch, r
+
+
+@pytest.mark.parametrize("cell_bits, size, skipped", [(1, 128, 1 / 16), (2, 128, 1 / 16), (4, 128, 1 / 16),
+                                                      (4, 256, 0.0)])
+def test_zero_weight_slice_columns_skip_exactly_their_conversions(cell_bits, size, skipped):
+    """Weights below 1/8 of the largest and positive have their top 4 code bits (the
+    sign and 3 magnitude bits of 16) zero: on 128-row arrays a quarter of the column
+    pieces lose 4 / cell_bits of their 16 / cell_bits slice columns' conversions, 1/16 of
+    all; on 256-row arrays every piece holds large weights too, and none is skipped."""
+    none = without_input_zeros("reram", 0.1, cell_bits, size, NONE)[0]
+    ref = without_input_zeros("reram", 0.1, cell_bits, size, SKIP)[1]
+    assert ref["adc"] / none["adc"] == pytest.approx(1 - skipped, rel=1e-9)
+    assert ref["shift_add"] / none["shift_add"] == pytest.approx(1 - skipped, rel=1e-6)
+
+
+@pytest.mark.parametrize("tech_name, quiet, cell_bits, size", [("reram", 0.1, 1, 128), ("reram", 0.1, 4, 256),
+                                                                ("reram", 0.1, 2, 512), ("sram-aimc", 0.003, 8, 128),
+                                                                ("sram-aimc", 0.003, 8, 64)])
+@pytest.mark.parametrize("mode", [SKIP, COMPACT])
+def test_fast_model_is_the_reference_without_input_zeros(tech_name, quiet, cell_bits, size, mode):
+    """Every input bit one, every weight non-zero, no padding, every array full: the only
+    skipping is the static zero slice columns (SRAM: whole 8-bit codes, zero below 1/254
+    of the largest weight), and the fast model's expected work and durations are the
+    reference's counts, kind by kind, compact's ADC bits share included."""
+    fast, ref, *_ = without_input_zeros(tech_name, quiet, cell_bits, size, mode)
+    assert ref == pytest.approx(fast, rel=1e-6)
+    assert {"mvm ns least", "adc ns largest"} <= set(ref) or tech_name == "sram-aimc"
+    if tech_name == "sram-aimc" and mode == SKIP:                      # the in-array converters of 1/4 of the pieces
+        assert fast["mvm"] < without_input_zeros(tech_name, quiet, cell_bits, size, NONE)[0]["mvm"]
+
+
+def test_compact_conversions_resolve_fewer_bits():
+    """Compact's ADC conversions take the design's operation-unit bits share of their
+    energy (and, above, of their duration); its shift-adds do not."""
+    skip = without_input_zeros("reram", 0.1, 2, 128, SKIP)[1]
+    _, compact, batch, r = without_input_zeros("reram", 0.1, 2, 128, COMPACT)
+    share = float(ou_bits_share(r.tech, batch, array_figures(r.tech, batch))[0])
+    assert 0 < share < 1
+    assert compact["adc"] / compact["shift_add"] == pytest.approx(share * skip["adc"] / skip["shift_add"], rel=1e-6)
 
 
 def test_model_activations_serve_only_as_zero_patterns():

@@ -4,8 +4,12 @@ The fast model multiplies expected shares; the reference (:mod:`costmodel.sparsi
 counts actual zeros, taken from a :class:`ZeroPatterns`:
 
 - weights: the model's own weight matrices (:func:`onnx_frontend.weight_matrices.weight_matrices`)
-  when it holds them; otherwise each weight is non-zero with its layer's weight density
-  (seeded draws; dense without densities);
+  when it holds them, their non-zero ``c``-bit slices those of the sign-magnitude codes
+  the loader measures (:func:`onnx_frontend.weight_matrices.nonzero_slices`); otherwise
+  each weight is non-zero with its layer's weight density (seeded draws; dense without
+  densities) and every slice of a non-zero weight counts as non-zero (the densities give
+  no values to slice; the fast model, too, skips no slice column of weights it has not
+  measured);
 - inputs: one inference's activations, the ``A``-bit codes of every weighted layer's input
   tensor quantised as an activation profile does
   (:func:`onnx_frontend.activation_profile.quantised`), computed by ONNX Runtime on
@@ -32,7 +36,7 @@ from onnx_frontend.activation_profile import (
     ProfileError, layer_inputs, quantised, random_inputs, random_source,
 )
 from onnx_frontend.network import Layer, Network
-from onnx_frontend.weight_matrices import weight_matrices
+from onnx_frontend.weight_matrices import nonzero_slices, weight_matrices
 
 #: Standard-normal inputs the model runs on and their seed: those ``--sparsity measured``
 #: measures (:data:`costmodel.sparsity.source.MEASURED_INPUTS`, ``measure_profile``'s seed).
@@ -47,8 +51,8 @@ class ZeroPatterns:
         network: the network.
         bits: A, the activation precision of the input codes.
         densities: what drawn zeros follow (None: every weight and input bit non-zero).
-        weights: layer index -> ``(groups, rows_g, cols_g)`` bool, the non-zero weights
-            of the model's own matrices (layers absent: drawn).
+        weights: layer index -> ``(groups, rows_g, cols_g)`` float, the model's own
+            weight matrices (layers absent: drawn).
         activations: per model input, ONNX tensor -> ``(C, H, W)`` uint32 codes of what
             the weighted layers read (empty: inputs drawn).
         seed: seed of the draws.
@@ -66,12 +70,21 @@ class ZeroPatterns:
     def weight_mask(self, layer: Layer, j: int) -> np.ndarray:
         """``(groups, rows_g, cols_g)`` bool: the non-zero weights of weighted layer ``j``."""
         if layer.index in self.weights:
-            return self.weights[layer.index]
+            return self.weights[layer.index] != 0
         shape = (layer.groups, layer.matrix_rows, layer.matrix_cols)
         w = 1.0 if self.densities is None else float(self.densities.weight_density[j])
         if w >= 1:
             return np.ones(shape, dtype=bool)
         return np.random.default_rng([self.seed, 1, j]).random(shape) < w
+
+    def weight_slices(self, layer: Layer, j: int, weight_bits: int, cell_bits: int) -> np.ndarray:
+        """``(groups, rows_g, cols_g)`` unsigned: bit ``k`` set where the ``k``-th
+        ``cell_bits``-bit slice of the ``weight_bits``-bit weight of weighted layer ``j`` is
+        non-zero (drawn weights: every slice of a non-zero weight; module docstring)."""
+        if layer.index in self.weights:
+            return nonzero_slices(self.weights[layer.index], weight_bits, cell_bits)
+        every = (1 << -(-weight_bits // cell_bits)) - 1
+        return self.weight_mask(layer, j) * np.min_scalar_type(every).type(every)
 
     def input_codes(self, layer: Layer, j: int, sample: int) -> np.ndarray:
         """The uint32 codes of weighted layer ``j``'s input in inference ``sample``:
@@ -100,7 +113,7 @@ def zero_patterns(network: Network, bits: int, densities: Densities | None, mode
     inputs of seed :data:`MODEL_SEED`; the rest drawn from ``densities`` with ``seed``
     (module docstring). ProfileError (one line) when ``model`` asks for activations but
     holds no weights or cannot run."""
-    weights = {} if model is None else {i: m != 0 for i, m in weight_matrices(model, network).items()}
+    weights = {} if model is None else weight_matrices(model, network)
     runs: tuple[dict[str, np.ndarray], ...] = ()
     if model is not None and activations:
         if not weights:

@@ -27,21 +27,28 @@ array           mean over arrays of their driven share (a crossbar's read curren
 products        non-zero weights in driven rows / weights held
 columns         1                           copies that run x their        operation-unit cycles x kept
                                             kept columns / all columns     columns, summed over arrays
+conversions     1                           columns                        columns x ou_bits
 time            1                           1 if any copy runs, else 0     the slowest array's cycles
 ==============  ==========================  =============================  ==================================
 
 A copy's iteration runs (skip) when it drives some row; an array's operation-unit cycles
 (compact) are ``ceil(driven rows / ou_rows)``, and the step's iteration lasts as long as
-its slowest array (over all copies): where the fast model takes the mean of that
-expectation over arrays, the reference takes the maximum. Kept columns are the array's
-column pieces holding a non-zero weight.
+its slowest array (over all copies), whose expectation the fast model takes. Kept
+columns are the column pieces of the array's weight slices (``slices = weight bits /
+cell bits`` arrays, one per ``c``-bit slice; SRAM: one, whole weights) whose slice is
+non-zero in some weight of the piece, over ``slices`` x its columns; the codes are the
+loader's (:meth:`~costmodel.sparsity.patterns.ZeroPatterns.weight_slices`, at the
+technology's weight bits and the design's cell bits). ``ou_bits`` is the share of its
+ADC's resolution an operation unit's partial sum needs
+(:func:`costmodel.sparsity.applied.ou_bits_share`).
 
 The occurrence's work is the resolve step's dense per-step work times these shares
-(rows: DAC conversions, array: crossbar reads, columns: ADC conversions and
-shift-and-add, products: an SRAM array's multipliers and, in digital arrays, its adder
-trees), its energies the evaluator's formulas of them
-(:func:`costmodel.resolve._occurrence_energy`), its durations the dense ones times the
-time share (mvm) or its work over the units (adc, shift_add); gate keeps every duration.
+(rows: DAC conversions, array: crossbar reads, conversions: ADC conversions (SRAM
+analog: the in-array converters), columns: shift-and-add, products: an SRAM array's
+multipliers and, in digital arrays, its adder trees), its energies the evaluator's
+formulas of them (:func:`costmodel.resolve._occurrence_energy`), its durations the dense
+ones times the time share (mvm) or its work over the units (adc, shift_add); gate keeps
+every duration.
 The zero detectors' energy (every driven row position, every iteration) and compaction's
 index and mux energy (per operation-unit cycle and row) are each step's overhead.
 """
@@ -57,6 +64,7 @@ from costmodel.array_figures import ArrayFigures, array_figures
 from costmodel.design import COMPONENTS, DesignBatch
 from costmodel.opgraph import Occurrences, OP_CHAIN
 from costmodel.resolve import _occurrence_energy
+from costmodel.sparsity.applied import ou_bits_share
 from costmodel.sparsity.factors import COMPACT, GATE, SKIP
 from costmodel.sparsity.layout import Layout, layout
 from costmodel.sparsity.patterns import ZeroPatterns, unrolled_inputs
@@ -75,16 +83,19 @@ def sampled_occurrences(resolved, n: int, batch: DesignBatch, patterns: ZeroPatt
         return {}
     out = {}
     modes = batch.sparse_mode[n]
-    figures = array_figures(resolved.tech, batch.subset(n))
+    one = batch.subset(n)
+    figures = array_figures(resolved.tech, one)
+    bits_share = float(ou_bits_share(resolved.tech, one, figures)[0])
     for j in np.flatnonzero(modes >= GATE):
-        out[int(resolved.workload.layer_of_w[j])] = _layer(resolved, n, batch, figures, patterns, sample, int(j),
-                                                           int(modes[j]))
+        out[int(resolved.workload.layer_of_w[j])] = _layer(resolved, n, batch, figures, bits_share, patterns, sample,
+                                                           int(j), int(modes[j]))
     return out
 
 
-def _layer(r, n: int, batch: DesignBatch, a: ArrayFigures, patterns: ZeroPatterns, sample: int, j: int,
-           mode: int) -> Occurrences:
-    """The occurrences of weighted layer ``j`` of design ``n`` (array figures ``a``) in ``mode``."""
+def _layer(r, n: int, batch: DesignBatch, a: ArrayFigures, bits_share: float, patterns: ZeroPatterns, sample: int,
+           j: int, mode: int) -> Occurrences:
+    """The occurrences of weighted layer ``j`` of design ``n`` (array figures ``a``, its
+    operation units' ADC bits share ``bits_share``) in ``mode``."""
     tech, wl = r.tech, r.workload
     l = int(wl.layer_of_w[j])
     layer = patterns.network.layers[l]
@@ -92,14 +103,19 @@ def _layer(r, n: int, batch: DesignBatch, a: ArrayFigures, patterns: ZeroPattern
     dens = r.densities
     kept = (kept_matrix(layer, dens.zero_rows[j], dens.zero_cols[j]) if dens is not None
             else (layer.matrix_rows, layer.matrix_cols))
-    lay = layout(layer, patterns.weight_mask(layer, j), kept, tech.xbar_sizes[si], tech.array_cols[si])
+    weight_bits, cell_bits = tech.precision.weight_bits, int(batch.cell_bits[n])
+    lay = layout(layer, patterns.weight_mask(layer, j), patterns.weight_slices(layer, j, weight_bits, cell_bits),
+                 kept, tech.xbar_sizes[si], tech.array_cols[si])
     _check_geometry(lay, wl, si, j, l)
     k = int(batch.dac_bits[n])
     driven, products = _counts(lay, unrolled_inputs(layer, patterns.input_codes(layer, j, sample)),
                                int(r.iterations[n]), k, tech.sram is not None)
     dup = int(r.dup[n, l])
     T_r, T_c = int(r.tiles.rows[n, j]), int(r.tiles.cols[n, j])
-    shares = _shares(lay, driven, products, dup, T_r, T_c, mode, tech, float(r.xbar_size[n]))
+    shares = _shares(lay, -(-weight_bits // cell_bits), driven, products, dup, T_r, T_c, mode, tech,
+                     float(r.xbar_size[n]))
+    if mode >= SKIP:                                                   # compact's conversions resolve fewer bits
+        shares["conversions"] = shares["columns"] * (bits_share if mode == COMPACT else 1.0)
     return _occurrences(r, n, a, j, l, lay, dup, T_r * T_c, mode, shares)
 
 
@@ -139,9 +155,11 @@ def _tile_starts(total: int, parts: int) -> np.ndarray:
     return starts
 
 
-def _shares(lay: Layout, driven, products, dup: int, T_r: int, T_c: int, mode: int, tech, xbar_size: float) -> dict:
+def _shares(lay: Layout, slices: int, driven, products, dup: int, T_r: int, T_c: int, mode: int, tech,
+            xbar_size: float) -> dict:
     """Per occurrence ``(T * steps, B)`` shares of the dense work (module docstring; the
-    products' only with ``products``) and the time multiplier, plus each array's mean
+    products' only with ``products``; ``slices`` the arrays of one weight's bit slices
+    ``lay``'s kept slice columns count) and the time multiplier, plus each array's mean
     operation-unit cycles (compact)."""
     B, n_rb, P, cg = driven.shape
     steps = ceil(P / dup)
@@ -174,9 +192,10 @@ def _shares(lay: Layout, driven, products, dup: int, T_r: int, T_c: int, mode: i
         out["products"] = occurrence(tiles(per_copy(products)).sum(3) / (dup * per_tile(lay.weights)[None, :, None, :]))
     if mode == GATE:
         return out
-    # conversions of an array per cycle: its kept columns (or physical columns) of all it converts
+    # conversions of an array per cycle: its kept slice columns' share of the columns (or
+    # physical columns) every slice's array converts
     converts = lay.cols if tech.counting.adc_conversions == "used_columns" else np.full(lay.cols.shape, xbar_size)
-    kept = (lay.kept_cols / lay.cols * converts)[None, :, None, None, :]
+    kept = (lay.kept_slice_cols / (slices * lay.cols) * converts)[None, :, None, None, :]
     every = dup * per_tile(converts)[None, :, None, :]
     if mode == SKIP:
         runs = tiles(d) > 0                                            # (B, T_r, steps, dup, T_c): a copy drives a row
@@ -205,7 +224,7 @@ def _occurrences(r, n: int, a: ArrayFigures, j: int, l: int, lay: Layout, dup: i
     work = {
         "dac_conv": rows * shares["rows"], "crossbars": arrays * shares["array"],
         "adc_conv": (used if tech.counting.adc_conversions == "used_columns" else arrays * float(r.xbar_size[n]))
-        * (shares["products"] if digital else shares.get("columns", 1.0)),
+        * (shares["products"] if digital else shares.get("conversions", 1.0)),
         "shift_add": used * F(1.0 / tech.vector_units.width) * a.shift_add_outside * shares.get("columns", 1.0),
     }
     if tech.sram is not None:
