@@ -126,6 +126,8 @@ def test_structured_zero_channels_need_fewer_arrays_and_buy_more_copies():
     net = conv_model(w)
     tech = tech_of("reram")
     d = densities_of(net, None, tech.precision.activation_bits, "test", tech.precision.weight_bits)
+    from costmodel.workload import build_workload
+    assert build_workload(net, tech).row_groups[0, 0] == 5 and build_workload(net, tech, d).row_groups[0, 0] == 3
     b = random_designs(net, tech, 2.0, 8, seed=0)
     dense = evaluate(net, tech, b, 2.0)
     pruned = evaluate(net, tech, b, 2.0, densities=d)
