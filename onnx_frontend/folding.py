@@ -19,29 +19,31 @@ from onnx.reference import ReferenceEvaluator
 MAX_FOLD_ELEMENTS = 4096
 
 
-def fold_shape_constants(model: onnx.ModelProto, shapes: dict[str, tuple[int, ...] | None]) -> bool:
+def fold_shape_constants(model: onnx.ModelProto, shapes: dict[str, tuple[int, ...] | None],
+                         keep: frozenset[str] = frozenset()) -> bool:
     """Fold what can be folded in place; return whether anything changed.
 
     Args:
         model: the model, modified in place.
         shapes: static shapes known so far (name -> dims, ``None`` when unknown).
+        keep: tensors never folded (epitome weight chains, which the loader reads).
     """
     graph = model.graph
     values = {i.name: numpy_helper.to_array(i) for i in graph.initializer if _small(i.dims)}
     folded: dict[str, np.ndarray] = {}
-    keep: list[onnx.NodeProto] = []
+    kept: list[onnx.NodeProto] = []
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 17)
     for node in graph.node:
-        result = _try_fold(node, values, shapes, opset)
+        result = None if keep.intersection(node.output) else _try_fold(node, values, shapes, opset)
         if result is None:
-            keep.append(node)
+            kept.append(node)
             continue
         for name, arr in zip(node.output, result):
             values[name] = folded[name] = arr
     if not folded:
         return False
     del graph.node[:]
-    graph.node.extend(keep)
+    graph.node.extend(kept)
     graph.initializer.extend(numpy_helper.from_array(a, n) for n, a in folded.items())
     stale = set(folded)
     kept_vi = [v for v in graph.value_info if v.name not in stale]

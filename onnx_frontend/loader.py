@@ -6,7 +6,8 @@ maps each one through :mod:`onnx_frontend.ops`. Tensors are tracked as *data* (d
 from the network input: they carry activations) or *constant* (initializers, weights
 declared as graph inputs, and everything computed only from those, such as the
 Shape/Gather/Concat chains exporters emit before a Reshape). Nodes with only constant
-inputs are constant folding and are skipped.
+inputs are constant folding and are skipped. A Conv weight computed from a smaller stored
+tensor (an exported epitome layer) is read by :mod:`onnx_frontend.epitome_chain`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import onnx
 from onnx import shape_inference
 
+from onnx_frontend.epitome_chain import CHAIN_OPS, chain_tensors, epitome_weights, weight_inputs
 from onnx_frontend.errors import FrontendError
 from onnx_frontend.folding import fold_shape_constants
 from onnx_frontend.network import Network
@@ -61,7 +63,9 @@ def load_network(model: str | os.PathLike | onnx.ModelProto, name: str | None = 
         proto = read_model(Path(model))
         default_name = Path(model).stem
     proto = _prepare(proto, label=str(model) if not isinstance(model, onnx.ModelProto) else "model")
-    state = GraphState.from_graph(proto.graph, _weight_inputs(proto.graph), static_shapes(proto.graph))
+    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 17)
+    state = GraphState.from_graph(proto.graph, _weight_inputs(proto.graph), static_shapes(proto.graph),
+                                  epitome_weights(proto.graph, opset))
     for node in proto.graph.node:
         map_node(state, node)
     return state.to_network(name or default_name)
@@ -100,6 +104,7 @@ def _prepare(proto: onnx.ModelProto, label: str) -> onnx.ModelProto:
     except onnx.checker.ValidationError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid model"
         raise FrontendError(f"{label}: fails the ONNX checker ({first}); re-export the model") from None
+    chains = frozenset(chain_tensors(proto.graph))
     for _ in range(_FOLD_ROUNDS):
         try:
             proto = shape_inference.infer_shapes(proto, strict_mode=True, data_prop=True)
@@ -112,7 +117,7 @@ def _prepare(proto: onnx.ModelProto, label: str) -> onnx.ModelProto:
         produced = [o for n in proto.graph.node for o in n.output if o]
         if all(shapes.get(o) is not None for o in produced):
             break
-        if not fold_shape_constants(proto, shapes):
+        if not fold_shape_constants(proto, shapes, keep=chains):
             break
     return proto
 
@@ -143,7 +148,8 @@ def _weight_inputs(graph: onnx.GraphProto) -> set[str]:
     """Graph inputs (not initializers) that are only ever used as operator parameters.
 
     Uses through ``Identity`` nodes count as uses of their input (exporters route
-    de-duplicated weights through Identity).
+    de-duplicated weights through Identity), and so do uses through the weight path of
+    an epitome chain (:data:`~onnx_frontend.epitome_chain.CHAIN_OPS`) that ends in them.
     """
     initializers = {i.name for i in graph.initializer}
     candidates = {i.name for i in graph.input if i.name not in initializers}
@@ -155,7 +161,7 @@ def _weight_inputs(graph: onnx.GraphProto) -> set[str]:
     def positions(name: str, seen: frozenset = frozenset()) -> list[tuple[onnx.NodeProto, int]]:
         out = []
         for node, pos in uses.get(name, []):
-            if node.op_type == "Identity" and node.output[0] not in seen:
+            if node.op_type in CHAIN_OPS and weight_inputs(node, pos) and node.output[0] not in seen:
                 out += positions(node.output[0], seen | {node.output[0]})
             else:
                 out.append((node, pos))

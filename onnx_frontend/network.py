@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from math import prod
 from typing import Literal
 
+from onnx_frontend.epitome import Epitome
+
 LayerKind = Literal["conv", "fc", "pool", "eltwise", "concat"]
 LAYER_KINDS: tuple[str, ...] = ("conv", "fc", "pool", "eltwise", "concat")
 Shape3 = tuple[int, int, int]
@@ -46,6 +48,10 @@ class Layer:
         producers: indices of the layers feeding each entry of ``in_shapes``;
             ``-1`` marks the network input.
         pool_type: ``"max"`` or ``"avg"`` for pool layers, else ``None``.
+        epitome: the stored :class:`~onnx_frontend.epitome.Epitome` of a conv layer whose
+            kernel is sampled from one, else ``None`` (dense). Compared, but not in the
+            repr, so not part of :meth:`Network.fingerprint`: the cost model does not use
+            epitomes yet.
     """
 
     index: int
@@ -64,6 +70,7 @@ class Layer:
     activation: tuple[str, ...] = ()
     producers: tuple[int, ...] = ()
     pool_type: str | None = None
+    epitome: Epitome | None = field(default=None, repr=False)
 
     @property
     def in_shape(self) -> Shape3:
@@ -112,6 +119,11 @@ class Layer:
     @property
     def params(self) -> int:
         return self.weights + self.bias
+
+    @property
+    def stored_weights(self) -> int:
+        """Weight values the layer stores: its epitome's size, else :attr:`weights`."""
+        return self.epitome.stored_weights if self.epitome is not None else self.weights
 
 
 @dataclass(frozen=True)
@@ -202,6 +214,8 @@ class Network:
                 "out_hw": list(l.out_hw),
                 "macs": l.macs,
                 **self._density_fields(l.index),
+                "stored_weights": l.stored_weights,
+                "epitome": l.epitome.as_dict() if l.epitome is not None else None,
             }
             for l in self.layers
         ]

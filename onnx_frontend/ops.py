@@ -18,6 +18,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from onnx_frontend.epitome_chain import ComputedWeight, check_fit
 from onnx_frontend.errors import FrontendError, UnsupportedOperatorError
 from onnx_frontend.limits import check_layer, check_tensor
 from onnx_frontend.network import Layer, Network, Shape3
@@ -87,15 +88,19 @@ class GraphState:
     weight_data: dict[str, onnx.TensorProto] = field(default_factory=dict)  # initializers of rank >= 2
     densities: dict[int, WeightDensity] = field(default_factory=dict)       # by layer index
     input_tensors: dict[int, str] = field(default_factory=dict)             # weighted layers' data inputs
+    computed: dict[str, ComputedWeight] = field(default_factory=dict)       # conv weights sampled from epitomes
 
     @classmethod
     def from_graph(
-        cls, graph: onnx.GraphProto, weight_inputs: set[str], shapes: dict[str, tuple[int, ...] | None]
+        cls, graph: onnx.GraphProto, weight_inputs: set[str], shapes: dict[str, tuple[int, ...] | None],
+        computed: dict[str, ComputedWeight] | None = None,
     ) -> "GraphState":
-        """Start the walk: initializers and ``weight_inputs`` are constants, the rest data."""
+        """Start the walk: initializers and ``weight_inputs`` are constants, the rest data;
+        ``computed`` are the conv weights epitome chains compute (by weight name)."""
         consts = {i.name: numpy_helper.to_array(i) for i in graph.initializer if len(i.dims) <= 1}
         state = cls(shapes=shapes, consts=consts, const_names=set(consts) | weight_inputs,
-                    weight_data={i.name: i for i in graph.initializer if len(i.dims) > 1})
+                    weight_data={i.name: i for i in graph.initializer if len(i.dims) > 1},
+                    computed=dict(computed or {}))
         data_inputs = [i.name for i in graph.input if i.name not in state.const_names]
         if len(data_inputs) != 1:
             raise FrontendError(
@@ -144,9 +149,13 @@ class GraphState:
         ONNX tensor ``data_input`` it reads (what an activation profile measures)."""
         self.input_tensors[len(self.layers) - 1] = data_input
         init = self.weight_data.get(name)
-        if init is None:
+        computed = self.computed.get(name)
+        if computed is not None and computed.kernel is not None:
+            arr = computed.kernel
+        elif init is None:
             return
-        arr = numpy_helper.to_array(init)
+        else:
+            arr = numpy_helper.to_array(init)
         if arr.size == 0:
             return
         self.densities[len(self.layers) - 1] = measure(unrolled(arr.T if transpose else arr, groups))
@@ -217,6 +226,9 @@ def _conv(state: GraphState, node: onnx.NodeProto, x: Tensor) -> None:
     padding = tuple(p + q for p, q in zip(padding, x.pad))
     cout, hout, wout = out[1], out[2], out[3]
     bias = state.shape(node.input[2])[0] if len(node.input) > 2 and node.input[2] else 0
+    computed = state.computed.get(node.input[1])
+    if computed is not None:
+        check_fit(f"Conv node '{node.name or node.output[0]}'", computed, w[0], w[1], kernel)
     state.add_layer(
         node,
         "conv",
@@ -229,6 +241,7 @@ def _conv(state: GraphState, node: onnx.NodeProto, x: Tensor) -> None:
         weights=prod(w),
         bias=bias,
         macs=cout * hout * wout * w[1] * w[2] * w[3],
+        epitome=computed.epitome if computed is not None else None,
     )
     state.measure_weights(node.input[1], groups, transpose=False, data_input=node.input[0])
 
