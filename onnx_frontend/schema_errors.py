@@ -29,7 +29,7 @@ def describe(err: dict, model: type[BaseModel]) -> str:
         key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
     if err["type"] == "extra_forbidden":
         fields = _model_at(model, err["loc"][:-1]).model_fields
-        return f"unknown key {key!r}; allowed keys: {', '.join(fields)}"
+        return f"unknown key {key!r}; allowed keys: {', '.join(f.alias or n for n, f in fields.items())}"
     if err["type"] == "missing":
         return f"key {key!r} is missing; add it"
     value = err.get("input")
