@@ -39,8 +39,8 @@ def sparsity_densities(spec: str | None, network: Network, tech: Technology,
     if spec == MEASURED:
         if model is None or not any(d is not None for d in network.weight_densities):
             raise ProfileError(f"--sparsity measured: {network.name} holds no weights to measure; export the model "
-                               "with its weights, give a profile (pimtune profile MODEL -o FILE.yaml), or use "
-                               "--sparsity dense")
+                               "with its weights (a zoo network: pimtune zoo NAME -o FILE.onnx --random-weights), "
+                               "give a profile (pimtune profile MODEL -o FILE.yaml), or use --sparsity dense")
         profile = measure_profile(model, network, random=MEASURED_INPUTS, activation_bits=bits)
         return densities_of(network, profile, bits, f"measured (weights; activations: {profile.source})", weight_bits)
     path = Path(spec)
