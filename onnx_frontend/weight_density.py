@@ -81,7 +81,7 @@ def measure(matrices: np.ndarray, weight_bits: int = 8) -> WeightDensity:
                          tile_zero_slice_cols={b: _tile_zero_slice_cols(matrices, b) for b in WEIGHT_BITS})
 
 
-def _codes(matrices: np.ndarray, weight_bits: int) -> np.ndarray:
+def sign_magnitude_codes(matrices: np.ndarray, weight_bits: int) -> np.ndarray:
     """Sign-magnitude codes of a symmetric per-layer quantisation at ``weight_bits`` (module docstring)."""
     top = np.abs(matrices).max() if matrices.size else 0.0
     levels = 2 ** (weight_bits - 1) - 1
@@ -94,7 +94,7 @@ def _codes(matrices: np.ndarray, weight_bits: int) -> np.ndarray:
 def _tile_zero_slice_cols(matrices: np.ndarray, weight_bits: int) -> dict[int, dict[int, float]]:
     """Per cell resolution and tile size, the share of slice column pieces that are zero:
     a piece's slice is zero where the OR of its weights' codes has no one in the slice."""
-    code = _codes(matrices, weight_bits)
+    code = sign_magnitude_codes(matrices, weight_bits)
     rows = code.shape[1]
     out: dict[int, dict[int, float]] = {c: {} for c in CELL_BITS}
     for size in TILE_SIZES:
@@ -108,7 +108,7 @@ def _tile_zero_slice_cols(matrices: np.ndarray, weight_bits: int) -> dict[int, d
 
 
 def _slice_density(matrices: np.ndarray, weight_bits: int) -> dict[int, float]:
-    code = _codes(matrices, weight_bits)
+    code = sign_magnitude_codes(matrices, weight_bits)
     kind = code.dtype.type
     out = {}
     for c in CELL_BITS:

@@ -3,7 +3,8 @@
 :func:`weight_matrices` finds, for every conv and fc layer of a :class:`Network` loaded
 from ``model``, the ONNX node it came from (by layer name) and unrolls the node's
 initializer as the loader measures it (:func:`onnx_frontend.weight_density.unrolled`):
-``(groups, rows_g, cols_g)``, rows ``(input channel, kernel row, kernel column)`` of the
+``(groups, rows_g, cols_g)`` (weights routed through Identity nodes included), rows
+``(input channel, kernel row, kernel column)`` of the
 group in that order, columns its output channels. Layers whose weights the model does
 not hold (structure-only models) are absent.
 
@@ -20,13 +21,16 @@ import onnx
 from onnx import numpy_helper
 
 from onnx_frontend.network import Network
-from onnx_frontend.weight_density import _codes, unrolled
+from onnx_frontend.weight_density import sign_magnitude_codes, unrolled
 
 
 def weight_matrices(model: onnx.ModelProto, network: Network) -> dict[int, np.ndarray]:
     """Layer index -> ``(groups, rows_g, cols_g)`` float weights of each weighted layer of
     ``network`` whose weights ``model`` holds (module docstring)."""
     data = {i.name: i for i in model.graph.initializer}
+    for node in model.graph.node:                                       # exporters route shared weights through Identity
+        if node.op_type == "Identity" and node.input[0] in data:
+            data[node.output[0]] = data[node.input[0]]
     by_name = {l.name: l for l in network.layers if l.is_weighted}
     out: dict[int, np.ndarray] = {}
     for node in model.graph.node:
@@ -53,7 +57,7 @@ def nonzero_slices(matrices: np.ndarray, weight_bits: int, cell_bits: int) -> np
     ``cell_bits``-bit slice (least significant first; the sign in the top one) of the
     weight's sign-magnitude code at ``weight_bits`` is non-zero; ``ceil(weight_bits /
     cell_bits)`` slices."""
-    code = _codes(matrices, weight_bits)
+    code = sign_magnitude_codes(matrices, weight_bits)
     if weight_bits <= 16:                                               # one table lookup per code
         return _slice_bits(np.arange(1 << weight_bits, dtype=code.dtype), weight_bits, cell_bits)[code]
     return _slice_bits(code, weight_bits, cell_bits)

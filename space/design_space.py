@@ -236,7 +236,7 @@ class DesignSpace:
         source and fingerprint; nothing for a dense space, so that its studies keep their
         identity."""
         d = self.densities
-        return {} if d is None else {"sparsity": d.source, "sparsity_sha1": d.fingerprint()}
+        return {} if d is None else {"sparsity": d.source, "sparsity_fingerprint": d.fingerprint()}
 
     def segment_identity(self) -> dict:
         """The segmented-execution options, for study identities (resumes refuse a study

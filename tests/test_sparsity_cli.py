@@ -231,7 +231,7 @@ def test_sweep_sparsity_axis_runs_in_process_and_summarises(files, tmp_path):
     assert all(r["best"] is not None for r in results)
     storage = open_storage(url)
     study = optuna.load_study(study_name=cells[1].study_name, storage=storage)
-    assert study.user_attrs["pimtune"]["sparsity_sha1"] == inputs.densities_of(cells[1]).fingerprint()
+    assert study.user_attrs["pimtune"]["sparsity_fingerprint"] == inputs.densities_of(cells[1]).fingerprint()
     rows = summary_rows(storage, cells)
     assert [r["sparsity"] for r in rows] == ["dense", "p"]
     files_out = write_summary(rows, tmp_path / "out", "sweep s")

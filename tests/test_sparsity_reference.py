@@ -410,3 +410,22 @@ def test_model_without_weights_cannot_give_activations():
     net = load_network(structure)
     with pytest.raises(ProfileError, match="holds no weights"):
         zero_patterns(net, 16, None, structure)
+
+
+def test_weights_routed_through_identity_are_the_models_own():
+    from onnx_frontend.weight_matrices import weight_matrices
+    from tests.onnx_styles import Styled
+
+    w = np.random.default_rng(5).standard_normal((6, 3, 3, 3)).astype(np.float32)
+    w[w < 0.3] = 0
+    s = Styled(in_shape=(1, 3, 8, 8))
+    stored = s.name("w")
+    s.inits.append(numpy_helper.from_array(w, stored))
+    shared = s.node("Identity", [stored])
+    y = s.node("Conv", ["x", shared], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    model = s.model(y)
+    net = load_network(model)
+    found = weight_matrices(model, net)
+    layer = net.weighted_layers[0]
+    assert set(found) == {layer.index}
+    np.testing.assert_array_equal(found[layer.index], w.reshape(1, 6, 27).transpose(0, 2, 1))

@@ -98,7 +98,7 @@ def test_the_space_with_densities_has_one_mode_column_per_layer(tech_name, modes
     assert all(dists[n] == optuna.distributions.IntDistribution(0, modes - 1) for n in names)
     assert space.sparsity_label() == f"-sp-{space.densities.fingerprint()}"
     assert space.sparsity_identity() == {"sparsity": space.densities.source,
-                                         "sparsity_sha1": space.densities.fingerprint()}
+                                         "sparsity_fingerprint": space.densities.fingerprint()}
 
 
 def test_the_modes_are_exported_to_ray_tune():
@@ -246,7 +246,7 @@ def test_synthesis_identity_and_names_carry_the_densities():
     sparse = synthesis_space(network, tech, 20.0, dense.options, plan, densities=measured())
     assert "sparsity" not in identity(dense, plan) and default_study_name(dense, plan) == \
         "alexnet-cifar-20W-synth-tops_per_watt-quick"
-    assert identity(sparse, plan)["sparsity_sha1"] == measured().fingerprint()
+    assert identity(sparse, plan)["sparsity_fingerprint"] == measured().fingerprint()
     assert default_study_name(sparse, plan) == f"alexnet-cifar-20W-synth-tops_per_watt-quick-sp-{measured().fingerprint()}"
     storage = optuna.storages.InMemoryStorage()
     open_study(storage, "s", None, ["maximize"], identity(sparse, plan))

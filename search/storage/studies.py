@@ -9,7 +9,7 @@
   :data:`STUDY_KEY` and compared key by key when the study is opened again. The budgets
   are ``power_w`` (W; None when the study has none) and ``area_mm2`` (mm^2), kept only
   when given, so that studies made with a power budget alone keep their identity; the
-  densities of a sparsity-aware search (``sparsity``: their source, ``sparsity_sha1``:
+  densities of a sparsity-aware search (``sparsity``: their source, ``sparsity_fingerprint``:
   their fingerprint) likewise only when given, so that dense studies keep theirs. Such
   keys must match on both sides (:data:`OPTIONAL_KEYS`).
 - :func:`fail_stale_trials`: trials a killed run left RUNNING or WAITING become FAIL.
@@ -37,9 +37,9 @@ LABELS = {"command": "command", "network": "network", "power_w": "power budget (
           "objective": "objective", "outer": "outer sampler", "effort": "effort",
           "effort_sha1": "effort settings", "seed": "seed", "duplication": "duplication source",
           "network_sha1": "network structure", "sparsity": "sparsity",
-          "sparsity_sha1": "sparsity densities (fingerprint)"}
+          "sparsity_fingerprint": "sparsity densities (fingerprint)"}
 #: Identity keys absent when there is no area budget or no sparsity: compared even when one side lacks them.
-OPTIONAL_KEYS = ("area_mm2", "sparsity", "sparsity_sha1")
+OPTIONAL_KEYS = ("area_mm2", "sparsity", "sparsity_fingerprint")
 
 
 def open_storage(url: str | None, resumable: bool = False, existing: bool = False):
