@@ -71,7 +71,7 @@ def estimate_ops(resolved: Resolved, n: int) -> int:
     """Operation occurrences the reference scheduler will schedule for design ``n``:
     per layer, steps x (kinds present + (B - 1) x iterated kinds present)."""
     present = resolved.durations[:, n, :] > 0                         # (K, La)
-    iters = np.where(resolved.workload.weighted, int(resolved.iterations[n]), 1)
+    iters = np.where(resolved.workload.weighted, resolved.iterations[n].astype(np.int64), 1)
     per_step = (present & ~_ITERATED[:, None]).sum(0) + (present & _ITERATED[:, None]).sum(0) * iters
     return int((per_step * resolved.steps[n].astype(np.int64)).sum())
 

@@ -64,6 +64,10 @@ class DesignBatch:
             ``DATAFLOWS`` (0 weight-, 1 input-, 2 output-stationary); None: 0.
         sparse_mode: ``(N, L)`` how each layer exploits zeros, an index of ``SPARSE_MODES``
             (0 none, 1 gate, 2 skip, 3 compact; MODEL.md section 10); None: 0.
+        epitome: ``(N, L, 4)`` each layer's epitome ``(out, in, p, q)``, zeros where dense
+            (MODEL.md section 11); None: the network's own.
+        weight_bits: ``(N, L)`` each layer's weight precision; None: the network's own (a
+            plan's, else the technology's).
         macro_mode: "specialised" (per-set peripherals) or "identical" (every macro alike).
     """
 
@@ -83,6 +87,8 @@ class DesignBatch:
     batch: np.ndarray | None = None
     dataflow: np.ndarray | None = None
     sparse_mode: np.ndarray | None = None
+    epitome: np.ndarray | None = None
+    weight_bits: np.ndarray | None = None
     macro_mode: str = "specialised"
     _checked: bool = field(default=False, repr=False)
 
@@ -110,6 +116,13 @@ class DesignBatch:
         for name in ("counts", "alloc_weights"):
             if getattr(self, name) is not None:
                 setattr(self, name, np.asarray(getattr(self, name), dtype=float))
+        if self.weight_bits is not None:
+            self.weight_bits = np.broadcast_to(np.asarray(self.weight_bits, dtype=np.int64), (n, L)).copy()
+        if self.epitome is not None:
+            e = np.asarray(self.epitome, dtype=np.int64)
+            if e.shape[-2:] != (L, 4):
+                raise DesignError(f"epitome must be (N, {L}, 4) (out, in, p, q per layer); got {e.shape}")
+            self.epitome = np.broadcast_to(e, (n, L, 4)).copy()
         if self.macro_mode not in MACRO_MODES:
             raise DesignError(f"macro_mode must be one of {MACRO_MODES}, got {self.macro_mode!r}")
         shapes = {f: getattr(self, f).shape for f in ("dup", "macros", "share", "segment", "dataflow", "sparse_mode")}
@@ -146,7 +159,7 @@ class DesignBatch:
         modes = {b.macro_mode for b in batches}
         if len(modes) != 1:
             raise DesignError(f"cannot join designs with different macro modes {sorted(modes)}")
-        for name in ("counts", "alloc_weights"):
+        for name in ("counts", "alloc_weights", "epitome", "weight_bits"):
             if len({getattr(b, name) is not None for b in batches}) != 1:
                 raise DesignError(f"cannot join designs with and without {name}")
         arrays = {}
@@ -180,10 +193,25 @@ class DesignBatch:
             "dataflow": [DATAFLOWS[int(v)] for v in self.dataflow[n]],
             "batch": int(self.batch[n]),
             **({"sparsity": [SPARSE_MODES[int(v)] for v in self.sparse_mode[n]]} if self.sparse_mode[n].any() else {}),
+            **self._mapping_keys(n, network),
             **{name: None if getattr(self, name) is None else {
                 c: getattr(self, name)[n, :, i].tolist() for i, c in enumerate(COMPONENTS)
             } for name in ("counts", "alloc_weights")},
         }
+
+    def _mapping_keys(self, n: int, network: Network) -> dict:
+        """``epitome`` and ``weight_bits`` of design ``n`` (its own, else the network's),
+        written only when some layer has one."""
+        layers = network.weighted_layers
+        out = {}
+        if self.epitome is not None or any(l.epitome is not None for l in layers):
+            rows = self.epitome[n].tolist() if self.epitome is not None else [
+                [l.epitome.out, l.epitome.in_, l.epitome.p, l.epitome.q] if l.epitome else [0] * 4 for l in layers]
+            out["epitome"] = [dict(zip(("out", "in", "p", "q"), r)) if r[0] > 0 else None for r in rows]
+        if self.weight_bits is not None or any(l.weight_bits is not None for l in layers):
+            out["weight_bits"] = (self.weight_bits[n].tolist() if self.weight_bits is not None
+                                  else [l.weight_bits for l in layers])
+        return out
 
     @classmethod
     def from_dicts(cls, designs: list[dict], network: Network, source: str = "design") -> "DesignBatch":
@@ -223,9 +251,29 @@ class DesignBatch:
             dataflow=[[DATAFLOWS.index(v) for v in d.dataflow] if d.dataflow is not None else [0] * L for d in rows],
             sparse_mode=[[SPARSE_MODES.index(v) for v in d.sparsity] if d.sparsity is not None else [0] * L
                          for d in rows],
+            **_mapping_arrays(rows, network),
             **per_component,
             macro_mode=modes.pop(),
         )
+
+
+def _mapping_arrays(rows: list[DesignJSON], network: Network) -> dict:
+    """``epitome`` (N, L, 4) and ``weight_bits`` (N, L) of JSON designs, where any has
+    them (a design without them, or a layer given as null, keeps the network's own)."""
+    layers = network.weighted_layers
+    out = {}
+    if any(d.epitome is not None for d in rows):
+        own = [[l.epitome.out, l.epitome.in_, l.epitome.p, l.epitome.q] if l.epitome else [0] * 4 for l in layers]
+        out["epitome"] = [[[e.out, e.in_, e.p, e.q] if e is not None else [0] * 4 for e in d.epitome]
+                          if d.epitome is not None else own for d in rows]
+    if any(d.weight_bits is not None for d in rows):
+        own_bits = [l.weight_bits or 0 for l in layers]
+        out["weight_bits"] = [[b or o for b, o in zip(d.weight_bits, own_bits)] if d.weight_bits is not None
+                              else own_bits for d in rows]
+        if any(0 in bits for bits in out["weight_bits"]):
+            raise DesignError("a design gives 'weight_bits' as null for a layer without its own precision; "
+                              "give every layer's weight bits")
+    return out
 
 
 def _per_design(name: str, values, n: int) -> np.ndarray:

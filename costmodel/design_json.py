@@ -62,6 +62,17 @@ ComponentWeights = create_model(
     **{c: (list[Annotated[Finite, Field(gt=0)]], ...) for c in COMPONENTS})
 
 
+class EpitomeJSON(BaseModel):
+    """One layer's epitome in a design: ``{out, in, p, q}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    out: Count
+    in_: Count = Field(alias="in")
+    p: Count
+    q: Count
+
+
 class DesignJSON(BaseModel):
     """One design as written by ``DesignBatch.to_dict`` (the README's "Design files")."""
 
@@ -87,6 +98,10 @@ class DesignJSON(BaseModel):
     dataflow: list[Literal[DATAFLOWS]] | None = None
     # how each layer exploits zeros (MODEL.md section 10); absent: none
     sparsity: list[Literal[SPARSE_MODES]] | None = None
+    # each layer's epitome (MODEL.md section 11), null where dense; absent: the network's own
+    epitome: list[EpitomeJSON | None] | None = None
+    # each layer's weight precision; absent: the network's own (a plan's, else the technology's)
+    weight_bits: list[Bits | None] | None = None
     batch: Annotated[Whole, Field(ge=1, le=MAX_BATCH)] = 1
     counts: ComponentCounts | None = None
     alloc_weights: ComponentWeights | None = None
@@ -96,7 +111,8 @@ class DesignJSON(BaseModel):
         n = len(self.layers)
         lists = {"dup": self.dup, "macros": self.macros, "share": self.share}
         lists.update({k: v for k, v in (("segment", self.segment), ("dataflow", self.dataflow),
-                                                          ("sparsity", self.sparsity)) if v is not None})
+                                        ("sparsity", self.sparsity), ("epitome", self.epitome),
+                                        ("weight_bits", self.weight_bits)) if v is not None})
         for name in ("counts", "alloc_weights"):
             table = getattr(self, name)
             if table is not None:

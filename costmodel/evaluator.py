@@ -185,7 +185,7 @@ def evaluate(network: Network, tech: Technology | str, batch: DesignBatch, power
         ops = 2.0 * network.macs
         throughput = 1.0 / interval_s
         peak_power = sum(r.peak_w.values())
-        macs_per_xbar_s = (r.xbar_size * r.array_cols).astype(float) / r.slices / (r.iterations * r.xbar_latency_ns * 1e-9)
+        macs_per_xbar_s = (r.xbar_size * r.array_cols).astype(float) / r.slices / (r.bit_iterations * r.xbar_latency_ns * 1e-9)
         peak_tops = r.chip_crossbars * macs_per_xbar_s * 2 / 1e12
         tops_per_watt = ops / energy / 1e12
         single = ops / (dynamic_total + sum(r.static_w.values()) * latency_s) / 1e12

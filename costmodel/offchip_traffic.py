@@ -60,16 +60,18 @@ class Offchip:
 
 def offchip_traffic(wl: Workload, tech: Technology, seg: np.ndarray, seg_a: np.ndarray, tiles: Tiles,
                     dup: np.ndarray, slices: np.ndarray, cells_per_weight: np.ndarray, rows_per_copy: np.ndarray,
+                    weights: np.ndarray, weight_bits: np.ndarray,
                     batch: np.ndarray, buffer_kib: np.ndarray,
                     dataflow: np.ndarray, S: int, host_w: np.ndarray,
                     set_macros: np.ndarray, row_groups: np.ndarray, col_groups: np.ndarray) -> Offchip:
     """Traffic of N designs (MODEL.md section 8).
 
     ``seg`` (N, L) and ``seg_a`` (N, La) are the segments of the weighted and of all
-    layers; ``dup`` (N, L) the copies; ``slices`` (N,) the arrays holding one weight's
-    bits and ``cells_per_weight`` (N,) the cells it occupies (a ReRAM weight: one per
+    layers; ``dup`` (N, L) the copies; ``slices`` (N, L) the arrays holding one weight's
+    bits and ``cells_per_weight`` (N, L) the cells it occupies (a ReRAM weight: one per
     slice; an SRAM weight: one per bit); ``rows_per_copy`` (N, L) the array rows one
-    copy's weights occupy (per slice);
+    copy's weights occupy (per slice); ``weights`` and ``weight_bits`` (L,) or (N, L)
+    the values one copy stores and their bits;
     ``batch`` (N,); ``buffer_kib`` (N,) the global buffer's capacity (KiB; 0: the
     technology's); ``dataflow`` (N, L) codes; ``host_w`` (N, L) the macro set of each
     weighted layer, ``set_macros`` (N, L) the macros of each set; ``row_groups``,
@@ -81,7 +83,7 @@ def offchip_traffic(wl: Workload, tech: Technology, seg: np.ndarray, seg_a: np.n
                        energy_nj={k: zero for k in ("dram", "array_write", "global_buffer")}, dram_bits=zero,
                        reload_ns=np.zeros((n, 1)), dram_ns=np.zeros((n, 1)), spilled=np.zeros(seg_a.shape),
                        writes_per_cell=zero, has_buffer=np.zeros(n, dtype=bool), buffer_kib=zero)
-    A, Wb = tech.precision.activation_bits, tech.precision.weight_bits
+    A, Wb = wl.activation_bits, weight_bits
     mem, buf, wr = tech.offchip_memory, tech.global_buffer, tech.array_write
     B = batch.astype(float)[:, None]
     rows_n = np.arange(n)[:, None]
@@ -89,9 +91,9 @@ def offchip_traffic(wl: Workload, tech: Technology, seg: np.ndarray, seg_a: np.n
     reloading = (seg[:, -1] > 0)[:, None] | tiled
     per_inference = tiled & (dataflow != WEIGHT_STATIONARY)
     reloads = np.where(per_inference, B, reloading.astype(float))
-    weights = wl.weights[wl.layer_of_w].astype(float)
+    weights = np.asarray(weights, dtype=float)
     weight_bits = reloads * weights * Wb                                      # DRAM reads per batch
-    cells = reloads * dup * weights * cells_per_weight[:, None]                # array cells written per batch
+    cells = reloads * dup * weights * cells_per_weight                # array cells written per batch
 
     # --- activations crossing segment boundaries (edges whose ends are in different segments)
     # (only edges between macro groups can cross: a layer's group is in one segment)
@@ -167,7 +169,7 @@ def offchip_traffic(wl: Workload, tech: Technology, seg: np.ndarray, seg_a: np.n
     transfer = segment_sum(weight_bits, seg, S) / bits_per_ns
     # a macro writes its own arrays: the busiest macro of a segment sets the writes' time
     busiest_rows = reloads * _busiest_blocks(tiles, dup, row_groups, col_groups, set_macros.take(rows_n * L + host_w))
-    busiest_rows *= slices[:, None] * rows_per_copy / (row_groups * col_groups)   # rows of one block
+    busiest_rows *= slices * rows_per_copy / (row_groups * col_groups)   # rows of one block
     per_set = segment_sum(busiest_rows, host_w, L)                              # (N, L) by set
     writes = segment_max(per_set, seg, S) / wr.rows_in_parallel_per_macro * wr.row_latency_ns
     # each load of a segment (or of one tile) is a two-stage pipeline of crossbar-sized chunks:
@@ -178,7 +180,7 @@ def offchip_traffic(wl: Workload, tech: Technology, seg: np.ndarray, seg_a: np.n
     blocks = row_groups * col_groups
     loads = reloads * np.where(tiled, tiles.count, 1)                          # pipeline starts per batch
     chunk_write = rows_per_copy / blocks / wr.rows_in_parallel_per_macro * wr.row_latency_ns
-    chunk_read = weights * Wb / (np.maximum(dup, 1) * blocks * slices[:, None]) / bits_per_ns
+    chunk_read = weights * Wb / (np.maximum(dup, 1) * blocks * slices) / bits_per_ns
     starts = segment_max(loads, seg, S)
     reload_ns = np.maximum(transfer + starts * _segment_least(chunk_write, reloads > 0, seg, S),
                            writes + starts * _segment_least(chunk_read, reloads > 0, seg, S))

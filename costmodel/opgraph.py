@@ -138,7 +138,7 @@ def to_opgraph(resolved, n: int, occurrences: dict[int, Occurrences] | None = No
             last = needed_producer_step(wl, l, p, out_row, resolved.dup[n, p])
             need.append(tuple(np.minimum(last, resolved.steps[n, p] - 1).astype(int).tolist()))
         layers.append(LayerOps(
-            index=l, steps=steps, iterations=int(resolved.iterations[n]) if wl.weighted[l] else 1,
+            index=l, steps=steps, iterations=int(resolved.iterations[n, l]) if wl.weighted[l] else 1,
             durations_ns={kind: float(resolved.durations[i, n, l]) for i, kind in enumerate(OP_CHAIN)},
             energies_nj={kind: float(resolved.energy(kind)[n, l]) for kind in OP_CHAIN},
             resources=resources, producers=tuple(prods), need=tuple(need),

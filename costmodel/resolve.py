@@ -19,6 +19,8 @@ import numpy as np
 
 from costmodel.array_figures import array_figures
 from costmodel.design import COMPONENTS, DesignBatch, DesignError
+from costmodel.epitome.overheads import epitome_overheads
+from costmodel.layer_map import LayerMap, LayerMapError, layer_map
 from costmodel.offchip_traffic import Offchip, offchip_traffic
 from costmodel.opgraph import ITERATED, OP_CHAIN
 from costmodel.placement import farthest_hops, mesh_ranges
@@ -66,8 +68,10 @@ class Resolved:
     workload: Workload
     tech: Technology
     reason: np.ndarray            # (N,) int, REASONS
-    iterations: np.ndarray        # (N,) bit iterations B
-    slices: np.ndarray            # (N,) weight slices
+    iterations: np.ndarray        # (N, La) iterated-chain occurrences per step: bit iterations x passes (1: weightless)
+    bit_iterations: np.ndarray    # (N,) bit iterations B at the technology's activation bits
+    slices: np.ndarray            # (N,) weight slices at the technology's weight bits
+    layer_map: LayerMap           # each weighted layer's copy: geometry, slices, passes (N, L)
     cells_per_weight: np.ndarray  # (N,) cells one weight occupies (written on a reload)
     adc_bits: np.ndarray          # (N,) resolution used (NaN: none)
     xbar_size: np.ndarray         # (N,) array rows
@@ -120,7 +124,7 @@ class Resolved:
     def energy_per_inference(self, kind: str) -> np.ndarray:
         """(N, La) dynamic energy (nJ) of all occurrences of ``kind`` in one inference
         (the occurrence energies are not cached: the evaluator needs only these)."""
-        reps = self.steps * (self.iterations[:, None] if kind in ITERATED else 1)
+        reps = self.steps * (self.iterations if kind in ITERATED else 1)
         once = self._energy_cache[kind] if kind in self._energy_cache else _occurrence_energy(self, kind)
         return once * reps
 
@@ -137,6 +141,8 @@ def _occurrence_energy(r: Resolved, kind: str) -> np.ndarray:
             e += w["cells"] * c["cell_nj"][:, None] + w["adc_conv"] * c["column_nj"][:, None]
         if "sparsity_pj" in w:          # zero detectors, skip logic, compaction indices
             e += w["sparsity_pj"] * F(1e-3)
+        if "epitome_pj" in w:           # address tables and routing muxes
+            e += w["epitome_pj"] * F(1e-3)
         return e
     if kind == "adc":
         return w["adc_conv"] * c["adc_nj"][:, None]
@@ -184,6 +190,13 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
 
     # --- globals: the arrays of either family ---------------------------------------
     a = array_figures(tech, batch)
+    try:
+        m = layer_map(wl, tech, a.size_index, batch.cell_bits, batch.dac_bits, batch.epitome, batch.weight_bits)
+    except LayerMapError as exc:
+        raise DesignError(str(exc)) from None
+    if densities is not None and (m.any_epitome or (m.weight_bits != tech.precision.weight_bits).any()):
+        raise DesignError("sparsity (--sparsity measured or a profile) with epitomes or per-layer weight bits "
+                          "is not modelled; use --sparsity dense, or a network without them")
     offered = np.asarray(tech.global_buffer.sizes_kib)
     if not np.isin(batch.buffer_kib, np.append(offered, 0)).all():
         wrong = sorted(set(batch.buffer_kib[~np.isin(batch.buffer_kib, offered)].tolist()) - {0})
@@ -191,14 +204,15 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
                           "(global_buffer.capacity_options_kib)")
     si = a.size_index
     Sx = a.rows.astype(float)
-    B, slices = a.iterations, a.slices
+    B, slices = a.iterations, m.slices                                  # (N,) and (N, L)
+    iterations = expand(m.iterations.astype(F)) + (1 - is_w)             # (N, La)
     no_adc = a.no_adc
     adc_static, adc_dyn, t_adc, adc_area, adc_peak = (
         a.adc_static_w, a.adc_dynamic_w, a.adc_ns, a.adc_area_mm2, a.adc_peak_w)
     t_xbar, t_dac = a.step_ns, a.dac_ns
 
     # --- geometry and partition rules ------------------------------------------------
-    rg, cg = wl.row_groups[si], wl.col_groups[si]                      # (N, L)
+    rg, cg = m.row_groups, m.col_groups                                 # (N, L)
     dup_w, mac_w, share = batch.dup, batch.macros, batch.share
     seg = frozen(batch.segment)                       # read-only: segment sums reuse their index
     S = int(seg[:, -1].max()) + 1 if n and L else 1
@@ -207,9 +221,9 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
                           np.floor(Am * batch.rram_ratio / a.array_area_mm2 + 1e-9))
     # a layer alone in its segment whose copy exceeds the chip runs in weight tiles (MODEL.md 8)
     alone = (lambda: alone_in_segment(seg)) if S > 1 else np.full((n, L), L == 1)
-    tiles = weight_tiles(dup_w * (rg * cg), rg, cg, alone, np.floor(n_budget / slices).astype(np.int64))
+    tiles = weight_tiles(dup_w * (rg * cg), rg, cg, alone, np.floor(n_budget[:, None] / slices).astype(np.int64))
     blocks = tiles.blocks                                               # row x column blocks resident at once, `slices` crossbars each
-    xbars_w = blocks * slices[:, None]
+    xbars_w = blocks * slices
     limit = blocks
     broken = (dup_w < 1) | (mac_w < 1) | (mac_w > limit) | ((dup_w != 1) & wl.is_fc[wl.layer_of_w])
     broken |= tiles.tiled & (dup_w != 1)
@@ -228,7 +242,7 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
     segment_macros = segment_sum(set_macros, seg, S)
     # the busiest macro of a set holds ceil(blocks / macros) blocks of each of its layers
     per_macro_blocks = -(-blocks // np.maximum(set_macros.take(rows_n * L + host_w), 1))
-    per_macro_xbars = sharing.merge((per_macro_blocks * slices[:, None])[None].copy())[0]
+    per_macro_xbars = sharing.merge((per_macro_blocks * slices)[None].copy())[0]
     over_capacity = row_any(per_macro_xbars > tech.macro.max_crossbars)
 
     dup_f = dup_w.astype(F)
@@ -247,31 +261,40 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
     bus, flit = tech.scratchpad.bus_width_bits, tech.noc.flit_bits
     vu, counting = tech.vector_units, tech.counting
     inv_width = F(1.0 / vu.width)
-    used_cols = expand(dup_f * (slices[:, None] * wl.cols_read[si]).astype(F)) * per_tile
-    dac_rows_w = dup_f * (slices[:, None] * wl.rows_total[si]).astype(F) / tiles.count.astype(F)
-    xbar_work = expand(dup_f * (rg * cg * slices[:, None]).astype(F)) * per_tile
+    st = m.stored                                                       # epitomes: a pass's share (MODEL.md 11)
+    used_cols_w = dup_f * (slices * m.cols_read * st.convert_share).astype(F) / tiles.count.astype(F)
+    used_cols = expand(used_cols_w)
+    dac_rows_w = dup_f * (slices * m.rows_total * st.drive_share).astype(F) / tiles.count.astype(F)
+    xbar_work = expand(dup_f * (rg * cg * slices).astype(F)) * per_tile
+    words = (wl.activation_bits / bus).astype(F)                        # (La,) bus words per value
     work = {
-        "load_words": dup * F(A / bus) * wl.load_values.astype(F) * per_row_tile,
-        "store_words": dup * F(A / bus) * wl.store_values.astype(F) * per_col_tile,
+        "load_words": dup * words * wl.load_values.astype(F) * per_row_tile,
+        "store_words": dup * words * wl.store_values.astype(F) * per_col_tile,
         "crossbars": xbar_work,
         "adc_conv": xbar_work * Sx[:, None].astype(F) if counting.adc_conversions == "physical_columns" else used_cols,
         "dac_conv": expand(dac_rows_w),
     }
     work["shift_add"] = used_cols * F(inv_width * a.shift_add_outside)
     if tech.sram is not None:                                           # weights used per step
-        work["cells"] = expand(dup_f * wl.weights[wl.layer_of_w].astype(F)) * per_tile
-    work["addition"] = expand(dup_f * wl.add_values[si].astype(F)) * inv_width * per_tile
+        work["cells"] = expand(dup_f * (st.weights * st.drive_share * st.convert_share * m.cell_share).astype(F)) \
+            * per_tile
+    adds = m.add_values * st.passes + st.extra_adds                      # per output pixel
+    work["addition"] = expand(dup_f * adds.astype(F)) * inv_width * per_tile
     act_values = dup * (wl.store_values * inv_width).astype(F) * per_tile
     work["activation"] = act_values * (wl.act_kind == 1)
     work["sigmoid"] = act_values * (wl.act_kind == 2)
     work["pool"] = np.broadcast_to((wl.unit_elems * (wl.unit_kind == 1) * inv_width).astype(F), (n, La))
     work["eltwise"] = np.broadcast_to((wl.unit_elems * (wl.unit_kind == 2) * inv_width).astype(F), (n, La))
     rows_driven = work["dac_conv"]                                      # DACs count the rows, not their activity
+    epitome = epitome_overheads(tech, m, dup_f, xbars_w, Sx, dac_rows_w, used_cols_w, tiles.count) \
+        if m.any_epitome else None
+    if epitome is not None:
+        work["epitome_pj"] = expand(epitome.occurrence_pj)
     # a step's arrays with different inputs: its row groups, every copy's (or its weight tile's)
     sparse = sparse_work(network, tech, densities, wl, batch, a, work, expand, tiles.blocks / -(-cg // tiles.cols)) \
         if uses_sparsity(batch, densities) else None
-    new_flits = dup * (wl.new_values * A / flit).astype(F) * per_row_tile
-    out_flits = dup * (wl.cout * A / flit * wl.weighted).astype(F) * per_col_tile
+    new_flits = dup * (wl.new_values * wl.activation_bits / flit).astype(F) * per_row_tile
+    out_flits = dup * (wl.cout * wl.activation_bits / flit * wl.weighted).astype(F) * per_col_tile
 
     # --- NoC: placement on the mesh, input transfers and merges (before the larger arrays
     # below are allocated, so that they reuse its temporaries' memory) ------------------------
@@ -287,10 +310,11 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
                                             seg_a if S > 1 else None)
 
     t_unit = {c: getattr(vu, c).latency_ns for c in COMPONENTS[1:]}
-    demand = _set_demand(wl, work, steps, B, t_adc, t_unit, sharing).transpose(1, 2, 0)   # (N, L, C)
+    used = wl.components_used | ({"addition"} if (adds > 0).any() else set())
+    demand = _set_demand(used, wl, work, steps, iterations, t_adc, t_unit, sharing).transpose(1, 2, 0)   # (N, L, C)
 
     # --- scratchpads --------------------------------------------------------------------
-    buffer_bits = wl.buffer_bits.astype(F) + expand(dup_f * (wl.cout[wl.layer_of_w] * A))
+    buffer_bits = wl.buffer_bits.astype(F) + expand(dup_f * (wl.cout * wl.activation_bits)[wl.layer_of_w])
     set_bits = set_sums(buffer_bits[None], wl.anchor_group, sharing)[0]
     per_macro_kib = set_bits / (8 * 1024) / np.maximum(set_macros, 1)
     # the smallest size that holds it (searchsorted, side left): the count of sizes that do not
@@ -310,7 +334,10 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
     io = batch.offchip_links.astype(float)
     # a design that reloads weights keeps the activations between its segments in the global
     # buffer, of the size its live activations need (MODEL.md section 8)
-    offchip = offchip_traffic(wl, tech, seg, seg_a, tiles, dup_w, slices, a.cells_per_weight, wl.rows_total[si],
+    bit_share = slices / a.slices[:, None] if tech.sram is None else m.weight_bits / tech.precision.weight_bits
+    cells_per_weight = a.cells_per_weight[:, None] * bit_share         # (N, L) at each layer's weight bits
+    offchip = offchip_traffic(wl, tech, seg, seg_a, tiles, dup_w, slices, cells_per_weight, m.rows_total,
+                              st.weights, m.weight_bits,
                               batch.batch, batch.buffer_kib, batch.dataflow, S, host_w, set_macros, rg, cg)
     gb = tech.global_buffer
     buffer_share = offchip.buffer_kib / gb.capacity_kib                 # 0 without a buffer
@@ -335,6 +362,9 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
     if sparse is not None:                                              # zero detectors, compaction indices
         fixed_peak["sparsity"], fixed_area["sparsity"] = sparsity_hardware(
             tech, batch, xbars_w, Sx, lambda per_layer: chip_total(per_layer, seg, S))
+    if epitome is not None:                                             # address tables, routing muxes
+        fixed_peak["epitome"] = chip_total(epitome.static_w, seg, S)
+        fixed_area["epitome"] = chip_total(epitome.area_mm2, seg, S)
 
     # --- peripheral allocation (MODEL.md section 4) -------------------------------------
     unit_peak = np.stack([adc_peak] + [np.full(n, getattr(vu, c).peak_power_w) for c in COMPONENTS[1:]], 1).astype(F)
@@ -381,15 +411,17 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
     # input registers of one step: the crossbars wait while theirs are written
     single = F(tech.macro.input_register_steps == 1)
     dur[K["feed"]] = work["load_words"] * word_ns / m_layer * is_w * single
+    if epitome is not None:                                             # the first pass's lookups
+        dur[K["feed"]] += expand(epitome.feed_ns)
     dur[K["mvm"]] = (t_dac + t_xbar)[:, None].astype(F) * is_w
     if sparse is not None:                                              # skipped or compacted iterations
         dur[K["mvm"]] *= expand(sparse.iterations)
     _per_unit(dur[K["adc"]], work["adc_conv"] * t_adc[:, None].astype(F), units("adc"))
     for kind, comps in VECTOR_KINDS.items():
-        used = [comp for comp in comps if comp in wl.components_used]
-        if not used:
+        present = [comp for comp in comps if comp in used]
+        if not present:
             dur[K[kind]] = 0
-        for i, comp in enumerate(used):
+        for i, comp in enumerate(present):
             per_occurrence = work[comp] * F(t_unit[comp])
             if i == 0:
                 _per_unit(dur[K[kind]], per_occurrence, units(comp))
@@ -417,6 +449,7 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
         "registers": fixed_peak["registers"],
         "offchip_links": fixed_peak["offchip_links"],
         **({"sparsity": fixed_peak["sparsity"]} if sparse is not None else {}),
+        **({"epitome": fixed_peak["epitome"]} if epitome is not None else {}),
     }
     peak_w = dict(static_w)
     peak_w.update(
@@ -434,6 +467,7 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
         "vector_units": (unit_totals[:, 1:] * unit_area[:, 1:]).sum(1),
         **{k: fixed_area[k] for k in ("scratchpad", "global_buffer", "noc", "registers", "offchip_links")},
         **({"sparsity": fixed_area["sparsity"]} if sparse is not None else {}),
+        **({"epitome": fixed_area["epitome"]} if epitome is not None else {}),
     }
     coefficients = {
         "read_nj": tb.spad_read_energy[sidx].astype(F), "write_nj": tb.spad_write_energy[sidx].astype(F),
@@ -458,7 +492,8 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
     ):
         reason[failed] = code
     r = Resolved(
-        n=n, workload=wl, tech=tech, reason=reason, iterations=B, slices=slices, cells_per_weight=a.cells_per_weight,
+        n=n, workload=wl, tech=tech, reason=reason, iterations=iterations, bit_iterations=B, slices=a.slices,
+        layer_map=m, cells_per_weight=a.cells_per_weight,
         adc_bits=a.adc_bits, xbar_size=batch.xbar_size, array_cols=a.cols, xbar_latency_ns=t_xbar, n_xbar_budget=n_budget,
         crossbars=crossbars, chip_crossbars=x_total, dup=dup, steps=steps, host=host, share=share, set_macros=set_macros,
         sharing=sharing, set_offset=offset, mesh_width=mesh_w, spad_index=spad_index, counts=counts,
@@ -477,16 +512,17 @@ def _budget(value, n: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(np.inf if value is None else value, dtype=float), (n,)).copy()
 
 
-def _set_demand(wl: Workload, work, steps, B, t_adc, t_unit, sharing: Sharing) -> np.ndarray:
+def _set_demand(used, wl: Workload, work, steps, iterations, t_adc, t_unit, sharing: Sharing) -> np.ndarray:
     """(C, N, L) unit-ns of work per inference of each component in each macro set
-    (kind-major; B-fold for adc and shift_add)."""
+    (kind-major; ``iterations``-fold (N, La) for adc and shift_add); ``used``: the
+    components with work."""
     n, La = steps.shape
     per_inference = np.empty((len(COMPONENTS), n, La), dtype=F)
-    sB = steps * B[:, None].astype(F)
+    sB = steps * iterations
     per_inference[C["adc"]] = sB * work["adc_conv"] * t_adc[:, None].astype(F)
     per_inference[C["shift_add"]] = sB * work["shift_add"] * F(t_unit["shift_add"])
     for comp in COMPONENTS[2:]:
-        per_inference[C[comp]] = steps * work[comp] * F(t_unit[comp]) if comp in wl.components_used else 0
+        per_inference[C[comp]] = steps * work[comp] * F(t_unit[comp]) if comp in used else 0
     return set_sums(per_inference, wl.anchor_group, sharing)
 
 
@@ -541,13 +577,15 @@ def _dynamic_energy(r: Resolved, demand, unit_totals, adc_dyn, vu) -> dict[str, 
              for kind in ("mvm", "load", "store", "noc_in", "merge")}
     # the DACs' share of the arrays' energy; the arrays (crossbars, or SRAM arrays with their
     # ADCs or adder trees) take the rest
-    dac = ((r.steps * r.work["dac_conv"]).astype(float) @ ones) * r.iterations * r.coefficients["dac_nj"]
+    occurrences = r.steps * r.iterations
+    dac = ((occurrences * r.work["dac_conv"]).astype(float) @ ones) * r.coefficients["dac_nj"]
     sparsity = {}
-    if "sparsity_pj" in r.work:
-        sparsity["sparsity"] = ((r.steps * r.work["sparsity_pj"]).astype(float) @ ones) * r.iterations * 1e-3
+    for name in ("sparsity", "epitome"):                                # in the arrays' energy, reported apart
+        if f"{name}_pj" in r.work:
+            sparsity[name] = ((occurrences * r.work[f"{name}_pj"]).astype(float) @ ones) * 1e-3
     d = (demand.transpose(2, 0, 1) @ np.ones(demand.shape[1], dtype=F)).T   # (N, C) unit-ns
     return {
-        "crossbar": total["mvm"] - dac - sparsity.get("sparsity", 0.0),
+        "crossbar": total["mvm"] - dac - sum(sparsity.values()),
         "dac": dac,
         "adc": d[:, 0] * adc_dyn,
         "vector_units": sum(d[:, C[c]] * getattr(vu, c).dynamic_power_w for c in COMPONENTS[1:]),

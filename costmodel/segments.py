@@ -118,14 +118,15 @@ def weight_tiles(blocks: np.ndarray, row_groups: np.ndarray, col_groups: np.ndar
     ``blocks`` (N, L) are a layer's blocks (copies x row groups x column groups),
     ``alone`` (N, L) whether it is the only weighted layer of its segment (or a function
     returning it, called only when some layer exceeds the chip), and
-    ``tile_blocks_max`` (N,) the blocks the chip holds (crossbar budget / slices). A layer
+    ``tile_blocks_max`` (N,) or (N, L) the blocks the chip holds (crossbar budget / each layer's slices). A layer
     that is not alone, or fits, has one tile. Otherwise whole column groups (every row
     group of some output channels) go to a tile if one fits (T_r = 1, T_c = ceil(cg /
     cols per tile)); else every column group is split along its rows (T_c = cg, T_r =
     ceil(rg / tile_blocks_max)). A chip that holds no block gets one tile (the design is
     infeasible by the crossbar budget)."""
-    cap = np.maximum(tile_blocks_max, 1)[:, None].astype(np.int64)
-    split = (blocks > cap) & (tile_blocks_max[:, None] >= 1)
+    most = tile_blocks_max if np.ndim(tile_blocks_max) == 2 else np.asarray(tile_blocks_max)[:, None]
+    cap = np.maximum(most, 1).astype(np.int64)
+    split = (blocks > cap) & (most >= 1)
     if not split.any():
         one = np.ones(blocks.shape, dtype=np.int64)
         return Tiles(count=one, rows=one, cols=one, blocks=blocks)

@@ -152,7 +152,7 @@ def design_summary(network: Network, results: Results, n: int, batch: DesignBatc
         "buffer_kib": float(results.global_buffer_kib[n]),
         "arrays": arrays_text(r.tech, int(r.xbar_size[n]), int(r.array_cols[n]), int(batch.cell_bits[n]),
                               int(batch.dac_bits[n]), int(adc_bits) if math.isfinite(adc_bits) else None),
-        "bit_iterations": int(r.iterations[n]),
+        "bit_iterations": int(r.bit_iterations[n]),
         "weight_slices": int(r.slices[n]),
         "rram_ratio": _f(batch.rram_ratio[n]),
         "crossbars_used": int(r.crossbars[n].sum()),

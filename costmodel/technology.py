@@ -23,6 +23,7 @@ from pydantic import ConfigDict, Field, ValidationError, model_validator
 from costmodel.memory_hierarchy import ArrayWrite, GlobalBuffer, OffchipMemory
 from costmodel.periphery import Noc, OffchipLinks, Registers, Scratchpad, Unit, VectorUnits
 from costmodel.schema import NonNegative, Positive, Strict
+from costmodel.epitome.support import EpitomeSupport
 from costmodel.sparsity.support import SparsitySupport
 from costmodel.families.sram.technology import SramTechnology
 from onnx_frontend.errors import PimtuneError
@@ -126,6 +127,8 @@ class Technology(Strict):
     array_write: ArrayWrite
     # what exploiting zeros costs (costmodel/sparsity/support.py); None: no sparsity support
     sparsity: SparsitySupport | None = None
+    # what the epitome datapath costs (costmodel/epitome/support.py); None: no epitome layers
+    epitome: EpitomeSupport | None = None
     # the SRAM file this chip was made from (costmodel/families/sram/network.py); None for crossbars
     sram: SramTechnology | None = None
 

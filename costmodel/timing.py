@@ -53,7 +53,7 @@ def pipeline_timing(r: Resolved, latency: bool = True) -> Timing:
     reload weights (MODEL.md section 8) need each segment's latency for their interval:
     a batch containing one is always scheduled."""
     wl, d = r.workload, r.durations
-    B = r.iterations[:, None].astype(F)
+    B = r.iterations.astype(F, copy=False)                                # (N, La) bit iterations x passes
     steps = r.steps
     unit, act = d[K["unit"]], d[K["activation"]]
     shared = np.empty((8, *steps.shape), dtype=F)                        # (R, N, La) per step

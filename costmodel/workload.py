@@ -13,6 +13,7 @@ from math import ceil
 
 import numpy as np
 
+from costmodel.epitome.mapping import LayerDims, Stored, epitome_array, matrix_geometry, sram_pack, stored
 from costmodel.identity_cache import IdentityCache
 from costmodel.technology import Technology, require_network_family
 from onnx_frontend.network import Layer, Network
@@ -36,7 +37,8 @@ class Workload:
         cout: (La,) output channels.
         out_values: (La,) values of the layer's output tensor (C x H x W).
         macs: (La,) multiply-accumulates.
-        weights: (La,) weight values the arrays hold (sparsity: of the kept rows and columns).
+        weights: (La,) weight values the arrays hold (sparsity: of the kept rows and
+            columns; an epitome layer: its epitome's).
         load_values: (La,) values loaded per copy-step (conv: kh*kw*C_in; fc: C_in;
             row layers: kh*W_in*C_in summed over inputs).
         new_values: (La,) values arriving over the NoC per copy-step.
@@ -65,6 +67,13 @@ class Workload:
             producer (the sender of its input), column L for the network input.
         components_used: the peripheral components (``COMPONENTS``) with work in some
             layer at some crossbar size.
+        dims: the weighted layers' full shapes (:class:`~costmodel.epitome.mapping.LayerDims`).
+        epitomes: (L, 4) each weighted layer's own epitome ``(out, in, p, q)``, zeros: dense.
+        stored: (L,) what one copy of each weighted layer stores, with its own epitome and
+            precision (:class:`~costmodel.epitome.mapping.Stored`); the geometry above is its.
+        weight_bits: (L,) weight precision of each weighted layer (its own, or the
+            technology's).
+        activation_bits: (La,) activation precision of each layer (likewise).
     """
 
     weighted: np.ndarray
@@ -106,6 +115,11 @@ class Workload:
     port_group: np.ndarray
     components_used: frozenset[str]
     total_macs: int
+    dims: LayerDims
+    epitomes: np.ndarray
+    stored: Stored
+    weight_bits: np.ndarray
+    activation_bits: np.ndarray
 
     @property
     def n_layers(self) -> int:
@@ -118,21 +132,13 @@ class Workload:
 
 def crossbar_geometry(layer: Layer, size: int, cols: int | None = None,
                       kept: tuple[int, int] | None = None) -> tuple[int, int, int, int, int]:
-    """``(row_groups, col_groups, rows_total, cols_read, add_values)`` of one copy on
-    arrays of ``size`` rows and ``cols`` columns (default: square).
-
-    ``add_values`` are the partial sums added across row groups per output pixel
-    (MODEL.md section 2). ``kept``: the ``(rows, cols)`` of each group's matrix that hold
-    a non-zero weight (:func:`kept_matrix`; default: all of them).
-    """
+    """``(row_groups, col_groups, rows_total, cols_read, add_values)`` of one dense copy
+    of ``layer`` on arrays of ``size`` rows and ``cols`` columns (default: square)
+    (:func:`~costmodel.epitome.mapping.matrix_geometry`). ``kept``: the ``(rows, cols)``
+    of each group's matrix that hold a non-zero weight (:func:`kept_matrix`; default: all
+    of them)."""
     rows_g, cols_g = kept or (layer.matrix_rows, layer.matrix_cols)
-    g = layer.groups
-    cols = size if cols is None else cols
-    if rows_g <= size and cols_g <= cols:
-        per_xbar = min(size // rows_g, cols // cols_g)
-        return ceil(g / per_xbar), 1, rows_g * g, cols_g * g, 0
-    rg, cg = ceil(rows_g / size), ceil(cols_g / cols)
-    return g * rg, cg, rows_g * g * cg, cols_g * g * rg, cols_g * g * (rg - 1)
+    return tuple(int(v) for v in matrix_geometry(rows_g, cols_g, layer.groups, size, size if cols is None else cols))
 
 
 def kept_matrix(layer: Layer, zero_rows: float, zero_cols: float) -> tuple[int, int]:
@@ -198,9 +204,15 @@ def _build(network: Network, tech: Technology, densities=None) -> Workload:
     weighted_layers = [l for l in layers if l.is_weighted]
     kept = [None if densities is None else kept_matrix(l, densities.zero_rows[j], densities.zero_cols[j])
             for j, l in enumerate(weighted_layers)]
-    geo = np.array([[crossbar_geometry(l, s, c, k) for l, k in zip(weighted_layers, kept)]
-                    for s, c in zip(tech.xbar_sizes, tech.array_cols)], dtype=np.int64)
-    geo = geo.reshape(len(tech.xbar_sizes), len(weighted_layers), 5)
+    dims = LayerDims.of(weighted_layers, kept)
+    tech_bits = tech.precision.weight_bits
+    weight_bits = np.array([l.weight_bits or tech_bits for l in weighted_layers], dtype=np.int64)
+    act_bits = np.array([l.activation_bits or tech.precision.activation_bits for l in layers], dtype=np.int64)
+    sram = tech.sram is not None
+    epitomes = epitome_array(weighted_layers)
+    own = stored(dims, epitomes, sram_pack(weight_bits, tech.cell_bits_options[0], sram))
+    sizes, cols = (np.array(v, dtype=np.int64)[:, None] for v in (tech.xbar_sizes, tech.array_cols))
+    geo = np.stack(np.broadcast_arrays(*matrix_geometry(own.rows_g, own.cols_g, own.groups, sizes, cols)), -1)
 
     def per_layer(fn, dtype=np.int64):
         return np.array([fn(l) for l in layers], dtype=dtype)
@@ -234,7 +246,6 @@ def _build(network: Network, tech: Technology, densities=None) -> Workload:
         return sum(s[2] * s[0] for s in l.in_shapes) + l.out_shape[2] * l.out_shape[0]
 
     row_layer = lambda l: not l.is_weighted  # noqa: E731
-    act_bits = tech.precision.activation_bits
     anchors = _anchors(network, widx)
     edge_layer = np.array([l.index for l in layers for _ in l.producers], dtype=np.int64)
     edge_producer = np.array([p for l in layers for p in l.producers], dtype=np.int64)
@@ -244,7 +255,7 @@ def _build(network: Network, tech: Technology, densities=None) -> Workload:
     sender = [anchors[l.producers[0]] if l.producers[0] >= 0 else w for l in layers]
     unit_kind = per_layer(lambda l: {"pool": 1, "eltwise": 2}.get(l.kind, 0))
     act = per_layer(act_kind)
-    used = {"adc": w > 0, "shift_add": w > 0, "addition": bool((geo[..., 4] > 0).any()),
+    used = {"adc": w > 0, "shift_add": w > 0, "addition": bool((geo[..., 4] > 0).any() or (own.extra_adds > 0).any()),
             "activation": bool((act == 1).any()), "sigmoid": bool((act == 2).any()),
             "pool": bool((unit_kind == 1).any()), "eltwise": bool((unit_kind == 2).any())}
     return Workload(
@@ -259,8 +270,7 @@ def _build(network: Network, tech: Technology, densities=None) -> Workload:
         cout=per_layer(lambda l: l.out_shape[0]),
         out_values=per_layer(lambda l: int(np.prod(l.out_shape))),
         macs=per_layer(lambda l: l.macs),
-        weights=per_layer(lambda l: l.weights if densities is None or not l.is_weighted
-                          else l.groups * kept[widx[l.index]][0] * kept[widx[l.index]][1]),
+        weights=per_layer(lambda l: int(own.weights[widx[l.index]]) if l.is_weighted else 0),
         load_values=per_layer(lambda l: input_values(l, l.kernel)),
         new_values=per_layer(lambda l: input_values(l, l.stride)),
         store_values=per_layer(lambda l: l.out_shape[0] * (l.out_shape[2] if row_layer(l) else 1)),
@@ -288,6 +298,11 @@ def _build(network: Network, tech: Technology, densities=None) -> Workload:
         components_used=frozenset(c for c, on in used.items() if on),
         first_edge=np.cumsum([0] + [len(l.producers) for l in layers[:-1]]).astype(np.int64),
         total_macs=network.macs,
+        dims=dims,
+        epitomes=epitomes,
+        stored=own,
+        weight_bits=weight_bits,
+        activation_bits=act_bits,
     )
 
 

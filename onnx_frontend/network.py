@@ -49,9 +49,11 @@ class Layer:
             ``-1`` marks the network input.
         pool_type: ``"max"`` or ``"avg"`` for pool layers, else ``None``.
         epitome: the stored :class:`~onnx_frontend.epitome.Epitome` of a conv layer whose
-            kernel is sampled from one, else ``None`` (dense). Compared, but not in the
-            repr, so not part of :meth:`Network.fingerprint`: the cost model does not use
-            epitomes yet.
+            kernel is sampled from one, else ``None`` (dense).
+        weight_bits, activation_bits: this layer's precision (a plan file's per-network
+            override), else ``None``: the technology's.
+        The last three are out of the repr; :meth:`Network.fingerprint` adds them for the
+        layers that set one, so a dense network's fingerprint is what it always was.
     """
 
     index: int
@@ -71,6 +73,8 @@ class Layer:
     producers: tuple[int, ...] = ()
     pool_type: str | None = None
     epitome: Epitome | None = field(default=None, repr=False)
+    weight_bits: int | None = field(default=None, repr=False)
+    activation_bits: int | None = field(default=None, repr=False)
 
     @property
     def in_shape(self) -> Shape3:
@@ -194,6 +198,10 @@ class Network:
         """16 hex digits identifying the layer graph (shapes, kernels, connections), not
         its name: a stored study checks it to refuse another network under the same name."""
         text = repr((self.input_shape, tuple(dataclasses.replace(l, name="") for l in self.layers)))
+        mapped = [(l.index, l.epitome, l.weight_bits, l.activation_bits) for l in self.layers
+                  if (l.epitome, l.weight_bits, l.activation_bits) != (None, None, None)]
+        if mapped:                                      # epitomes and precision change the cost
+            text += repr(mapped)
         return hashlib.sha1(text.encode()).hexdigest()[:16]
 
     def outputs(self) -> tuple[int, ...]:

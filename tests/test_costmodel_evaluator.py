@@ -243,7 +243,7 @@ def test_latency_bounds(zoo_net, tech, seed, net, power, mode, share_p):
         (t.start_ns + (r.resolved.steps - 1) * t.step_ns + t.fill_ns)[f].max(1), lat_ns[f] * tol)
     # the interval is the busiest resource's time: at least every layer's own busy time
     d = r.resolved.durations
-    crossbars = r.resolved.iterations[:, None] * d[OP_CHAIN.index("mvm")] + d[OP_CHAIN.index("feed")]
+    crossbars = r.resolved.iterations * d[OP_CHAIN.index("mvm")] + d[OP_CHAIN.index("feed")]
     assert (r.interval_s[f] * 1e9 * tol >= (r.resolved.steps * crossbars)[f].max(1)).all()
 
 

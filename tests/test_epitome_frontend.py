@@ -106,13 +106,29 @@ def test_an_epitome_source_of_another_rank_is_one_clear_error():
     assert "\n" not in str(err.value)
 
 
-def test_epitomes_leave_the_fingerprint_and_dense_equality_alone():
+def test_epitomes_change_the_fingerprint_and_leave_dense_equality_alone():
     dense = load_network(build_model("resnet18"))
     again = load_network(build_model("resnet18"))
     planned = apply_plan(dense, EpitomePlan(format=PLAN_FORMAT, compression=4))
+    bits = apply_plan(dense, EpitomePlan(format=PLAN_FORMAT, weight_bits=3))
     assert dense == again and all(l.epitome is None for l in dense.layers)
-    assert planned.fingerprint() == dense.fingerprint()
+    assert dense.fingerprint() == again.fingerprint()
+    assert len({dense.fingerprint(), planned.fingerprint(), bits.fingerprint()}) == 3
+    assert repr(planned.layers) == repr(dense.layers)           # out of the repr: the fingerprint adds them
     assert all(l.stored_weights == l.weights for l in dense.layers)
+    assert {l.weight_bits for l in bits.weighted_layers} == {3}
+
+
+def test_plan_precision_globally_and_per_layer_with_compression():
+    dense = load_network(build_model("resnet18"))
+    conv1 = dense.weighted_layers[0]
+    plan = EpitomePlan.model_validate({"format": PLAN_FORMAT, "compression": 2, "activation_bits": 6,
+                                       "layers": {conv1.name: {"weight_bits": 8, "out": 64, "in": 3, "p": 7, "q": 7}}})
+    got = apply_plan(dense, plan)
+    first = got.layers[conv1.index]
+    assert first.epitome == Epitome(64, 3, 7, 7) and first.weight_bits == 8 and first.activation_bits == 6
+    assert all(l.activation_bits == 6 and l.weight_bits is None for l in got.weighted_layers[1:])
+    assert all(l.epitome is not None for l in got.layers if l.kind == "conv")
 
 
 @settings(max_examples=60, deadline=None)
@@ -155,7 +171,9 @@ def resnet18(tmp_path):
     ("layers:\n  conv1: {out: 8, in: 3, p: 5, q: 7}\n", "smaller than the 7x7 kernel"),
     ("layers:\n  conv1: {out: 128, in: 3, p: 7, q: 7}\n", "more channels than the layer"),
     ("compression: 0.5\n", "'compression'"),
-    ("compression: 2\nlayers: {}\n", "not both"),
+    ("layers:\n  conv1: {out: 8, in: 3}\n", "needs all of out, in, p and q"),
+    ("layers:\n  conv1: {}\n", "give an epitome"),
+    ("weight_bits: 0\n", "'weight_bits'"),
     ("layers:\n  conv1: {out: 8, inn: 3, p: 7, q: 7}\n", "allowed keys: out, in, p, q"),
 ])
 def test_a_bad_plan_is_one_clear_line(tmp_path, capsys, resnet18, text, words):

@@ -239,5 +239,5 @@ def test_one_step_of_input_registers_makes_the_crossbars_wait_for_the_feed(zoo_n
     r2 = evaluate(network, tech, wider, 20.0)
     assert r2.resolved.durations[K["feed"], 0, lj] == pytest.approx(rs.durations[K["feed"], 0, lj] / 2, rel=1e-5)
     d2 = r2.resolved.durations
-    busy2 = steps[lj] * (rs.iterations[0] * d2[K["mvm"], 0, lj] + d2[K["feed"], 0, lj])
+    busy2 = steps[lj] * (rs.iterations[0, lj] * d2[K["mvm"], 0, lj] + d2[K["feed"], 0, lj])
     assert busy2 < busy[lj]

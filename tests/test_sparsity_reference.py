@@ -191,7 +191,7 @@ def test_sampled_counts_approach_the_expectation(mode):
     overhead = r.work["sparsity_pj"][0, 0] * 1e-3
     assert occ.energies_nj["mvm"].mean() == pytest.approx(r.energy("mvm")[0, 0] - overhead, rel=0.03)
     assert occ.energies_nj["adc"].mean() == pytest.approx(r.energy("adc")[0, 0], rel=0.03)
-    assert occ.overhead_nj.mean() == pytest.approx(overhead * r.iterations[0], rel=0.03)
+    assert occ.overhead_nj.mean() == pytest.approx(overhead * r.iterations[0, 0], rel=0.03)
 
 
 @pytest.mark.parametrize("mode", [SKIP, COMPACT])

@@ -109,7 +109,7 @@ def _layer(r, n: int, batch: DesignBatch, a: ArrayFigures, bits_share: float, pa
     _check_geometry(lay, wl, si, j, l)
     k = int(batch.dac_bits[n])
     driven, products = _counts(lay, unrolled_inputs(layer, patterns.input_codes(layer, j, sample)),
-                               int(r.iterations[n]), k, tech.sram is not None)
+                               int(r.iterations[n, l]), k, tech.sram is not None)
     dup = int(r.dup[n, l])
     T_r, T_c = int(r.tiles.rows[n, j]), int(r.tiles.cols[n, j])
     shares = _shares(lay, -(-weight_bits // cell_bits), driven, products, dup, T_r, T_c, mode, tech,

@@ -103,7 +103,7 @@ def _lowered(sram: SramTechnology) -> Technology:
                     input_bus_clock_ghz=chip.input_bus_clock_ghz, input_register_steps=chip.input_register_steps),
         counting=Counting(dacs="used_rows", adc_conversions="used_columns"),
         offchip_links=chip.offchip_links, offchip_memory=sram.offchip_memory, global_buffer=sram.global_buffer,
-        array_write=sram.array_write, sparsity=chip.sparsity, sram=sram,
+        array_write=sram.array_write, sparsity=chip.sparsity, epitome=chip.epitome, sram=sram,
     )
 
 

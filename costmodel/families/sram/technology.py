@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 from costmodel.memory_hierarchy import ArrayWrite, GlobalBuffer, OffchipMemory
 from costmodel.periphery import Noc, OffchipLinks, Registers, Scratchpad, VectorUnits
 from costmodel.schema import NonNegative, Positive, Strict
+from costmodel.epitome.support import EpitomeSupport
 from costmodel.sparsity.support import SparsitySupport
 
 Fraction = Field(ge=0, le=1)
@@ -184,6 +185,8 @@ class SramChip(Strict):
             (``registers.per_crossbar_*`` is per array).
         sparsity: what zero detection and skipping cost per array row
             (:class:`~costmodel.sparsity.support.SparsitySupport`); None: no support.
+        epitome: what the epitome datapath costs (address tables, routing muxes;
+            :class:`~costmodel.epitome.support.EpitomeSupport`); None: no epitome layers.
     """
 
     arrays: list[ArrayShape] = Field(min_length=1)
@@ -202,6 +205,7 @@ class SramChip(Strict):
     registers: Registers
     offchip_links: OffchipLinks
     sparsity: SparsitySupport | None = None
+    epitome: EpitomeSupport | None = None
 
     @model_validator(mode="after")
     def _options(self):
