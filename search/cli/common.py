@@ -29,18 +29,35 @@ from onnx_frontend.zoo import NETWORKS, build_model
 MODEL_HELP = "path of an .onnx file, or the name of a zoo network (see `pimtune zoo --list`)"
 
 
-def load_model_arg(arg: str) -> Network:
-    """The network named by a CLI argument: an existing .onnx path, else a zoo name.
+EPITOMES_HELP = ("an epitome plan file (format pimtune-epitomes/1): conv layers' epitome shapes, or one global "
+                 "compression ratio, and per-layer weight/activation bits (README: Epitomes)")
+
+
+def load_model_arg(arg: str, epitomes: str | None = None) -> Network:
+    """The network named by a CLI argument: an existing .onnx path, else a zoo name;
+    ``epitomes``: a plan file whose epitomes and precisions it gets
+    (:func:`onnx_frontend.epitome_plan.apply_plan`).
 
     Raises:
         FrontendError: neither an existing file nor a zoo name (one line, with the fix).
+        EpitomePlanError: the plan cannot be read or does not fit the network (one line).
     """
     path = Path(arg)
     if path.exists():
-        return load_network(path)
-    if arg in NETWORKS:
-        return load_network(build_model(arg), name=arg)
-    raise _unknown_model(arg)
+        network = load_network(path)
+    elif arg in NETWORKS:
+        network = load_network(build_model(arg), name=arg)
+    else:
+        raise _unknown_model(arg)
+    if epitomes:
+        from onnx_frontend.epitome_plan import apply_plan, load_plan
+        network = apply_plan(network, load_plan(epitomes), label=epitomes)
+    return network
+
+
+def add_epitomes_arg(parser: argparse.ArgumentParser) -> None:
+    """``--epitomes PLAN.yaml`` (read it with :func:`load_model_arg`)."""
+    parser.add_argument("--epitomes", metavar="PLAN.yaml", help=EPITOMES_HELP)
 
 
 def _unknown_model(arg: str) -> FrontendError:
