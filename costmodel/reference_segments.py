@@ -265,14 +265,17 @@ class _Segmented:
         self.T = [int(v) for v in tiles.count[n]]
         self.t_r = [int(v) for v in tiles.rows[n]]
         self.t_c = [int(v) for v in tiles.cols[n]]
-        si = int(np.flatnonzero(np.asarray(tech.tables.xbar_sizes) == resolved.xbar_size[n])[0])
-        self.rg = [int(v) for v in wl.row_groups[si]]
-        self.cg = [int(v) for v in wl.col_groups[si]]
-        self.rows_total = [int(v) for v in wl.rows_total[si]]
-        self.slices = int(resolved.slices[n])
-        self.cells_per_weight = int(resolved.cells_per_weight[n])
-        self.A = tech.precision.activation_bits
-        self.Wb = tech.precision.weight_bits
+        lm = resolved.layer_map                                     # each layer's copy (its epitome, its bits)
+
+        def per_layer(values) -> list:
+            return np.broadcast_to(values, lm.row_groups.shape)[n].tolist()
+        self.rg, self.cg, self.rows_total = (per_layer(v) for v in (lm.row_groups, lm.col_groups, lm.rows_total))
+        self.slices = per_layer(lm.slices)
+        self.Wb = per_layer(lm.weight_bits)
+        self.weights = per_layer(lm.stored.weights)
+        sram_bits = float(resolved.cells_per_weight[n]) / tech.precision.weight_bits
+        self.cells_per_weight = self.slices if tech.sram is None else [b * sram_bits for b in self.Wb]
+        self.A = [int(v) for v in wl.activation_bits]
         self.bits_per_ns = tech.offchip_memory.bandwidth_gbyte_per_s * 8
         self.batch_nj = {"dram": 0.0, "array_write": 0.0}       # reloads per batch
         self.inference_nj: dict[str, float] = {"dram": 0.0}       # operations per inference
@@ -343,18 +346,18 @@ class _Segmented:
             k = self.host[l]
             m = max(self.set_macros[k], 1)
             blocks_all = self.dup[l] * self.rg[j] * self.cg[j]
-            bits_all = float(wl.weights[l]) * self.Wb                       # one copy is read
-            rows_all = self.dup[l] * self.slices * self.rows_total[j]
-            cells_all = self.dup[l] * float(wl.weights[l]) * self.cells_per_weight
+            bits_all = float(self.weights[j]) * self.Wb[j]                  # one copy is read
+            rows_all = self.dup[l] * self.slices[j] * self.rows_total[j]
+            cells_all = self.dup[l] * float(self.weights[j]) * self.cells_per_weight[j]
             if tile is None:
                 blocks = blocks_all
             else:
                 rt, ct = tile
                 blocks = _share(self.rg[j], self.t_r[j], rt) * _share(self.cg[j], self.t_c[j], ct)
-            xbars_all = blocks_all * self.slices                            # a chunk: one crossbar
+            xbars_all = blocks_all * self.slices[j]                         # a chunk: one crossbar
             chunk = (bits_all / xbars_all, rows_all / xbars_all, cells_all / xbars_all)
             for i in range(m):                                              # blocks dealt in turn from macro 0
-                per_macro.setdefault((k, i), []).extend([chunk] * (blocks // m + (i < blocks % m)) * self.slices)
+                per_macro.setdefault((k, i), []).extend([chunk] * (blocks // m + (i < blocks % m)) * self.slices[j])
         layers = []
         dram_nj = write_nj = 0.0
         rounds = max((len(v) for v in per_macro.values()), default=0)
@@ -507,7 +510,7 @@ class _Segmented:
                                 energies_nj=base.energies_nj, resources=resources, producers=tuple(producers),
                                 need=tuple(need), occurrences=occ))
             if plan.spilled[l] and final_rows:                            # written row by row as completed
-                bits = float(wl.out_values[l]) * self.A / (self.t_c[jt] if l == tl else 1)
+                bits = float(wl.out_values[l]) * self.A[l] / (self.t_c[jt] if l == tl else 1)
                 dram(int(wl.rows_out[l]), "store", bits, l, self.row_steps(l, steps, self.dup[l]))
             if l == tl and plan.psum_dram[jt] and rt < self.t_r[jt] - 1:  # partial sums written after each step
                 dram(steps, "store", self.psum_bits(jt), l, range(steps))
@@ -546,7 +549,7 @@ class _Segmented:
     def read_bits(self, l: int, p: int, tile) -> float:
         """DRAM bits one inference of a unit of ``l`` reads of the spilled input ``p``."""
         wl = self.wl
-        bits = float(wl.out_values[p]) * self.A
+        bits = float(wl.out_values[p]) * self.A[p]
         j = int(wl.widx[l])
         if j < 0 or self.T[j] == 1:
             return bits
@@ -557,7 +560,7 @@ class _Segmented:
     def psum_bits(self, j: int) -> float:
         """Partial-sum bits of one tile pass, one way: the outputs of its column tile."""
         l = int(self.wl.layer_of_w[j])
-        return float(self.wl.out_values[l]) * self.A / self.t_c[j]
+        return float(self.wl.out_values[l]) * self.A[l] / self.t_c[j]
 
 
 def _share(total: int, parts: int, i: int) -> int:
