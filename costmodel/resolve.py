@@ -276,8 +276,7 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
     }
     work["shift_add"] = used_cols * F(inv_width * a.shift_add_outside)
     if tech.sram is not None:                                           # weights used per step
-        work["cells"] = expand(dup_f * (st.weights * st.drive_share * st.convert_share * m.cell_share).astype(F)) \
-            * per_tile
+        work["cells"] = expand(dup_f * (st.products * m.cell_share).astype(F)) * per_tile
     adds = m.add_values * st.passes + st.extra_adds                      # per output pixel
     work["addition"] = expand(dup_f * adds.astype(F)) * inv_width * per_tile
     act_values = dup * (wl.store_values * inv_width).astype(F) * per_tile
