@@ -128,9 +128,10 @@ def simulate_design(resolved, n: int, dataflow=None, stream: tuple[int, int] = (
     today's single-inference schedule if it keeps its weights, else the segmented schedule
     (module docstring). ``dataflow`` is the design's per-layer dataflow codes (its row of
     ``DesignBatch.dataflow``; None: weight-stationary everywhere). ``occurrences``: the
-    sampled zeros of its sparse layers (:func:`costmodel.sparsity.sampled.sampled_occurrences`;
-    a tiled layer's steps are its tiles' passes in the order they run, column tile
-    outer, row tile inner)."""
+    sampled zeros of its sparse layers (:func:`costmodel.sparsity.sampled.sampled_occurrences`)
+    or the counted passes of its epitome layers
+    (:func:`costmodel.epitome.passes.epitome_occurrences`; a tiled layer's steps are its
+    tiles' passes in the order they run, column tile outer, row tile inner)."""
     graph = to_opgraph(resolved, n, occurrences)
     if not reloads(resolved, n):
         return simulate(graph)
@@ -177,8 +178,7 @@ class OffchipPlan:
 def offchip_plan(resolved, n: int, flow: list[int]) -> OffchipPlan:
     """Section 8's rules for design ``n`` with dataflow codes ``flow`` (per weighted
     layer): reloads, spills, reads per dataflow, partial sums."""
-    wl, tech = resolved.workload, resolved.tech
-    A = tech.precision.activation_bits
+    wl = resolved.workload
     B = int(resolved.batch[n])
     seg_a = [int(v) for v in resolved.segment_a[n]]
     seg_w = [int(v) for v in resolved.segment[n]]
@@ -190,7 +190,7 @@ def offchip_plan(resolved, n: int, flow: list[int]) -> OffchipPlan:
     reloading = S > 1 or any(tiled)
     reload = [(B if tiled[j] and flow[j] != WEIGHT_STATIONARY else 1) if reloading else 0 for j in range(len(seg_w))]
     La = len(seg_a)
-    out_bits = [float(wl.out_values[l]) * A for l in range(La)]
+    out_bits = [float(wl.out_values[l] * wl.activation_bits[l]) for l in range(La)]
     last = [-1] * La
     for l, prods in enumerate(wl.producers):
         for p in prods:
@@ -265,14 +265,14 @@ class _Segmented:
         self.T = [int(v) for v in tiles.count[n]]
         self.t_r = [int(v) for v in tiles.rows[n]]
         self.t_c = [int(v) for v in tiles.cols[n]]
-        si = int(np.flatnonzero(np.asarray(tech.tables.xbar_sizes) == resolved.xbar_size[n])[0])
-        self.rg = [int(v) for v in wl.row_groups[si]]
-        self.cg = [int(v) for v in wl.col_groups[si]]
-        self.rows_total = [int(v) for v in wl.rows_total[si]]
-        self.slices = int(resolved.slices[n])
-        self.cells_per_weight = int(resolved.cells_per_weight[n])
-        self.A = tech.precision.activation_bits
-        self.Wb = tech.precision.weight_bits
+        # each weighted layer's copy as the design maps it (its epitome, its weight bits)
+        m = resolved.layer_map
+        per_layer = lambda x: np.broadcast_to(x, m.row_groups.shape)[n].tolist()  # noqa: E731
+        self.rg, self.cg, self.rows_total, self.slices = (per_layer(v) for v in (
+            m.row_groups, m.col_groups, m.rows_total, m.slices))
+        self.weights, self.Wb = per_layer(m.stored.weights), per_layer(m.weight_bits)
+        self.cells_per_weight = [float(v) for v in resolved.cells_per_weight[n]]
+        self.A = wl.activation_bits.tolist()                               # per layer
         self.bits_per_ns = tech.offchip_memory.bandwidth_gbyte_per_s * 8
         self.batch_nj = {"dram": 0.0, "array_write": 0.0}       # reloads per batch
         self.inference_nj: dict[str, float] = {"dram": 0.0}       # operations per inference
@@ -343,18 +343,18 @@ class _Segmented:
             k = self.host[l]
             m = max(self.set_macros[k], 1)
             blocks_all = self.dup[l] * self.rg[j] * self.cg[j]
-            bits_all = float(wl.weights[l]) * self.Wb                       # one copy is read
-            rows_all = self.dup[l] * self.slices * self.rows_total[j]
-            cells_all = self.dup[l] * float(wl.weights[l]) * self.cells_per_weight
+            bits_all = float(self.weights[j] * self.Wb[j])                  # one copy is read
+            rows_all = self.dup[l] * self.slices[j] * self.rows_total[j]
+            cells_all = self.dup[l] * float(self.weights[j]) * self.cells_per_weight[j]
             if tile is None:
                 blocks = blocks_all
             else:
                 rt, ct = tile
                 blocks = _share(self.rg[j], self.t_r[j], rt) * _share(self.cg[j], self.t_c[j], ct)
-            xbars_all = blocks_all * self.slices                            # a chunk: one crossbar
+            xbars_all = blocks_all * self.slices[j]                         # a chunk: one crossbar
             chunk = (bits_all / xbars_all, rows_all / xbars_all, cells_all / xbars_all)
             for i in range(m):                                              # blocks dealt in turn from macro 0
-                per_macro.setdefault((k, i), []).extend([chunk] * (blocks // m + (i < blocks % m)) * self.slices)
+                per_macro.setdefault((k, i), []).extend([chunk] * (blocks // m + (i < blocks % m)) * self.slices[j])
         layers = []
         dram_nj = write_nj = 0.0
         rounds = max((len(v) for v in per_macro.values()), default=0)
@@ -507,7 +507,7 @@ class _Segmented:
                                 energies_nj=base.energies_nj, resources=resources, producers=tuple(producers),
                                 need=tuple(need), occurrences=occ))
             if plan.spilled[l] and final_rows:                            # written row by row as completed
-                bits = float(wl.out_values[l]) * self.A / (self.t_c[jt] if l == tl else 1)
+                bits = float(wl.out_values[l]) * self.A[l] / (self.t_c[jt] if l == tl else 1)
                 dram(int(wl.rows_out[l]), "store", bits, l, self.row_steps(l, steps, self.dup[l]))
             if l == tl and plan.psum_dram[jt] and rt < self.t_r[jt] - 1:  # partial sums written after each step
                 dram(steps, "store", self.psum_bits(jt), l, range(steps))
@@ -546,7 +546,7 @@ class _Segmented:
     def read_bits(self, l: int, p: int, tile) -> float:
         """DRAM bits one inference of a unit of ``l`` reads of the spilled input ``p``."""
         wl = self.wl
-        bits = float(wl.out_values[p]) * self.A
+        bits = float(wl.out_values[p]) * self.A[p]
         j = int(wl.widx[l])
         if j < 0 or self.T[j] == 1:
             return bits
@@ -557,7 +557,7 @@ class _Segmented:
     def psum_bits(self, j: int) -> float:
         """Partial-sum bits of one tile pass, one way: the outputs of its column tile."""
         l = int(self.wl.layer_of_w[j])
-        return float(self.wl.out_values[l]) * self.A / self.t_c[j]
+        return float(self.wl.out_values[l]) * self.A[l] / self.t_c[j]
 
 
 def _share(total: int, parts: int, i: int) -> int:

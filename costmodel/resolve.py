@@ -72,7 +72,7 @@ class Resolved:
     bit_iterations: np.ndarray    # (N,) bit iterations B at the technology's activation bits
     slices: np.ndarray            # (N,) weight slices at the technology's weight bits
     layer_map: LayerMap           # each weighted layer's copy: geometry, slices, passes (N, L)
-    cells_per_weight: np.ndarray  # (N,) cells one weight occupies (written on a reload)
+    cells_per_weight: np.ndarray  # (N, L) cells one weight of each layer occupies (written on a reload)
     adc_bits: np.ndarray          # (N,) resolution used (NaN: none)
     xbar_size: np.ndarray         # (N,) array rows
     array_cols: np.ndarray        # (N,) array columns (output channels; a crossbar's: its size)
@@ -492,7 +492,7 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
         reason[failed] = code
     r = Resolved(
         n=n, workload=wl, tech=tech, reason=reason, iterations=iterations, bit_iterations=B, slices=a.slices,
-        layer_map=m, cells_per_weight=a.cells_per_weight,
+        layer_map=m, cells_per_weight=cells_per_weight,
         adc_bits=a.adc_bits, xbar_size=batch.xbar_size, array_cols=a.cols, xbar_latency_ns=t_xbar, n_xbar_budget=n_budget,
         crossbars=crossbars, chip_crossbars=x_total, dup=dup, steps=steps, host=host, share=share, set_macros=set_macros,
         sharing=sharing, set_offset=offset, mesh_width=mesh_w, spad_index=spad_index, counts=counts,
