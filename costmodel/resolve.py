@@ -196,7 +196,7 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
         raise DesignError(str(exc)) from None
     if densities is not None and (m.any_epitome or (m.weight_bits != tech.precision.weight_bits).any()):
         raise DesignError("sparsity (--sparsity measured or a profile) with epitomes or per-layer weight bits "
-                          "is not modelled; use --sparsity dense, or a network without them")
+                          "is not modelled; use --sparsity dense, or drop --epitomes (a network without them)")
     offered = np.asarray(tech.global_buffer.sizes_kib)
     if not np.isin(batch.buffer_kib, np.append(offered, 0)).all():
         wrong = sorted(set(batch.buffer_kib[~np.isin(batch.buffer_kib, offered)].tolist()) - {0})
