@@ -79,9 +79,11 @@ def test_the_passes_average_to_the_models_shares(layer, array, pack):
 @pytest.mark.parametrize("tech_name", ["reram", "sram-aimc", "sram-dimc"])
 @pytest.mark.parametrize("plan", [PLAN_C4, PLAN_W4])
 def test_the_reference_equals_the_model_on_full_blocks(tech_name, plan):
-    """Every step that runs all its copies does the model's work: per occurrence where the
-    blocks are full (the tables' lookups at a pass's first iteration, the model spreading
-    them over its iterations), per step always; the last step runs only its pixels' copies."""
+    """A layer's counted passes do the model's work: in all (the model's step is the mean
+    over the passes and over the steps: the last step runs only its pixels' copies), per
+    step in proportion to the copies it runs, and per occurrence where the blocks are full
+    (the tables' lookups at a pass's first iteration, the model spreading them over its
+    iterations)."""
     net, batch, res = drawn(tech_name, plan)
     r = res.resolved
     seen_full = seen_partial = 0
@@ -93,25 +95,26 @@ def test_the_reference_equals_the_model_on_full_blocks(tech_name, plan):
             j = int(r.workload.widx[l])
             iterations, B = int(r.iterations[n, l]), int(r.layer_map.bit_iterations[n, j])
             copies = step_copies(r, n, j)
-            whole = copies == copies.max()
+            share = copies / copies.mean()                                   # of the model's mean step
+            full = full_blocks(net, batch, n, j)
             for kind in KINDS:
                 model = float(r.energy(kind)[n, l])
                 e = occ.energies_nj[kind]
                 assert e.shape == (int(r.steps[n, l]), iterations)
-                np.testing.assert_allclose(e[whole].sum(1), model * iterations, rtol=2e-6)
-                np.testing.assert_allclose(e.sum(), model * iterations * copies.sum() / copies.max(), rtol=2e-6)
-                if full_blocks(net, batch, n, j):
-                    per_pass = e[whole].reshape(whole.sum(), -1, B).sum(2)
-                    np.testing.assert_allclose(per_pass, model * B, rtol=2e-6)
+                assert e.sum() == pytest.approx(model * iterations * len(copies), rel=2e-6)
+                np.testing.assert_allclose(e.sum(1), model * iterations * share, rtol=2e-6)
+                if full:
+                    per_pass = e.reshape(len(copies), -1, B).sum(2)
+                    np.testing.assert_allclose(per_pass, np.outer(share, np.full(per_pass.shape[1], model * B)), rtol=2e-6)
                     if kind != "mvm":
-                        np.testing.assert_allclose(e[whole], model, rtol=2e-6)
+                        np.testing.assert_allclose(e, np.outer(share, np.full(iterations, model)), rtol=2e-6)
             for kind, d in occ.durations_ns.items():
                 model = float(r.durations[OP_CHAIN.index(kind), n, l])
-                np.testing.assert_allclose(d[whole].sum(1), model * iterations, rtol=2e-6)
-                if full_blocks(net, batch, n, j):
-                    np.testing.assert_allclose(d[whole], model, rtol=2e-6)
-            seen_full += full_blocks(net, batch, n, j)
-            seen_partial += not full_blocks(net, batch, n, j)
+                np.testing.assert_allclose(d.sum(1), model * iterations * share, rtol=2e-6)
+                if full:
+                    np.testing.assert_allclose(d, np.outer(share, np.full(iterations, model)), rtol=2e-6)
+            seen_full += full
+            seen_partial += not full
     assert seen_full and seen_partial
 
 

@@ -31,10 +31,11 @@ the exact reference scheduler (:class:`~costmodel.opgraph.Occurrences`):
 Each occurrence's work is priced with the evaluator's formulas
 (:mod:`costmodel.occurrence_figures`): ``mvm`` energy (crossbar reads, DAC rows, SRAM cells
 and columns, tables and muxes), ``adc`` energy and duration (conversions x ``t_adc`` over
-the macro set's ADCs) and ``shift_add`` likewise; ``mvm`` keeps its duration. Summed over a
-step that runs every copy, every count equals the fast model's mean times the occurrences
-(for any epitome, full blocks or not): the passes differ only in how the work is spread
-over them, which the schedule sees, and the last step in its copies.
+the macro set's ADCs) and ``shift_add`` likewise; ``mvm`` keeps its duration. The fast
+model's step is the mean over the passes and over the layer's steps (its copies that run,
+:func:`costmodel.resolve.resolve`): summed over the layer, every count is the model's
+exactly, for any epitome, full blocks or not; the schedule sees how the passes and the
+steps differ.
 """
 
 from __future__ import annotations
