@@ -18,7 +18,7 @@ from costmodel.epitome.passes import epitome_occurrences, pass_counts, step_copi
 from costmodel.evaluator import evaluate
 from costmodel.fidelity import feasible_random_designs, measure_fidelity
 from costmodel.layer_map import LayerMap
-from costmodel.opgraph import ITERATED, OP_CHAIN
+from costmodel.opgraph import OP_CHAIN
 from costmodel.reference_segments import reloads, simulate_design
 from tests.cli_runs import run_cli
 from tests.test_epitome_model import PLAN_C4, PLAN_W4, budgets, conv_and_epitome, network, tech_of

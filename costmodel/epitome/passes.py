@@ -46,7 +46,7 @@ import numpy as np
 
 from costmodel.array_figures import ArrayFigures, array_figures
 from costmodel.design import DesignBatch
-from costmodel.epitome.mapping import block_columns, ceil_div
+from costmodel.epitome.mapping import LayerDims, block_columns, ceil_div
 from costmodel.layer_map import LayerMap
 from costmodel.occurrence_figures import iterated_energies, unit_durations
 from costmodel.opgraph import Occurrences
@@ -76,7 +76,7 @@ def _at(x, m: LayerMap, n: int, j: int, tail: tuple[int, ...] = ()):
     return np.broadcast_to(x, m.row_groups.shape + tail)[n, j]
 
 
-def pass_counts(m: LayerMap, dims, n: int, j: int) -> PassCounts:
+def pass_counts(m: LayerMap, dims: LayerDims, n: int, j: int) -> PassCounts:
     """The :class:`PassCounts` of weighted layer ``j`` of design ``n`` (``m`` its
     :class:`~costmodel.layer_map.LayerMap`, ``dims`` the network's
     :class:`~costmodel.epitome.mapping.LayerDims`), an epitome layer (module docstring).
