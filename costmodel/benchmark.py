@@ -4,7 +4,8 @@
 seconds per call; designs/s = batch / median); with densities (``--sparsity``) the
 designs draw every layer's sparsity mode at random and are scored with the densities.
 ``bench_reference`` times ``resolve`` + ``to_opgraph`` + ``simulate`` per design (median
-seconds per design; dense designs); designs whose predicted scheduling time exceeds a
+seconds per design; dense designs, or with epitomes their passes counted,
+:mod:`costmodel.epitome.passes`); designs whose predicted scheduling time exceeds a
 limit are skipped, predicted from their operation count (exact: ``estimate_ops``) and
 the scheduler's measured rate.
 """
@@ -18,6 +19,7 @@ import numpy as np
 from threadpoolctl import threadpool_info
 
 from costmodel.design import DesignBatch
+from costmodel.epitome.passes import epitome_occurrences
 from costmodel.evaluator import evaluate
 from costmodel.opgraph import ITERATED, OP_CHAIN
 from costmodel.random_designs import random_designs
@@ -100,7 +102,7 @@ def bench_reference(network: Network, tech: Technology | str, power_w: float | N
             continue
         t0 = time.perf_counter()
         r = resolve(network, tech, each[i], power_w, area_mm2)
-        sim = simulate_design(r, 0, each[i].dataflow[0])
+        sim = simulate_design(r, 0, each[i].dataflow[0], occurrences=epitome_occurrences(r, 0, each[i]))
         times.append(time.perf_counter() - t0)
         steps.append(int(r.steps[0].sum()))
         ops.append(sim.ops)

@@ -22,6 +22,9 @@ from onnx_frontend.network import Network
 from onnx_frontend.schema_errors import describe, first_error
 from onnx_frontend.text_files import read_text
 
+#: Keys of a layer's epitome in design files and reports (MODEL.md section 11).
+EPITOME_KEYS = ("out", "in", "p", "q")
+
 __all__ = ["COMPONENTS", "DATAFLOWS", "DESIGN_FORMAT", "MACRO_MODES", "SPARSE_MODES", "DesignBatch", "DesignError", "load_design", "save_design"]
 
 
@@ -207,7 +210,7 @@ class DesignBatch:
         if self.epitome is not None or any(l.epitome is not None for l in layers):
             rows = self.epitome[n].tolist() if self.epitome is not None else [
                 [l.epitome.out, l.epitome.in_, l.epitome.p, l.epitome.q] if l.epitome else [0] * 4 for l in layers]
-            out["epitome"] = [dict(zip(("out", "in", "p", "q"), r)) if r[0] > 0 else None for r in rows]
+            out["epitome"] = [dict(zip(EPITOME_KEYS, r)) if r[0] > 0 else None for r in rows]
         if self.weight_bits is not None or any(l.weight_bits is not None for l in layers):
             out["weight_bits"] = (self.weight_bits[n].tolist() if self.weight_bits is not None
                                   else [l.weight_bits for l in layers])

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from costmodel.design import DATAFLOWS, SPARSE_MODES, DesignBatch
+from costmodel.design import DATAFLOWS, EPITOME_KEYS, SPARSE_MODES, DesignBatch
 from costmodel.resolve import REASONS, Resolved, resolve
 from costmodel.sparsity.densities import Densities
 from costmodel.technology import Technology, load_technology, require_network_family
@@ -135,10 +135,18 @@ class Results:
 
     def layer_rows(self, n: int) -> list[dict]:
         """Design ``n``'s weighted layers in network order: name, segment, dataflow (its
-        name), weight tiles and the reload energy of its weights per inference (J)."""
+        name), weight tiles, the reload energy of its weights per inference (J), its
+        ``epitome`` (``{out, in, p, q}``, or None: it stores its full kernel), crossbar
+        ``passes`` per output pixel and ``weight_bits`` (MODEL.md section 11)."""
         r = self.resolved
+        m = r.layer_map
+        full = r.segment.shape
+        epitomes = np.broadcast_to(m.stored.shape, full + (4,))[n]
+        passes, bits = (np.broadcast_to(v, full)[n] for v in (m.stored.passes, m.weight_bits))
         rows = [{"name": name, "segment": int(r.segment[n, j]), "dataflow": DATAFLOWS[int(self.dataflow[n, j])],
-                 "tiles": int(r.tiles.count[n, j]), "reload_energy_j": float(self.layer_reload_energy_j[n, j])}
+                 "tiles": int(r.tiles.count[n, j]), "reload_energy_j": float(self.layer_reload_energy_j[n, j]),
+                 "epitome": dict(zip(EPITOME_KEYS, epitomes[j].tolist())) if epitomes[j, 0] > 0 else None,
+                 "passes": int(passes[j]), "weight_bits": int(bits[j])}
                 for j, name in enumerate(self.weighted_names)]
         if r.sparse is not None:                                     # what each layer's mode skips
             for j, row in enumerate(rows):

@@ -12,6 +12,12 @@ weighted layer (:func:`random_modes`), the evaluator uses the densities' expecta
 the reference counts the zeros of one actual inference per design
 (:mod:`costmodel.sparsity.sampled`): the model's own weights and activations where a
 model is given, else draws from the densities (:mod:`costmodel.sparsity.patterns`).
+
+With a network that carries epitomes (``--epitomes PLAN``: its precisions too), every random
+design draws a random epitome per conv layer
+(:func:`~costmodel.random_designs.random_epitomes`) and the reference counts each crossbar
+pass of those layers on its own (:mod:`costmodel.epitome.passes`), where the evaluator
+takes their mean.
 """
 
 from __future__ import annotations
@@ -24,7 +30,9 @@ import onnx
 
 from costmodel.budgets import budget_fix, budget_text, finite_or_none, given
 from costmodel.design import DesignBatch
+from costmodel.epitome.passes import epitome_occurrences
 from costmodel.evaluator import Results, evaluate
+from costmodel.opgraph import Occurrences
 from costmodel.random_designs import random_designs
 from costmodel.reference_segments import SegmentedSimResult, simulate_design
 from costmodel.sparsity import SPARSE_MODES
@@ -138,7 +146,8 @@ def measure_fidelity(network: Network, tech: Technology | str, power_w: float | 
     Returns ``designs`` (count compared), ``latency_err_max/median``,
     ``energy_err_max/median``, ``interval_err_max`` (relative errors, fractions),
     ``tops_per_watt_spearman`` (rank correlation of the two TOPS/W),
-    ``reloading_designs`` (how many reload weights: several segments or a tiled layer) and
+    ``reloading_designs`` (how many reload weights: several segments or a tiled layer),
+    ``epitome_layers`` (with epitomes: the epitome layers of all designs) and
     ``sim_seconds_per_design`` (mean wall time of ``simulate_design``, s), plus
     ``per_design`` (one dict of fast and reference figures per design). ``progress(i, n)``
     is called after each simulated design.
@@ -154,7 +163,7 @@ def measure_fidelity(network: Network, tech: Technology | str, power_w: float | 
     seconds = sampling = 0.0
     for i in range(n):
         t0 = time.perf_counter()
-        occurrences = None if patterns is None else sampled_occurrences(res.resolved, i, batch, patterns, sample=i)
+        occurrences = reference_occurrences(res.resolved, i, batch, patterns)
         t1 = time.perf_counter()
         sim = simulate_design(res.resolved, i, batch.dataflow[i], occurrences=occurrences)
         seconds += time.perf_counter() - t1
@@ -177,6 +186,8 @@ def measure_fidelity(network: Network, tech: Technology | str, power_w: float | 
         "tops_per_watt_spearman": spearman([r["tops_per_watt"] for r in rows],
                                            [r["ref_tops_per_watt"] for r in rows]),
         "reloading_designs": sum(r["reloads"] for r in rows),
+        **({"epitome_layers": int(np.broadcast_to(res.resolved.layer_map.stored.epitome, batch.dup.shape).sum())}
+           if res.resolved.layer_map.any_epitome else {}),
         "sim_seconds_per_design": seconds / n,
         **({} if patterns is None else {
             "sparsity": {"densities": densities.source, "reference": patterns.source,
@@ -185,6 +196,19 @@ def measure_fidelity(network: Network, tech: Technology | str, power_w: float | 
             "sample_seconds_per_design": sampling / n}),
         "per_design": rows,
     }
+
+
+def reference_occurrences(resolved, n: int, batch: DesignBatch, patterns=None) -> dict[int, Occurrences]:
+    """Layer index -> the counted :class:`~costmodel.opgraph.Occurrences` the reference
+    schedules for design ``n`` of ``resolved`` (resolved from ``batch``): each epitome
+    layer's passes (:func:`~costmodel.epitome.passes.epitome_occurrences`) and, with zero
+    ``patterns``, each sparse layer's zeros on inference ``n`` of them
+    (:func:`~costmodel.sparsity.sampled.sampled_occurrences`). A design has one or the
+    other: the model has no sparsity with epitomes."""
+    out = epitome_occurrences(resolved, n, batch)
+    if patterns is not None:
+        out.update(sampled_occurrences(resolved, n, batch, patterns, sample=n))
+    return out
 
 
 def _compare(network: Network, res: Results, i: int, sim) -> dict:

@@ -24,9 +24,10 @@ OVERHEAD_KIND = "sparsity"
 
 @dataclass(frozen=True, eq=False)
 class Occurrences:
-    """Sampled figures of every occurrence of a layer's iterated kinds (the sparsity
-    reference, :mod:`costmodel.sparsity.sampled`): what its zeros actually skip, step by
-    step and bit iteration by bit iteration.
+    """Counted figures of every occurrence of a layer's iterated kinds, step by step and
+    iteration by iteration: what its zeros actually skip (the sparsity reference,
+    :mod:`costmodel.sparsity.sampled`), or what each crossbar pass of an epitome layer
+    drives and converts (:mod:`costmodel.epitome.passes`).
 
     Attributes:
         durations_ns: iterated kind -> ``(steps, iterations)`` ns of each occurrence; a
@@ -36,23 +37,27 @@ class Occurrences:
             replace :attr:`LayerOps.energies_nj` of the kind).
         overhead_nj: ``(steps,)`` nJ per step of the zero detectors, skip logic and
             compaction indices over all its iterations (they run on skipped iterations
-            too), reported as kind :data:`OVERHEAD_KIND`.
+            too), reported as kind :data:`OVERHEAD_KIND`; None: no such overhead (an
+            epitome layer's address tables and muxes are in its ``mvm`` energies, as in
+            the evaluator's).
     """
 
     durations_ns: dict[str, np.ndarray]
     energies_nj: dict[str, np.ndarray]
-    overhead_nj: np.ndarray
+    overhead_nj: np.ndarray | None = None
 
     def steps(self, start: int, stop: int) -> "Occurrences":
         """The occurrences of steps ``start .. stop - 1`` (one weight tile's pass)."""
         return Occurrences(durations_ns={k: v[start:stop] for k, v in self.durations_ns.items()},
                            energies_nj={k: v[start:stop] for k, v in self.energies_nj.items()},
-                           overhead_nj=self.overhead_nj[start:stop])
+                           overhead_nj=None if self.overhead_nj is None else self.overhead_nj[start:stop])
 
     def energy_by_kind(self, kinds) -> dict[str, float]:
-        """nJ of all occurrences of each of ``kinds`` (the kinds a step runs), plus the overhead."""
+        """nJ of all occurrences of each of ``kinds`` (the kinds a step runs), plus the
+        overhead (when there is one)."""
         out = {k: float(self.energies_nj[k].sum()) for k in kinds if k in self.energies_nj}
-        out[OVERHEAD_KIND] = float(self.overhead_nj.sum())
+        if self.overhead_nj is not None:
+            out[OVERHEAD_KIND] = float(self.overhead_nj.sum())
         return out
 
 
@@ -63,7 +68,8 @@ class LayerOps:
     Attributes:
         index: the layer's index in the network.
         steps: number of steps (blocks) of one inference.
-        iterations: bit iterations B of mvm/adc/shift_add (1 for weightless layers).
+        iterations: occurrences of mvm/adc/shift_add per step: bit iterations B x crossbar
+            passes (1 for weightless layers; an epitome layer: pass-major, pass * B + bit).
         durations_ns: op kind -> duration of one occurrence (ns); kinds absent or 0 do
             not occur.
         energies_nj: op kind -> dynamic energy of one occurrence (nJ).
@@ -101,7 +107,8 @@ class OpGraph:
 def to_opgraph(resolved, n: int, occurrences: dict[int, Occurrences] | None = None) -> OpGraph:
     """The operation graph of design ``n`` of a :class:`costmodel.resolve.Resolved`;
     ``occurrences`` (layer index -> :class:`Occurrences`, from
-    :func:`costmodel.sparsity.sampled.sampled_occurrences`) replace the expected figures
+    :func:`costmodel.sparsity.sampled.sampled_occurrences` or
+    :func:`costmodel.epitome.passes.epitome_occurrences`) replace the expected figures
     of those layers' iterated kinds.
 
     Resource names: ``spad{k}`` (load, store), ``xbar{l}`` (feed, mvm), ``adc{k}``, ``sa{k}``,

@@ -26,6 +26,13 @@ without their structured zero rows and columns; ``sparse_modes=True`` also draws
 layer's sparsity mode uniformly among the technology's valid ones
 (:func:`costmodel.sparsity.choices.mode_count`), from a third generator seeded from
 ``seed``, so every other column is that of the same seed without modes.
+
+With ``epitomes`` (by default: when the network carries epitomes, e.g. from a plan; MODEL.md
+section 11) every conv layer of every design draws a random epitome
+(:func:`random_epitomes`, ``DesignBatch.epitome``) from a fourth generator seeded from
+``seed``; the copies, macros and segments are then drawn for the arrays those epitomes
+need. Every geometry is the network's configuration at each design's arrays
+(:func:`costmodel.layer_map.layer_map`): its per-layer weight bits set the weight slices.
 """
 
 from __future__ import annotations
@@ -33,13 +40,15 @@ from __future__ import annotations
 import numpy as np
 
 from costmodel.design import DesignBatch
+from costmodel.epitome.mapping import ceil_div
+from costmodel.layer_map import layer_map
 from costmodel.macro_capacity import fewest_macros
 from costmodel.segments import alone_in_segment, segment_sum, weight_tiles
 from costmodel.sparsity.choices import mode_count
 from costmodel.sparsity.densities import Densities
 from costmodel.technology import Technology
 from costmodel.array_figures import affordable_arrays
-from costmodel.workload import build_workload
+from costmodel.workload import Workload, build_workload
 from onnx_frontend.network import Network
 
 #: Largest batch drawn for a segmented design is 2 ** MAX_BATCH_LOG2.
@@ -49,11 +58,11 @@ MAX_BATCH_LOG2 = 6
 def random_designs(network: Network, tech: Technology, power_w: float | None, n: int, seed: int = 0,
                    share_p: float = 0.2, macro_mode: str = "specialised", segmented: bool = False,
                    cut_p: float = 0.15, area_mm2: float | None = None, densities: Densities | None = None,
-                   sparse_modes: bool = False) -> DesignBatch:
+                   sparse_modes: bool = False, epitomes: bool | None = None) -> DesignBatch:
     """``n`` random designs within a power (W) and/or area (mm^2) budget (feasibility is
     not guaranteed: evaluate and filter); with ``segmented``, those whose network does
-    not fit their budget once are segmented; ``densities`` and ``sparse_modes`` as in the
-    module docstring."""
+    not fit their budget once are segmented; ``densities``, ``sparse_modes`` and
+    ``epitomes`` (None: when the network carries epitomes) as in the module docstring."""
     rng = np.random.default_rng(seed)
     wl = build_workload(network, tech, densities)
     tb = tech.tables
@@ -72,9 +81,13 @@ def random_designs(network: Network, tech: Technology, power_w: float | None, n:
                   if len(sizes) > 1 else None)
     # the budget as resolve() counts it
     n_budget = affordable_arrays(tech, globals_, power_w, area_mm2)
-    slices = -(-tech.precision.weight_bits // tb.cell_bits[ci])
-    rg = wl.row_groups[si]
-    sets = rg * wl.col_groups[si] * slices[:, None]
+    if epitomes is None:
+        epitomes = bool((wl.epitomes[:, 0] > 0).any())
+    epitome = random_epitomes(wl, np.random.default_rng(np.random.SeedSequence([seed, 12])), n) if epitomes else None
+    m = layer_map(wl, tech, si, globals_["cell_bits"], globals_["dac_bits"], epitome)
+    rg, cg = m.row_groups, m.col_groups
+    slices = np.broadcast_to(m.slices, (n, L))
+    sets = rg * cg * slices
     n_xbar = affordable_arrays(tech, globals_, power_w, area_mm2, eps=0.0)
     conv = ~wl.is_fc[wl.layer_of_w]
     pixels = wl.out_pixels[wl.layer_of_w]
@@ -83,8 +96,8 @@ def random_designs(network: Network, tech: Technology, power_w: float | None, n:
     weight /= np.maximum(weight.sum(1, keepdims=True), 1e-12)
     extra = np.floor(spare[:, None] * weight / sets)
     dup = np.where(conv, np.clip(1 + extra, 1, pixels), 1).astype(np.int64)
-    limit = dup * rg * wl.col_groups[si]                               # blocks: the most macros
-    least = np.minimum(fewest_macros(limit, slices[:, None], tech.macro.max_crossbars), limit)
+    limit = dup * rg * cg                                              # blocks: the most macros
+    least = np.minimum(fewest_macros(limit, slices, tech.macro.max_crossbars), limit)
     macros = least + np.floor(rng.uniform(size=(n, L)) ** 2 * (limit - least + 1)).astype(np.int64)
     macros = np.minimum(macros, limit)
     share = _draw_sharing(rng, macros, limit, slices, tech.macro.max_crossbars, share_p)
@@ -93,10 +106,10 @@ def random_designs(network: Network, tech: Technology, power_w: float | None, n:
     big = (sets.sum(1) > n_budget) & segmented if L else np.zeros(n, dtype=bool)
     if not big.any():
         return DesignBatch(**globals_, dup=dup, macros=macros, share=share, buffer_kib=buffer_kib, sparse_mode=modes,
-                           macro_mode=macro_mode)
+                           macro_mode=macro_mode, epitome=epitome)
     seg_rng = np.random.default_rng(np.random.SeedSequence([seed, 8]))
     idx = np.flatnonzero(big)
-    cols = _segmented(seg_rng, wl, tech, si[idx], slices[idx], n_budget[idx], share_p, cut_p)
+    cols = _segmented(seg_rng, wl, tech, rg[idx], cg[idx], slices[idx], n_budget[idx], share_p, cut_p)
     segment = np.zeros((n, L), dtype=np.int64)
     dataflow = np.zeros((n, L), dtype=np.int64)
     batch = np.ones(n, dtype=np.int64)
@@ -104,13 +117,31 @@ def random_designs(network: Network, tech: Technology, power_w: float | None, n:
         "dup", "macros", "share", "segment", "dataflow"))
     batch[idx] = cols["batch"]
     return DesignBatch(**globals_, dup=dup, macros=macros, share=share, segment=segment, batch=batch,
-                       dataflow=dataflow, buffer_kib=buffer_kib, sparse_mode=modes, macro_mode=macro_mode)
+                       dataflow=dataflow, buffer_kib=buffer_kib, sparse_mode=modes, macro_mode=macro_mode,
+                       epitome=epitome)
+
+
+#: Largest number of times :func:`random_epitomes` halves a layer's output or input channels.
+MAX_HALVINGS = 2
+
+
+def random_epitomes(wl: Workload, rng: np.random.Generator, n: int) -> np.ndarray:
+    """``(n, L, 4)`` a random epitome ``(out, in, p, q)`` per conv layer of ``n`` designs
+    (zeros for fc layers): ``out = ceil(C_out / 2^i)`` and ``in = ceil((C_in/g) / 2^k)``
+    with ``i, k`` uniform in ``0 .. MAX_HALVINGS``, ``p = kh`` or ``kh + 1`` and ``q = kw``
+    or ``kw + 1`` (one of the full kernel's own shape is the dense layer)."""
+    d = wl.dims
+    halvings = rng.integers(0, MAX_HALVINGS + 1, size=(n, wl.n_weighted, 2))
+    grow = rng.integers(0, 2, size=(n, wl.n_weighted, 2))
+    shape = np.stack([ceil_div(d.cout, 2 ** halvings[..., 0]), ceil_div(d.cin_g, 2 ** halvings[..., 1]),
+                      d.kh + grow[..., 0], d.kw + grow[..., 1]], -1)
+    return shape * d.is_conv[:, None]
 
 
 def _draw_sharing(rng, macros, limit, slices, cap, share_p, segment=None):
     """(n, L) sharing partners: each layer shares an earlier unshared layer's macros (of
     its own segment, if ``segment`` is given) with probability ``share_p`` when the pair
-    fits the macro rules."""
+    fits the macro rules (``slices`` (n, L): arrays per block of each layer)."""
     n, L = macros.shape
     share = np.full((n, L), -1, dtype=np.int64)
     taken = np.zeros((n, L), dtype=bool)
@@ -120,7 +151,7 @@ def _draw_sharing(rng, macros, limit, slices, cap, share_p, segment=None):
         pair = np.maximum(macros[:, j], macros[rows, partner])
         ok = (rng.uniform(size=n) < share_p) & ~taken[rows, partner] & (share[rows, partner] < 0) & ~taken[:, j]
         ok &= (pair <= limit[:, j]) & (pair <= limit[rows, partner])
-        ok &= (-(-limit[:, j] // pair) - (-limit[rows, partner] // pair)) * slices <= cap
+        ok &= -(-limit[:, j] // pair) * slices[:, j] - (-limit[rows, partner] // pair) * slices[rows, partner] <= cap
         if segment is not None:
             ok &= segment[rows, partner] == segment[:, j]
         share[:, j] = np.where(ok, partner, -1)
@@ -129,16 +160,16 @@ def _draw_sharing(rng, macros, limit, slices, cap, share_p, segment=None):
     return share
 
 
-def _segmented(rng, wl, tech: Technology, si, slices, n_budget, share_p: float, cut_p: float) -> dict:
+def _segmented(rng, wl, tech: Technology, rg, cg, slices, n_budget, share_p: float, cut_p: float) -> dict:
     """Segmented columns (dup, macros, share, segment, dataflow (n, L), batch (n,)) of
-    ``n`` designs whose one copy does not fit ``n_budget`` crossbars."""
-    n, L = len(si), wl.n_weighted
+    ``n`` designs whose one copy does not fit ``n_budget`` crossbars (``rg``, ``cg``,
+    ``slices`` (n, L): each layer's row groups, column groups and arrays per block)."""
+    n, L = len(n_budget), wl.n_weighted
     rows = np.arange(n)
-    rg, cg = wl.row_groups[si], wl.col_groups[si]
     blocks1 = rg * cg                                                   # blocks of one copy
-    sets = blocks1 * slices[:, None]
-    chip_blocks = np.floor(n_budget / slices).astype(np.int64)
-    huge = blocks1 > chip_blocks[:, None]                               # exceeds the chip alone: tiled
+    sets = blocks1 * slices
+    chip_blocks = np.floor(n_budget[:, None] / slices).astype(np.int64)
+    huge = blocks1 > chip_blocks                                        # exceeds the chip alone: tiled
     # --- greedy packing, in layer order, with random extra boundaries -------------------------
     segment = np.zeros((n, L), dtype=np.int64)
     cur = np.zeros(n, dtype=np.int64)
@@ -165,7 +196,7 @@ def _segmented(rng, wl, tech: Technology, si, slices, n_budget, share_p: float, 
     # --- macros: a tiled layer's limit is one tile's blocks ------------------------------------
     tiles = weight_tiles(dup * blocks1, rg, cg, alone_in_segment(segment), chip_blocks)
     limit = tiles.blocks
-    least = np.minimum(fewest_macros(limit, slices[:, None], tech.macro.max_crossbars), limit)
+    least = np.minimum(fewest_macros(limit, slices, tech.macro.max_crossbars), limit)
     macros = least + np.floor(rng.uniform(size=(n, L)) ** 2 * (limit - least + 1)).astype(np.int64)
     macros = np.minimum(macros, limit)
     share = _draw_sharing(rng, macros, limit, slices, tech.macro.max_crossbars, share_p, segment)

@@ -128,9 +128,10 @@ def simulate_design(resolved, n: int, dataflow=None, stream: tuple[int, int] = (
     today's single-inference schedule if it keeps its weights, else the segmented schedule
     (module docstring). ``dataflow`` is the design's per-layer dataflow codes (its row of
     ``DesignBatch.dataflow``; None: weight-stationary everywhere). ``occurrences``: the
-    sampled zeros of its sparse layers (:func:`costmodel.sparsity.sampled.sampled_occurrences`;
-    a tiled layer's steps are its tiles' passes in the order they run, column tile
-    outer, row tile inner)."""
+    sampled zeros of its sparse layers (:func:`costmodel.sparsity.sampled.sampled_occurrences`)
+    or the counted passes of its epitome layers
+    (:func:`costmodel.epitome.passes.epitome_occurrences`; a tiled layer's steps are its
+    tiles' passes in the order they run, column tile outer, row tile inner)."""
     graph = to_opgraph(resolved, n, occurrences)
     if not reloads(resolved, n):
         return simulate(graph)
@@ -177,8 +178,7 @@ class OffchipPlan:
 def offchip_plan(resolved, n: int, flow: list[int]) -> OffchipPlan:
     """Section 8's rules for design ``n`` with dataflow codes ``flow`` (per weighted
     layer): reloads, spills, reads per dataflow, partial sums."""
-    wl, tech = resolved.workload, resolved.tech
-    A = tech.precision.activation_bits
+    wl = resolved.workload
     B = int(resolved.batch[n])
     seg_a = [int(v) for v in resolved.segment_a[n]]
     seg_w = [int(v) for v in resolved.segment[n]]
@@ -190,7 +190,7 @@ def offchip_plan(resolved, n: int, flow: list[int]) -> OffchipPlan:
     reloading = S > 1 or any(tiled)
     reload = [(B if tiled[j] and flow[j] != WEIGHT_STATIONARY else 1) if reloading else 0 for j in range(len(seg_w))]
     La = len(seg_a)
-    out_bits = [float(wl.out_values[l]) * A for l in range(La)]
+    out_bits = [float(wl.out_values[l] * wl.activation_bits[l]) for l in range(La)]
     last = [-1] * La
     for l, prods in enumerate(wl.producers):
         for p in prods:
@@ -265,17 +265,14 @@ class _Segmented:
         self.T = [int(v) for v in tiles.count[n]]
         self.t_r = [int(v) for v in tiles.rows[n]]
         self.t_c = [int(v) for v in tiles.cols[n]]
-        lm = resolved.layer_map                                     # each layer's copy (its epitome, its bits)
-
-        def per_layer(values) -> list:
-            return np.broadcast_to(values, lm.row_groups.shape)[n].tolist()
-        self.rg, self.cg, self.rows_total = (per_layer(v) for v in (lm.row_groups, lm.col_groups, lm.rows_total))
-        self.slices = per_layer(lm.slices)
-        self.Wb = per_layer(lm.weight_bits)
-        self.weights = per_layer(lm.stored.weights)
-        sram_bits = float(resolved.cells_per_weight[n]) / tech.precision.weight_bits
-        self.cells_per_weight = self.slices if tech.sram is None else [b * sram_bits for b in self.Wb]
-        self.A = [int(v) for v in wl.activation_bits]
+        # each weighted layer's copy as the design maps it (its epitome, its weight bits)
+        m = resolved.layer_map
+        per_layer = lambda x: np.broadcast_to(x, m.row_groups.shape)[n].tolist()  # noqa: E731
+        self.rg, self.cg, self.rows_total, self.slices = (per_layer(v) for v in (
+            m.row_groups, m.col_groups, m.rows_total, m.slices))
+        self.weights, self.Wb = per_layer(m.stored.weights), per_layer(m.weight_bits)
+        self.cells_per_weight = [float(v) for v in resolved.cells_per_weight[n]]
+        self.A = wl.activation_bits.tolist()                               # per layer
         self.bits_per_ns = tech.offchip_memory.bandwidth_gbyte_per_s * 8
         self.batch_nj = {"dram": 0.0, "array_write": 0.0}       # reloads per batch
         self.inference_nj: dict[str, float] = {"dram": 0.0}       # operations per inference
@@ -346,7 +343,7 @@ class _Segmented:
             k = self.host[l]
             m = max(self.set_macros[k], 1)
             blocks_all = self.dup[l] * self.rg[j] * self.cg[j]
-            bits_all = float(self.weights[j]) * self.Wb[j]                  # one copy is read
+            bits_all = float(self.weights[j] * self.Wb[j])                  # one copy is read
             rows_all = self.dup[l] * self.slices[j] * self.rows_total[j]
             cells_all = self.dup[l] * float(self.weights[j]) * self.cells_per_weight[j]
             if tile is None:

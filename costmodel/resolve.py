@@ -72,7 +72,7 @@ class Resolved:
     bit_iterations: np.ndarray    # (N,) bit iterations B at the technology's activation bits
     slices: np.ndarray            # (N,) weight slices at the technology's weight bits
     layer_map: LayerMap           # each weighted layer's copy: geometry, slices, passes (N, L)
-    cells_per_weight: np.ndarray  # (N,) cells one weight occupies (written on a reload)
+    cells_per_weight: np.ndarray  # (N, L) cells one weight of each layer occupies (written on a reload)
     adc_bits: np.ndarray          # (N,) resolution used (NaN: none)
     xbar_size: np.ndarray         # (N,) array rows
     array_cols: np.ndarray        # (N,) array columns (output channels; a crossbar's: its size)
@@ -196,7 +196,7 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
         raise DesignError(str(exc)) from None
     if densities is not None and (m.any_epitome or (m.weight_bits != tech.precision.weight_bits).any()):
         raise DesignError("sparsity (--sparsity measured or a profile) with epitomes or per-layer weight bits "
-                          "is not modelled; use --sparsity dense, or a network without them")
+                          "is not modelled; use --sparsity dense, or drop --epitomes (a network without them)")
     offered = np.asarray(tech.global_buffer.sizes_kib)
     if not np.isin(batch.buffer_kib, np.append(offered, 0)).all():
         wrong = sorted(set(batch.buffer_kib[~np.isin(batch.buffer_kib, offered)].tolist()) - {0})
@@ -262,22 +262,25 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
     vu, counting = tech.vector_units, tech.counting
     inv_width = F(1.0 / vu.width)
     st = m.stored                                                       # epitomes: a pass's share (MODEL.md 11)
-    used_cols_w = dup_f * (slices * m.cols_read * st.convert_share).astype(F) / tiles.count.astype(F)
+    # copies whose arrays work in a step: an epitome layer's last step runs only its last pixels'
+    # copies, so its arrays' work per step is the mean over its steps (MODEL.md 11)
+    running = np.where(st.epitome, pixels_w / np.ceil(pixels_w / dup_f), dup_f) if m.any_epitome else dup_f
+    used_cols_w = running * (slices * m.cols_read * st.convert_share).astype(F) / tiles.count.astype(F)
     used_cols = expand(used_cols_w)
-    dac_rows_w = dup_f * (slices * m.rows_total * st.drive_share).astype(F) / tiles.count.astype(F)
-    xbar_work = expand(dup_f * (rg * cg * slices).astype(F)) * per_tile
+    rows_w = (slices * m.rows_total * st.drive_share).astype(F)
+    dac_rows_w = dup_f * rows_w / tiles.count.astype(F)                 # every copy's DACs
+    xbar_work = expand(running * (rg * cg * slices).astype(F)) * per_tile
     words = (wl.activation_bits / bus).astype(F)                        # (La,) bus words per value
     work = {
         "load_words": dup * words * wl.load_values.astype(F) * per_row_tile,
         "store_words": dup * words * wl.store_values.astype(F) * per_col_tile,
         "crossbars": xbar_work,
         "adc_conv": xbar_work * Sx[:, None].astype(F) if counting.adc_conversions == "physical_columns" else used_cols,
-        "dac_conv": expand(dac_rows_w),
+        "dac_conv": expand(running * rows_w / tiles.count.astype(F)),
     }
     work["shift_add"] = used_cols * F(inv_width * a.shift_add_outside)
     if tech.sram is not None:                                           # weights used per step
-        work["cells"] = expand(dup_f * (st.weights * st.drive_share * st.convert_share * m.cell_share).astype(F)) \
-            * per_tile
+        work["cells"] = expand(running * (st.products * m.cell_share).astype(F)) * per_tile
     adds = m.add_values * st.passes + st.extra_adds                      # per output pixel
     work["addition"] = expand(dup_f * adds.astype(F)) * inv_width * per_tile
     act_values = dup * (wl.store_values * inv_width).astype(F) * per_tile
@@ -285,9 +288,9 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
     work["sigmoid"] = act_values * (wl.act_kind == 2)
     work["pool"] = np.broadcast_to((wl.unit_elems * (wl.unit_kind == 1) * inv_width).astype(F), (n, La))
     work["eltwise"] = np.broadcast_to((wl.unit_elems * (wl.unit_kind == 2) * inv_width).astype(F), (n, La))
-    rows_driven = work["dac_conv"]                                      # DACs count the rows, not their activity
-    epitome = epitome_overheads(tech, m, dup_f, xbars_w, Sx, dac_rows_w, used_cols_w, tiles.count) \
-        if m.any_epitome else None
+    rows_driven = expand(dac_rows_w)                                    # DACs count the rows, not their activity
+    epitome = epitome_overheads(tech, m, dup_f, running, xbars_w, Sx, running * rows_w / tiles.count.astype(F),
+                                used_cols_w, tiles.count) if m.any_epitome else None
     if epitome is not None:
         work["epitome_pj"] = expand(epitome.occurrence_pj)
     # a step's arrays with different inputs: its row groups, every copy's (or its weight tile's)
@@ -493,7 +496,7 @@ def resolve(network: Network, tech: Technology, batch: DesignBatch, power_w, are
         reason[failed] = code
     r = Resolved(
         n=n, workload=wl, tech=tech, reason=reason, iterations=iterations, bit_iterations=B, slices=a.slices,
-        layer_map=m, cells_per_weight=a.cells_per_weight,
+        layer_map=m, cells_per_weight=cells_per_weight,
         adc_bits=a.adc_bits, xbar_size=batch.xbar_size, array_cols=a.cols, xbar_latency_ns=t_xbar, n_xbar_budget=n_budget,
         crossbars=crossbars, chip_crossbars=x_total, dup=dup, steps=steps, host=host, share=share, set_macros=set_macros,
         sharing=sharing, set_offset=offset, mesh_width=mesh_w, spad_index=spad_index, counts=counts,

@@ -34,6 +34,10 @@ REASON_TEXT: dict[str, str] = {
 
 
 
+#: How each weighted layer is mapped (:meth:`Results.layer_rows`), in every layer row.
+LAYER_MAPPING_KEYS = ("epitome", "passes", "weight_bits")
+
+
 def arrays_text(tech, rows: int, cols: int, cell_bits: int, dac_bits: int, adc_bits: int | None) -> str:
     """One design's arrays in words: ``"128x128 crossbars, 2-bit cells, 1-bit DACs, 8-bit
     ADCs"`` (ReRAM) or ``"128x128 digital SRAM arrays of 8-bit weights, 1 input bit per
@@ -77,7 +81,10 @@ def design_summary(network: Network, results: Results, n: int, batch: DesignBatc
     ``dataflow``, ``tiles`` and ``reload_energy_j`` (per inference) are its weights'
     (None, None and 0 for a weightless layer). A design evaluated with sparsity (densities,
     or a layer with a mode; MODEL.md section 10) adds to each weighted layer's row its
-    ``sparsity`` mode and ``skipped_share`` (:meth:`Results.layer_rows`).
+    ``sparsity`` mode and ``skipped_share`` (:meth:`Results.layer_rows`). Every row has
+    :data:`LAYER_MAPPING_KEYS`: a weighted layer's ``epitome`` (``{out, in, p, q}`` or
+    None), crossbar ``passes`` per output pixel and ``weight_bits``; None for a weightless
+    layer.
     """
     r, t = results.resolved, results.timing
     wl = r.workload
@@ -123,6 +130,7 @@ def design_summary(network: Network, results: Results, n: int, batch: DesignBatc
             "dataflow": layer_reload[weighted[l]]["dataflow"] if l in weighted else None,
             "tiles": layer_reload[weighted[l]]["tiles"] if l in weighted else None,
             "reload_energy_j": layer_reload[weighted[l]]["reload_energy_j"] if l in weighted else 0.0,
+            **{k: layer_reload[weighted[l]][k] if l in weighted else None for k in LAYER_MAPPING_KEYS},
             **({k: layer_reload[weighted[l]][k] for k in ("sparsity", "skipped_share")}
                if l in weighted and "sparsity" in layer_reload[weighted[l]] else {}),
         })
@@ -154,6 +162,7 @@ def design_summary(network: Network, results: Results, n: int, batch: DesignBatc
                               int(batch.dac_bits[n]), int(adc_bits) if math.isfinite(adc_bits) else None),
         "bit_iterations": int(r.bit_iterations[n]),
         "weight_slices": int(r.slices[n]),
+        "weight_bits": int(r.tech.precision.weight_bits),
         "rram_ratio": _f(batch.rram_ratio[n]),
         "crossbars_used": int(r.crossbars[n].sum()),
         "crossbar_budget": int(r.n_xbar_budget[n]),

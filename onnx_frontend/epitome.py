@@ -6,7 +6,8 @@ stores the weights of a conv layer whose full kernel is
 offset and channel indices wrap modulo ``out`` and ``in``. Only ``E`` is stored, so the
 layer holds :attr:`Epitome.stored_weights` values instead of its full kernel's. A layer
 gets one from an ONNX weight chain (:mod:`onnx_frontend.epitome_chain`) or from a plan
-file (:mod:`onnx_frontend.epitome_plan`). The cost model does not use epitomes yet.
+file (:mod:`onnx_frontend.epitome_plan`). The cost model maps it onto arrays
+(:mod:`costmodel.epitome`; MODEL.md section 11).
 """
 
 from __future__ import annotations

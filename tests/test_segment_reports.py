@@ -133,7 +133,9 @@ def test_metrics_list_the_weighted_layers(segmented_file, vgg, tech):
     batch = load_design(segmented_file, vgg)
     m = evaluate(vgg, tech, batch, POWER).metrics(0)
     assert [row["name"] for row in m["layers"]] == [w.name for w in vgg.weighted_layers]
-    assert set(m["layers"][0]) == {"name", "segment", "dataflow", "tiles", "reload_energy_j"}
+    assert set(m["layers"][0]) == {"name", "segment", "dataflow", "tiles", "reload_energy_j", "epitome", "passes",
+                                   "weight_bits"}
+    assert m["layers"][0]["epitome"] is None and m["layers"][0]["passes"] == 1
     assert sum(row["reload_energy_j"] for row in m["layers"]) == pytest.approx(m["reload_energy_j"], rel=1e-9)
     assert json.loads(json.dumps(m)) == m                      # plain JSON values
 

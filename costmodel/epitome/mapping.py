@@ -17,9 +17,14 @@ takes ``passes = in_blocks * out_blocks`` crossbar passes:
   columns with another routing of the inputs, and converts the columns that serve one of
   its channels (the last block fewer).
 
-On average over its passes, a pass drives ``drive_share`` of the copy's rows and converts
-``convert_share`` of its columns. SRAM arrays hold whole weights in a column of
-``cell_bits`` cells: a layer at ``weight_bits < cell_bits`` packs
+The channels of an output block fill the stored groups in order, ``min(out, C_out/g)``
+per group, ``pack`` per physical column (:func:`block_columns`): a pass converts the
+columns that hold one of its channels (in every row piece), drives the rows of its input
+block in every array of the copy, and multiplies ``in_a * kh * kw`` weights per output
+channel of its block. On average over its passes, a pass drives ``drive_share`` of the
+copy's rows, converts ``convert_share`` of its columns and multiplies ``products``
+weights; :mod:`costmodel.epitome.passes` counts each pass. SRAM arrays hold whole weights
+in a column of ``cell_bits`` cells: a layer at ``weight_bits < cell_bits`` packs
 ``pack = cell_bits // weight_bits`` output channels into one column.
 """
 
@@ -94,11 +99,15 @@ class Stored:
         in_blocks: input-channel blocks (1 dense).
         out_blocks: output-channel blocks (1 dense).
         drive_share: mean share of the copy's rows a pass drives (1 dense).
-        convert_share: mean share of the copy's columns a pass converts (1 dense).
+        convert_share: mean share of the copy's (physical) columns a pass converts (1 dense).
+        products: mean weights one pass multiplies per copy (dense: every weight stored;
+            an epitome: ``C_in/g * kh * kw * C_out / passes``, the MACs of an output pixel).
         extra_adds: additions per output pixel of the input blocks' partial sums.
         weights: weight values stored.
         epitome: True where the layer stores an epitome (one of the full kernel's own
             shape is the dense layer: it needs no routing).
+        shape: ``(..., L, 4)`` the epitome ``(out, in, p, q)`` stored, zeros where dense.
+        pack: output channels per physical column (SRAM packing; 1 for crossbars).
     """
 
     rows_g: np.ndarray
@@ -109,9 +118,20 @@ class Stored:
     out_blocks: np.ndarray
     drive_share: np.ndarray
     convert_share: np.ndarray
+    products: np.ndarray
     extra_adds: np.ndarray
     weights: np.ndarray
     epitome: np.ndarray
+    shape: np.ndarray
+    pack: np.ndarray
+
+
+def block_columns(channels, cols_e, pack):
+    """Physical columns holding the first ``channels`` output channels of an epitome's
+    stored groups (``cols_e`` channels per group, ``pack`` per column), elementwise over
+    broadcast integer arrays: whole groups, then the partly used one."""
+    channels = np.asarray(channels)
+    return (channels // cols_e) * ceil_div(cols_e, pack) + ceil_div(channels % cols_e, pack)
 
 
 def stored(d: LayerDims, epitome: np.ndarray, pack) -> Stored:
@@ -130,15 +150,20 @@ def stored(d: LayerDims, epitome: np.ndarray, pack) -> Stored:
     rows_g = np.where(has, in_e * p_e * q_e, d.rows_dense)
     cols_logical = np.where(has, cols_e, d.cols_dense)
     groups = np.where(has, ceil_div(out_e, cols_e), d.groups)
+    cols_g = ceil_div(cols_logical, pack)
     window_rows = d.cin_g * d.kh * d.kw
     drive = np.where(has, window_rows / (in_blocks * rows_g), 1.0)
-    convert = np.where(has, d.cout / (out_blocks * out_e), 1.0)
+    last_block = d.cout - (out_blocks - 1) * out_e                # the last output block's channels
+    block_cols = (out_blocks - 1) * block_columns(out_e, cols_e, pack) + block_columns(last_block, cols_e, pack)
+    convert = np.where(has, block_cols / (out_blocks * groups * cols_g), 1.0)
+    weights = np.where(has, out_e * in_e * p_e * q_e, d.rows_dense * d.cols_dense * d.groups)
+    passes = in_blocks * out_blocks
     return Stored(
-        rows_g=rows_g, cols_g=ceil_div(cols_logical, pack), groups=groups, passes=in_blocks * out_blocks,
+        rows_g=rows_g, cols_g=cols_g, groups=groups, passes=passes,
         in_blocks=in_blocks, out_blocks=out_blocks, drive_share=drive, convert_share=convert,
-        extra_adds=(in_blocks - 1) * d.cout, weights=np.where(has, out_e * in_e * p_e * q_e,
-                                                              d.rows_dense * d.cols_dense * d.groups),
-        epitome=has,
+        products=np.where(has, window_rows * d.cout / passes, weights),
+        extra_adds=(in_blocks - 1) * d.cout, weights=weights, epitome=has,
+        shape=np.where(has[..., None], epitome, 0), pack=np.broadcast_to(pack, has.shape),
     )
 
 

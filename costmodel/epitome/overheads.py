@@ -38,11 +38,14 @@ class EpitomeOverheads:
     area_mm2: np.ndarray
 
 
-def epitome_overheads(tech: Technology, m: LayerMap, dup: np.ndarray, xbars: np.ndarray, array_rows: np.ndarray,
-                      driven_rows: np.ndarray, converted_cols: np.ndarray, tiles: np.ndarray) -> EpitomeOverheads:
-    """The overheads of N designs' epitome layers: ``dup`` (N, L) copies, ``xbars`` (N, L)
+def epitome_overheads(tech: Technology, m: LayerMap, dup: np.ndarray, running: np.ndarray, xbars: np.ndarray,
+                      array_rows: np.ndarray, driven_rows: np.ndarray, converted_cols: np.ndarray,
+                      tiles: np.ndarray) -> EpitomeOverheads:
+    """The overheads of N designs' epitome layers: ``dup`` (N, L) copies (their tables),
+    ``running`` (N, L) the mean copies a step runs (their lookups), ``xbars`` (N, L)
     arrays resident, ``array_rows`` (N,) rows per array, ``driven_rows`` and
-    ``converted_cols`` (N, L) per occurrence (all copies), ``tiles`` (N, L) weight tiles.
+    ``converted_cols`` (N, L) per occurrence (all copies that run), ``tiles`` (N, L)
+    weight tiles.
 
     Raises:
         DesignError: a design has an epitome and the technology file no ``epitome:`` section.
@@ -55,7 +58,7 @@ def epitome_overheads(tech: Technology, m: LayerMap, dup: np.ndarray, xbars: np.
     on = st.epitome.astype(F)
     tables = (e.input_address_table, e.reuse_table, e.output_address_table)
     lookup_pj = sum(t.read_energy_pj_per_access for t in tables)
-    per_pass = dup * lookup_pj / (m.bit_iterations * tiles)               # spread over a pass's iterations
+    per_pass = running * lookup_pj / (m.bit_iterations * tiles)           # spread over a pass's iterations
     occurrence = (driven_rows * e.row_mux_energy_pj_per_row + converted_cols * e.column_mux_energy_pj_per_column
                   + per_pass) * on
     rows = xbars * array_rows[:, None]

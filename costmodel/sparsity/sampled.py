@@ -56,14 +56,12 @@ index and mux energy (per operation-unit cycle and row) are each step's overhead
 from __future__ import annotations
 
 from math import ceil
-from types import SimpleNamespace
-
 import numpy as np
 
 from costmodel.array_figures import ArrayFigures, array_figures
-from costmodel.design import COMPONENTS, DesignBatch
-from costmodel.opgraph import Occurrences, OP_CHAIN
-from costmodel.resolve import _occurrence_energy
+from costmodel.design import DesignBatch
+from costmodel.occurrence_figures import iterated_energies, unit_durations
+from costmodel.opgraph import Occurrences
 from costmodel.sparsity.applied import ou_bits_share
 from costmodel.sparsity.factors import COMPACT, GATE, SKIP
 from costmodel.sparsity.layout import Layout, layout
@@ -229,12 +227,7 @@ def _occurrences(r, n: int, a: ArrayFigures, j: int, l: int, lay: Layout, dup: i
     }
     if tech.sram is not None:
         work["cells"] = per_step * float(lay.weights.sum()) * shares["products"]
-    coefficients = {key: (v[n:n + 1] if isinstance(v, np.ndarray) and v.ndim == 1 else v)
-                    for key, v in r.coefficients.items()}
-    arrays_of = SimpleNamespace(work={k: np.broadcast_to(v, shares["rows"].shape) for k, v in work.items()},
-                                coefficients=coefficients)
-    energies = {kind: np.asarray(_occurrence_energy(arrays_of, kind), dtype=float).reshape(shares["rows"].shape)
-                for kind in ("mvm", "adc", "shift_add")}
+    energies = iterated_energies(r, n, work)                           # every work array has the occurrences' shape
     f = r.sparse
     overhead = rows * float(f.overhead_pj_per_row[n, j]) * shares["rows"].shape[1] * np.ones(shares["rows"].shape[0])
     if mode == COMPACT:
@@ -242,11 +235,6 @@ def _occurrences(r, n: int, a: ArrayFigures, j: int, l: int, lay: Layout, dup: i
                                * float(f.overhead_pj_per_ou_row[n, j])).sum(1)
     durations = {}
     if mode >= SKIP:
-        k = int(r.host[n, l])
         durations["mvm"] = F(a.dac_ns[0] + a.step_ns[0]) * shares["time"]
-        for kind, comp, t in (("adc", "adc", F(a.adc_ns[0])),
-                              ("shift_add", "shift_add", F(tech.vector_units.shift_add.latency_ns))):
-            units = float(r.counts[n, k, COMPONENTS.index(comp)])
-            if r.durations[OP_CHAIN.index(kind), n, l] > 0 and units > 0:
-                durations[kind] = work["adc_conv" if kind == "adc" else "shift_add"] * t / units
+        durations.update(unit_durations(r, n, l, a, work))
     return Occurrences(durations_ns=durations, energies_nj=energies, overhead_nj=overhead * 1e-3)

@@ -20,8 +20,8 @@ from onnx_frontend.zoo import NETWORKS, build_model
 from costmodel.budgets import budget_text
 from costmodel.sparsity.source import DENSE, MEASURED, sparsity_densities
 from onnx_frontend.zoo.random_weights import with_random_weights
-from search.cli.common import (add_budget_args, add_json_arg, add_sparsity_arg, add_tech_arg, budgets_of, console,
-                               jsonable, positive_int, require_sparsity_support)
+from search.cli.common import (add_budget_args, add_epitomes_arg, add_json_arg, add_sparsity_arg, add_tech_arg,
+                               budgets_of, console, jsonable, load_model_arg, positive_int, require_sparsity_support)
 
 REFERENCE_DESIGNS = 3
 REFERENCE_LIMIT_S = 20.0
@@ -34,7 +34,10 @@ zoo networks. The figures are per core: every pimtune command limits numpy's BLA
 pools to one thread (the thread settings are reported). With --sparsity other than dense the
 evaluator's designs take a random sparsity mode per layer and are scored with the densities
 (measured: each zoo network first gets random He-normal weights, seed 0; a profile needs
---network NAME); the reference scheduler keeps timing dense designs."""
+--network NAME); the reference scheduler keeps timing dense designs. With --epitomes
+PLAN.yaml every network gets the plan (its layer names must exist in each network timed: a
+global compression ratio fits any), its designs a random epitome per conv layer, and the
+reference scheduler runs every crossbar pass of those layers."""
 
 
 def register(subparsers) -> None:
@@ -48,6 +51,7 @@ def register(subparsers) -> None:
     add_budget_args(p, default_power=49.0)
     add_tech_arg(p)
     add_sparsity_arg(p)
+    add_epitomes_arg(p)
     add_json_arg(p)
     p.set_defaults(func=run)
 
@@ -68,9 +72,10 @@ def run(args: argparse.Namespace) -> int:
     for name in names:
         if status is not None:
             status.print(f"bench: {name} ...", style="dim")
-        rows.append(bench_network(name, tech, power, args.batch, args.repeats, area, args.sparsity))
+        rows.append(bench_network(name, tech, power, args.batch, args.repeats, area, args.sparsity, args.epitomes))
     report = {"power_w": power, **({} if area is None else {"area_mm2": area}), "batch": args.batch,
               "repeats": args.repeats, **({} if args.sparsity == DENSE else {"sparsity": args.sparsity}),
+              **({"epitomes": args.epitomes} if args.epitomes else {}),
               "threads": thread_info(), "networks": rows}
     if args.json:
         print(json.dumps(jsonable(report), indent=2))
@@ -82,11 +87,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def bench_network(name: str, tech, power_w: float | None, batch: int, repeats: int,
-                  area_mm2: float | None = None, sparsity: str = DENSE) -> dict:
+                  area_mm2: float | None = None, sparsity: str = DENSE, epitomes: str | None = None) -> dict:
     """Evaluator and reference timings of one zoo network (see ``costmodel.benchmark``)
     under ``power_w`` W and/or ``area_mm2`` mm^2, the evaluator's with the densities
-    ``sparsity`` names (:func:`bench_densities`)."""
-    network = load_network(build_model(name), name=name)
+    ``sparsity`` names (:func:`bench_densities`); with the epitome plan file ``epitomes``,
+    of the network with the plan (its designs draw random epitomes)."""
+    network = load_model_arg(name, epitomes)
     densities = bench_densities(sparsity, name, tech)
     # the designs a search would score: segmented where the network fits nowhere in the space
     segmented = DesignSpace.for_network(network, tech, power_w, area_mm2=area_mm2, densities=densities).segmented
@@ -118,6 +124,7 @@ def bench_densities(sparsity: str, name: str, tech):
 
 def bench_table(report: dict) -> Table:
     sparsity = f", sparsity {report['sparsity']} (random modes)" if "sparsity" in report else ""
+    sparsity += f", epitomes {report['epitomes']} (random epitomes)" if "epitomes" in report else ""
     table = Table(title=f"pimtune bench: {report['batch']} designs x {report['repeats']} calls, "
                         f"{budget_text(report['power_w'], report.get('area_mm2'))} budget{sparsity}")
     for c in ("network", "layers", "evaluator designs/s", "ms per batch", "reference s/design",

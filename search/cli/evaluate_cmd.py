@@ -15,11 +15,11 @@ from rich.table import Table
 
 from costmodel.technology import require_network_family
 from costmodel import REFERENCE_DESIGNS, evaluate, load_design, load_technology, reference_design
-from costmodel.design import DesignError
+from costmodel.design import EPITOME_KEYS, DesignError
 from costmodel.summary import design_summary, layer_span, weights_text
 from search.cli.common import (
-    MODEL_HELP, add_budget_args, add_json_arg, add_sparsity_arg, add_tech_arg, budgets_of, console, densities_of,
-    jsonable, load_model_arg, si, warn_if_beyond_one_die,
+    MODEL_HELP, add_budget_args, add_epitomes_arg, add_json_arg, add_sparsity_arg, add_tech_arg, budgets_of, console,
+    densities_of, jsonable, load_model_arg, si, warn_if_beyond_one_die,
 )
 
 DESCRIPTION = """\
@@ -30,7 +30,10 @@ heuristic: sized for MODEL and the budgets) or a
 design JSON file (the "design" of `pimtune search --json`, or costmodel.save_design). With
 --sparsity the design's per-layer sparsity modes (its "sparsity" key; none without it) exploit
 the zeros it names: dense (the default) counts every weight and input as non-zero, so a
-mode pays its overheads and saves nothing. Exit status: 0 if the design is
+mode pays its overheads and saves nothing. With --epitomes PLAN.yaml, MODEL's conv layers
+store the plan's epitomes at its precisions (a design file's "epitome" and "weight_bits"
+keys override them per layer); --json then gives each layer's epitome, crossbar passes
+and weight bits. Exit status: 0 if the design is
 feasible, 1 if it is infeasible (the report says why), 2 on bad input."""
 
 
@@ -45,6 +48,7 @@ def register(subparsers) -> None:
                    help="which design of a JSON file holding a list of designs (default 0)")
     add_tech_arg(p)
     add_sparsity_arg(p)
+    add_epitomes_arg(p)
     add_json_arg(p)
     p.set_defaults(func=run)
 
@@ -64,7 +68,7 @@ def load_design_arg(arg: str, network, tech, power_w: float | None, index: int =
 
 def run(args: argparse.Namespace) -> int:
     power, area = budgets_of(args)
-    network = load_model_arg(args.model)
+    network = load_model_arg(args.model, args.epitomes)
     tech = require_network_family(load_technology(args.tech))
     densities = densities_of(args.sparsity, args.model, network, tech)
     batch, n = load_design_arg(args.design, network, tech, power, args.index, area, densities)
@@ -94,7 +98,7 @@ def render(summary: dict, design_name: str) -> None:
         out.print(f"sparsity: {m['sparsity']}")
     if summary["segments"]:
         out.print(segment_table(summary["segments"], g["batch"]))
-    out.print(layer_table(summary["layers"], reloads=g["reloads"]))
+    out.print(layer_table(summary["layers"], reloads=g["reloads"], weight_bits=g["weight_bits"]))
     out.print(breakdown_table(summary))
     b = summary["bottleneck"]
     if b is not None:
@@ -170,11 +174,13 @@ def segment_table(rows: list[dict], batch: int) -> Table:
     return table
 
 
-def layer_table(rows: list[dict], reloads: bool = False) -> Table:
+def layer_table(rows: list[dict], reloads: bool = False, weight_bits: int | None = None) -> Table:
     """One row per layer; a design that reloads weights adds each layer's segment, weight
     tiles and dataflow (WS / IS / OS: weight-, input-, output-stationary), a design
     evaluated with sparsity each weighted layer's mode and the share of its input cycles
-    it skips (every skipped share is in ``--json``)."""
+    it skips (every skipped share is in ``--json``), a design with epitomes each one's
+    shape and crossbar passes, and a layer at other weight bits than the technology's
+    ``weight_bits`` every weighted layer's bits."""
     table = Table(title="per-layer allocation and timing")
     cols = ("#", "layer", "kind", "dup", "xbars", "set", "shares with", "set macros", "set ADCs",
             "set VUs", "steps", "busy/step (ns)", "busy (us)", "busy of interval (%)", "bottleneck")
@@ -183,9 +189,12 @@ def layer_table(rows: list[dict], reloads: bool = False) -> Table:
     sparse = any("sparsity" in row for row in rows)
     if sparse:
         cols += ("sparsity",)
+    epitomes = any(row.get("epitome") for row in rows)
+    bits = any(row.get("weight_bits") not in (None, weight_bits) for row in rows)
+    cols += ("epitome (passes)",) * epitomes + ("w bits",) * bits
     for c in cols:
         table.add_column(c, justify="left" if c in ("layer", "kind", "set", "shares with", "bottleneck", "dataflow",
-                                                     "sparsity") else "right")
+                                                     "sparsity", "epitome (passes)") else "right")
     for row in rows:
         cells = [
             str(row["index"]), row["name"], row["kind"], str(row["dup"]), str(row["crossbars"]),
@@ -200,6 +209,11 @@ def layer_table(rows: list[dict], reloads: bool = False) -> Table:
             skipped = row.get("skipped_share")
             cells.append("-" if skipped is None else
                          f"{row['sparsity']} (-{100 * skipped['input_cycles']:.0f} % cycles)")
+        if epitomes:
+            e = row.get("epitome")
+            cells.append("-" if e is None else "x".join(str(e[k]) for k in EPITOME_KEYS) + f" ({row['passes']})")
+        if bits:
+            cells.append("-" if row.get("weight_bits") is None else str(row["weight_bits"]))
         table.add_row(*cells)
     return table
 

@@ -13,8 +13,8 @@ from costmodel import load_technology
 from costmodel.fidelity import TARGETS, measure_fidelity
 from costmodel.budgets import budget_text
 from search.cli.common import (
-    MODEL_HELP, add_budget_args, add_json_arg, add_sparsity_arg, add_tech_arg, budgets_of, console, densities_of,
-    jsonable, load_model_arg, model_proto_arg, positive_int,
+    MODEL_HELP, add_budget_args, add_epitomes_arg, add_json_arg, add_sparsity_arg, add_tech_arg, budgets_of, console,
+    densities_of, jsonable, load_model_arg, model_proto_arg, positive_int,
 )
 
 DESCRIPTION = """\
@@ -30,7 +30,12 @@ With --sparsity measured or a profile, every design also draws a sparsity mode p
 weighted layer (none, gate, skip, compact), the evaluator uses the densities' expected
 skips and the reference scheduler counts the zeros of an actual inference: the model's
 own weights, and with measured its own activations (ONNX Runtime on the 8 random inputs
-the densities were measured on, one per design); else drawn from the densities."""
+the densities were measured on, one per design); else drawn from the densities.
+
+With --epitomes PLAN.yaml (or a model that carries epitomes), every design draws a random
+epitome per conv layer (out and in halved 0 to 2 times, the window one row and column
+larger or not; the plan's precisions kept), the evaluator takes each layer's mean crossbar
+pass and the reference scheduler runs every pass with its own rows and columns."""
 
 
 def register(subparsers) -> None:
@@ -43,13 +48,14 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     add_tech_arg(p)
     add_sparsity_arg(p)
+    add_epitomes_arg(p)
     add_json_arg(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     power, area = budgets_of(args)
-    network = load_model_arg(args.model)
+    network = load_model_arg(args.model, args.epitomes)
     tech = require_network_family(load_technology(args.tech))
     densities = densities_of(args.sparsity, args.model, network, tech)
     holds_weights = any(d is not None for d in network.weight_densities)
@@ -88,6 +94,7 @@ def fidelity_table(report: dict) -> Table:
         ("interval_err_max", "interval error, max", pct),
         ("tops_per_watt_spearman", "TOPS/W Spearman rank correlation", lambda x: f"{x:.4f}"),
         ("reloading_designs", "designs that reload weights (segments, tiles)", lambda x: f"{x:d}"),
+        ("epitome_layers", "epitome layers (the reference runs each pass)", lambda x: f"{x:d}"),
         ("sim_seconds_per_design", "reference scheduler time per design", lambda x: f"{x:.3g} s"),
         ("sample_seconds_per_design", "zero counting time per design", lambda x: f"{x:.3g} s"),
     ):
