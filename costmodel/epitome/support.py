@@ -12,9 +12,10 @@ an epitome layer, one access each per crossbar pass:
 - the output-feature address table (OFAT): per pass, which output channels its columns
   serve (output-channel wrapping); one entry per output block.
 
-Routing muxes sit in front of every array row of an epitome layer (they steer the
-patch's inputs to the window's rows) and after every converted column (they steer the
-partial sums to their output channels).
+The routing of a patch's inputs to the window's rows is the input-register write the
+input-feature address table addresses; a row mux in front of every array row of an
+epitome layer selects its register bit or zero (rows outside the pass's window), and a
+column mux after every converted column steers the partial sum to its output channel.
 """
 
 from __future__ import annotations
