@@ -34,6 +34,7 @@ import numpy as np
 from costmodel.array_figures import affordable_arrays
 from costmodel.budgets import budget_fix, budget_text, given
 from costmodel.design import COMPONENTS, DesignBatch, DesignError
+from costmodel.epitome.mapping import weight_slices
 from costmodel.evaluator import evaluate
 from costmodel.fixes import fix_for
 from costmodel.macro_capacity import fewest_macros
@@ -68,6 +69,13 @@ def reference_design(name: str, network: Network, tech: Technology | str, power_
     raise DesignError(f"unknown reference design {name!r}; choose one of {REFERENCE_DESIGNS} or a JSON file")
 
 
+def layer_slices(wl, tech: Technology, cell_bits) -> np.ndarray:
+    """(N, L) crossbars one weight of each layer takes at cell resolutions ``cell_bits``
+    (N,): ``ceil(bits / cell_bits)`` at the layer's own precision (a plan's, else the
+    technology's); 1 for SRAM."""
+    return weight_slices(wl.weight_bits[None, :], np.atleast_1d(cell_bits)[:, None], tech.sram is not None)
+
+
 def heuristic_dup(network: Network, tech: Technology, xbar_size, cell_bits, n_xbar,
                   densities: Densities | None = None) -> np.ndarray:
     """``(N, L)`` duplication proportional to ``H_out * W_out`` that fits ``n_xbar`` crossbars.
@@ -81,8 +89,7 @@ def heuristic_dup(network: Network, tech: Technology, xbar_size, cell_bits, n_xb
     xbar_size, cell_bits = np.atleast_1d(xbar_size), np.atleast_1d(cell_bits)
     n_xbar = np.broadcast_to(np.asarray(n_xbar, dtype=float), xbar_size.shape)
     si = np.searchsorted(tech.tables.xbar_sizes, xbar_size)
-    slices = -(-tech.precision.weight_bits // cell_bits)
-    sets = wl.row_groups[si] * wl.col_groups[si] * slices[:, None]      # (N, L)
+    sets = wl.row_groups[si] * wl.col_groups[si] * layer_slices(wl, tech, cell_bits)      # (N, L)
     pixels = wl.out_pixels[wl.layer_of_w].astype(float)
     conv = ~wl.is_fc[wl.layer_of_w]
 
@@ -104,9 +111,8 @@ def default_macros(network: Network, tech: Technology, dup: np.ndarray, xbar_siz
     or the technology's ``macro.max_crossbars`` if smaller), whole blocks per macro."""
     wl = build_workload(network, tech, densities)
     si = np.searchsorted(tech.tables.xbar_sizes, np.atleast_1d(xbar_size))
-    slices = -(-tech.precision.weight_bits // np.atleast_1d(cell_bits))
     blocks = dup * wl.row_groups[si] * wl.col_groups[si]
-    return fewest_macros(blocks, slices[:, None], min(ISAAC_TILE_CROSSBARS, tech.macro.max_crossbars))
+    return fewest_macros(blocks, layer_slices(wl, tech, cell_bits), min(ISAAC_TILE_CROSSBARS, tech.macro.max_crossbars))
 
 
 def best_on_grid(network: Network, tech: Technology, power_w: float | None, heuristic: bool,
@@ -145,9 +151,9 @@ def segmented_on_grid(network: Network, tech: Technology, designs: DesignBatch, 
     ISAAC's tile for each layer's resident tile, weight-stationary, ``batch``."""
     wl = build_workload(network, tech, densities)
     si = np.searchsorted(tech.tables.xbar_sizes, designs.xbar_size)
-    slices = -(-tech.precision.weight_bits // designs.cell_bits)
+    slices = layer_slices(wl, tech, designs.cell_bits)                  # (N, L)
     rg, cg = wl.row_groups[si], wl.col_groups[si]
-    sets = rg * cg * slices[:, None]
+    sets = rg * cg * slices
     seg = greedy_segments(sets, n_xbar)
     pixels = wl.out_pixels[wl.layer_of_w].astype(float)
     fits = sets <= n_xbar[:, None]
@@ -156,8 +162,9 @@ def segmented_on_grid(network: Network, tech: Technology, designs: DesignBatch, 
         top = np.where(~wl.is_fc[wl.layer_of_w] & fits, pixels, 1)
         room = np.repeat(n_xbar[:, None], int(seg[:, -1].max()) + 1, 1)
         dup = copies_filling_segments(sets, seg, room, pixels, top)
-    tiles = weight_tiles(dup * rg * cg, rg, cg, alone_in_segment(seg), np.floor(n_xbar / slices).astype(np.int64))
-    macros = fewest_macros(tiles.blocks, slices[:, None], min(ISAAC_TILE_CROSSBARS, tech.macro.max_crossbars))
+    tiles = weight_tiles(dup * rg * cg, rg, cg, alone_in_segment(seg),
+                         np.floor(n_xbar[:, None] / slices).astype(np.int64))
+    macros = fewest_macros(tiles.blocks, slices, min(ISAAC_TILE_CROSSBARS, tech.macro.max_crossbars))
     return DesignBatch(rram_ratio=designs.rram_ratio, cell_bits=designs.cell_bits, xbar_size=designs.xbar_size,
                        dac_bits=designs.dac_bits, adc_bits=designs.adc_bits, dup=dup, macros=np.minimum(macros, tiles.blocks),
                        share=designs.share, segment=seg, batch=batch)
@@ -184,7 +191,7 @@ def isaac_design(network: Network, tech: Technology, power_w: float | None,
     tiles = np.arange(1, min(most, default=0) + 2)
     n = len(tiles)
     dup = heuristic_dup(network, tech, np.full(n, s), np.full(n, c), tiles * per_tile, densities)
-    slices = -(-tech.precision.weight_bits // c)
+    slices = layer_slices(wl, tech, c)[0]                               # (L,)
     si = tech.xbar_sizes.index(s)
     blocks = dup * wl.row_groups[si] * wl.col_groups[si]
     xbars = blocks * slices
