@@ -24,8 +24,9 @@
   (:mod:`search.reports.epitome_section`);
 - ``pimcomp.json``: crossbar and macro geometry in the layout of PIMCOMP-NN's
   ``config.json`` (``chip_config`` / ``core_config`` / ``matrix_config``), plus per-layer
-  mapping (with each layer's segment, dataflow, weight tiles and, in a sparsity-aware
-  synthesis, its sparsity mode), for downstream compilers.
+  mapping (with each layer's segment, dataflow, weight tiles, in a sparsity-aware
+  synthesis its sparsity mode, and with epitomes its weight bits, passes and whether it
+  stores an epitome; its shape is in ``design.json``), for downstream compilers.
 """
 
 from __future__ import annotations
@@ -167,7 +168,8 @@ def pimcomp_export(space: DesignSpace, batch: DesignBatch, res: Results, table: 
                        "segment": int(r.segment[0, j]), "dataflow": flows[j],
                        "tiles": int(r.tiles.count[0, j]),
                        **({"sparsity": SPARSE_MODES[int(batch.sparse_mode[0, j])]} if space.densities is not None
-                          else {})})
+                          else {}),
+                       **(_mapping_entry(r.layer_map, j) if r.layer_map.any_epitome or r.layer_map.per_design else {})})
     macros_total = int(g["chip_macros"])
     width = int(g["mesh_width"])
     return {
@@ -189,6 +191,16 @@ def pimcomp_export(space: DesignSpace, batch: DesignBatch, res: Results, table: 
         },
         "layers": layers,
     }
+
+
+def _mapping_entry(m, j: int) -> dict:
+    """Layer ``j``'s stored matrix in ``pimcomp.json``: its epitome (``{out, in, p, q}`` or
+    null), weight bits and crossbar passes per output pixel."""
+    def at(a):
+        a = np.asarray(a)
+        return a[0, j] if a.ndim == 2 else a[j]
+    return {"weight_bits": int(at(m.weight_bits)), "passes": int(at(m.stored.passes)),
+            "epitome_stored": bool(at(m.stored.epitome))}
 
 
 # --- plots --------------------------------------------------------------------------------

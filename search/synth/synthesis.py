@@ -6,7 +6,9 @@ over duplication at every DAC resolution, then EA over macro partitioning) runs 
 with the vectorised engine. A trial's value is its best design's objective; its user
 attributes hold that design (the ``pimtune-design/1`` JSON form, ``design``), its
 metrics (``metrics``) and the inner search's statistics (``stats``). An outer point where
-nothing fits is PRUNED with its ``reason``.
+nothing fits is PRUNED with its ``reason``. In an epitome search (``--epitomes search``,
+:mod:`search.synth.epitome_stage`) each point's dense synthesis runs first and a trial also
+holds its result (``dense``: value, design, metrics), which the report compares against.
 
 Outer samplers (``outer``):
 
