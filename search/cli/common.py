@@ -60,8 +60,9 @@ EPITOMES_SEARCH_HELP = (EPITOMES_HELP + "; or `search`: search each conv layer's
                         "or --accuracy-table, starting from the dense synthesis (every layer dense is always a "
                         "candidate, so the result is at least as good as the dense synthesis at the same budget, "
                         "effort and seed, which the report compares against)")
-MIN_RATIO_HELP = ("with --epitomes search: each layer is either dense (ratio 1) or stores an epitome compressed at "
-                  "least R times (full weights / stored weights; R >= 1)")
+MIN_RATIO_HELP = ("with --epitomes search: each layer is either dense (ratio 1, where epitomes do not pay) or stores "
+                  "an epitome compressed at least R times (full weights / stored weights; R >= 1); dense stays "
+                  "reachable, so the result is at least as good as the dense synthesis by construction")
 ACCURACY_TABLE_HELP = ("with --epitomes search: a YAML table (format pimtune-epitome-accuracy/1) of each layer's "
                        "measured accuracy drop (or loss increase) per epitome shape and precision, and the total "
                        "budget the search keeps; unlisted layers stay dense (README: Epitomes)")

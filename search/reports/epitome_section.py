@@ -62,6 +62,7 @@ def epitome_layers(space: DesignSpace, batch: DesignBatch, res: Results) -> list
                                  r.xbar_size[:1].astype(float), np.zeros((1, L)), np.zeros((1, L)),
                                  r.tiles.count[:1])
         area = np.asarray(over.area_mm2, dtype=float)[0]
+        energy_pj = energy_pj + np.asarray(over.static_w, dtype=float)[0] * float(res.interval_s[0]) * 1e12
     shapes = batch.epitome[0] if batch.epitome is not None else np.array(
         [[l.epitome.out, l.epitome.in_, l.epitome.p, l.epitome.q] if l.epitome else [0] * 4
          for l in net.weighted_layers], dtype=np.int64)
@@ -173,7 +174,8 @@ def epitome_markdown(c: dict) -> str:
              l["crossbars"], f"{l['crossbar_reduction']:.2f}x", l["passes"], l["copies"],
              f"{l['overhead_energy_j'] * 1e9:.3g}", f"{l['overhead_area_mm2']:.3g}"] for l in c["layers"]]
     lines += ["Per layer (crossbars of one copy; dense: the full kernel at the technology's precision on the same "
-              "arrays; passes per output pixel; overheads: address tables and routing muxes of all copies):", "",
+              "arrays; passes per output pixel; overheads: address tables and routing muxes of all copies, dynamic "
+              "and static energy per inference):", "",
               tabulate(rows, headers=["layer", "epitome", "weight bits", "compression", "crossbars dense",
                                       "crossbars", "reduction", "passes", "copies", "overhead nJ/inference",
                                       "overhead mm^2"], tablefmt="github"), ""]
