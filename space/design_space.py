@@ -480,6 +480,8 @@ class DesignSpace:
     def layer_slices(self, X: np.ndarray) -> np.ndarray:
         """(N, L) crossbars one weight's bits occupy, per layer (``ceil(bits / cell_bits)``
         at the layer's precision; 1 for SRAM)."""
+        if (self.wbits_cols < 0).all():                      # each layer at its own precision
+            return self._slices[:, :, 0].take(self._cell(X), axis=0)
         return self._slices[self._cell(X)[:, None], self._arange_l, self._bits_index(X)]
 
     def _cell(self, X: np.ndarray) -> np.ndarray:
@@ -623,7 +625,10 @@ class DesignSpace:
         ``macro.max_crossbars`` crossbars, a divisor of its ``limit`` (:meth:`macro_limits`
         of ``X``); the limit itself where not even one block fits (the evaluator then
         reports ``macro_capacity``)."""
-        rows = self._slice_row[self._cell(X)[:, None], self._arange_l, self._bits_index(X)]
+        if (self.wbits_cols < 0).all():                      # each layer at its own precision
+            rows = self._slice_row[:, :, 0].take(self._cell(X), axis=0)
+        else:
+            rows = self._slice_row[self._cell(X)[:, None], self._arange_l, self._bits_index(X)]
         return self.floor_table()[rows, limit]
 
     def level_counts(self, X: np.ndarray, limit: np.ndarray) -> np.ndarray:
