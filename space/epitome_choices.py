@@ -171,7 +171,7 @@ class EpitomeSearch:
         """One phrase for reports, e.g. ``compression >= 2 per epitome layer``."""
         parts = []
         if self.min_ratio is not None:
-            parts.append(f"compression >= {self.min_ratio:g} per epitome layer (else dense)")
+            parts.append(f"each layer dense or compressed at least {self.min_ratio:g}x")
         if self.table is not None:
             what = "accuracy drop" if self.table.metric == "accuracy_drop" else "loss increase"
             unit = " pp" if self.table.metric == "accuracy_drop" else ""

@@ -356,6 +356,11 @@ def test_a_plan_network_synthesises_with_its_epitomes(tmp_path, monkeypatch, cap
     comp = summary["epitome_comparison"]
     assert "designs" not in comp and comp["epitome_layers"] == 5
     assert all(l["weight_bits"] == 8 for l in comp["layers"])
+    # the per-layer overheads add up to the design's epitome component
+    assert comp["overhead_area_mm2"] > 0
+    assert sum(l["overhead_area_mm2"] for l in comp["layers"]) == pytest.approx(comp["overhead_area_mm2"], rel=1e-4)
+    assert sum(l["overhead_energy_j"] for l in comp["layers"]) == pytest.approx(comp["overhead_energy_j"], rel=1e-3)
+    assert all(l["crossbars"] <= l["crossbars_dense"] and l["passes"] >= 1 for l in comp["layers"])
 
 
 # --- the technology side ---------------------------------------------------------------------------

@@ -107,7 +107,7 @@ def epitome_comparison(space: DesignSpace, batch: DesignBatch, res: Results, den
         "crossbars_one_copy_dense": int(sum(l["crossbars_dense"] for l in layers)),
         "crossbars_one_copy": int(sum(l["crossbars"] for l in layers)),
         "overhead_energy_j": float(comp.get("dynamic", 0.0)) + float(comp.get("static", 0.0)),
-        "overhead_area_mm2": float(m["area_mm2"].get("epitome", 0.0)),
+        "overhead_area_mm2": float(m["area_mm2"]["by_component"].get("epitome", 0.0)),
     }
     if space.epitomes is not None and space.epitomes.has_table:
         e, b = space.choice_indices(_indices_of(space, batch))
