@@ -4,7 +4,11 @@
 sharing obeys the partition rules, so that generic samplers (random, TPE, CMA-ES) waste
 no trial on invalid points:
 
-1. every column is clipped to its domain;
+1. every column is clipped to its domain; in a space with epitome choices
+   (``--epitomes search``, :mod:`space.epitome_choices`), a layer's configuration that
+   is not allowed takes the layer's own precision, else becomes dense, and while a row's
+   drops add up to more than the accuracy table's budget, the layer with the largest drop
+   per crossbar its epitome saves turns dense (:func:`fit_epitomes`);
 2. if even one copy of every layer does not fit (see ``DesignSpace.crossbar_limit``:
    the crossbar share, and the fixed periphery every crossbar brings within the rest of
    the budget), the globals move to the nearest point where it fits: a larger
@@ -55,6 +59,7 @@ from space.segmentation import canonical_flows, fit_segment_budget, fit_segments
 def repair(space: DesignSpace, X: np.ndarray) -> np.ndarray:
     """Rows of ``X`` (N, D) made valid (see the module docstring); a new array."""
     X = np.clip(np.atleast_2d(np.asarray(X, dtype=np.int64)), space.low, space.high)
+    fit_epitomes(space, X)
     if space.segmented:
         fit_adc(space, X)
         fit_segments(space, X)
@@ -76,6 +81,53 @@ def repair_partition(space: DesignSpace, X: np.ndarray) -> np.ndarray:
     fix_sharing(space, X)
     canonical_flows(space, X)
     return X
+
+
+def fit_epitomes(space: DesignSpace, X: np.ndarray) -> None:
+    """Make every layer's epitome and precision allowed and keep each row's drops within
+    the accuracy table's budget, in place (step 1; nothing in a space without epitome
+    choices).
+
+    A configuration that is not allowed (below the floor, not in the table, or padding)
+    keeps its shape at the layer's own precision if that is allowed, else keeps its
+    precision densely if allowed, else becomes dense. Then, while a row's drops add up to
+    more than the budget, the layer with the largest drop per crossbar saved (one copy,
+    at the row's globals; an epitome that saves none goes first) turns dense at its own
+    precision; layers that cost nothing stay."""
+    ch = space.epitomes
+    if ch is None:
+        return
+    e, b = space.choice_indices(X)
+    drop = ch.drops(e, b)
+    bad = ~np.isfinite(drop)
+    if bad.any():
+        own_bits = np.isfinite(ch.drops(e, np.zeros_like(b)))
+        dense_bits = np.isfinite(ch.drops(np.zeros_like(e), b))
+        b = np.where(bad & (own_bits | ~dense_bits), 0, b)
+        e = np.where(bad & ~own_bits, 0, e)
+        drop = ch.drops(e, b)
+    if ch.has_table:
+        total = drop.sum(1)
+        rows = np.flatnonzero(total > ch.budget + 1e-9)
+        if len(rows):
+            Xr, er, br, dr, tot = X[rows], e[rows], b[rows], drop[rows], total[rows]
+            dense = space.sets_at(Xr, np.zeros_like(er), np.zeros_like(br))
+            live = np.arange(len(rows))
+            while len(live):
+                saved = dense[live] - space.sets_at(Xr[live], er[live], br[live])
+                d = dr[live]
+                with np.errstate(divide="ignore"):
+                    score = np.where(d > 0, np.where(saved > 0, d / np.maximum(saved, 1), np.inf), -1.0)
+                j = score.argmax(1)
+                tot[live] -= d[np.arange(len(live)), j]
+                er[live, j] = 0
+                br[live, j] = 0
+                dr[live, j] = 0.0
+                live = live[tot[live] > ch.budget + 1e-9]
+            e[rows], b[rows] = er, br
+    for out, cols in ((e, space.epitome_cols), (b, space.wbits_cols)):
+        has = cols >= 0
+        X[:, cols[has]] = out[:, has]
 
 
 def fit_adc(space: DesignSpace, X: np.ndarray) -> None:
@@ -219,7 +271,8 @@ def fix_sharing(space: DesignSpace, X: np.ndarray) -> None:
     if space.segmented:
         seg = space.segments_of(X)
         legal &= np.take_along_axis(seg, q, 1) == seg
-    legal &= space.pair_fits(X, limit, partner_limit, pair)
+    slices = space.layer_slices(X)
+    legal &= space.pair_fits(slices, np.take_along_axis(slices, q, 1), limit, partner_limit, pair)
     partner_shares = legal & np.take_along_axis(legal, q, 1)
     slot = np.arange(0, n * (L + 1), L + 1)[:, None] + np.where(legal, q, L)
     users = np.bincount(slot.ravel(), minlength=n * (L + 1)).reshape(n, L + 1)

@@ -55,9 +55,61 @@ def load_model_arg(arg: str, epitomes: str | None = None) -> Network:
     return network
 
 
-def add_epitomes_arg(parser: argparse.ArgumentParser) -> None:
-    """``--epitomes PLAN.yaml`` (read it with :func:`load_model_arg`)."""
-    parser.add_argument("--epitomes", metavar="PLAN.yaml", help=EPITOMES_HELP)
+EPITOMES_SEARCH_HELP = (EPITOMES_HELP + "; or `search`: search each conv layer's epitome shape (and, with "
+                        "--weight-bits, each layer's precision) jointly with duplication and macros, under --min-ratio "
+                        "or --accuracy-table, starting from the dense synthesis (every layer dense is always a "
+                        "candidate, so the result is at least as good as the dense synthesis at the same budget, "
+                        "effort and seed, which the report compares against)")
+MIN_RATIO_HELP = ("with --epitomes search: each layer is either dense (ratio 1, where epitomes do not pay) or stores "
+                  "an epitome compressed at least R times (full weights / stored weights; R >= 1); dense stays "
+                  "reachable, so the result is at least as good as the dense synthesis by construction")
+ACCURACY_TABLE_HELP = ("with --epitomes search: a YAML table (format pimtune-epitome-accuracy/1) of each layer's "
+                       "measured accuracy drop (or loss increase) per epitome shape and precision, and the total "
+                       "budget the search keeps; unlisted layers stay dense (README: Epitomes)")
+WEIGHT_BITS_HELP = ("with --epitomes search: weight precisions each layer may take besides its own, e.g. 3,4,8 "
+                    "(crossbars: ceil(bits / cell bits) slices per weight; SRAM: at most the arrays' weight bits)")
+SEARCH_ONLY = ("min_ratio", "accuracy_table", "weight_bits")
+
+
+def add_epitomes_arg(parser: argparse.ArgumentParser, search: bool = False) -> None:
+    """``--epitomes PLAN.yaml`` (read the network with :func:`load_model_arg`); with
+    ``search`` also the word ``search`` and ``--min-ratio``, ``--accuracy-table`` and
+    ``--weight-bits`` (read them with :func:`epitome_setting`)."""
+    parser.add_argument("--epitomes", metavar="PLAN.yaml|search" if search else "PLAN.yaml",
+                        help=EPITOMES_SEARCH_HELP if search else EPITOMES_HELP)
+    if search:
+        parser.add_argument("--min-ratio", type=float, metavar="R", help=MIN_RATIO_HELP)
+        parser.add_argument("--accuracy-table", metavar="FILE", help=ACCURACY_TABLE_HELP)
+        parser.add_argument("--weight-bits", metavar="LIST", help=WEIGHT_BITS_HELP)
+
+
+def epitome_setting(args: argparse.Namespace):
+    """``(plan, search)`` of ``--epitomes``: a plan file's path (the network carries its
+    epitomes: pass it to :func:`load_model_arg`) or None, and the
+    :class:`~space.epitome_choices.EpitomeSearch` of ``--epitomes search`` or None.
+
+    Raises:
+        PimtuneError: (one line) ``--min-ratio``, ``--accuracy-table`` or ``--weight-bits``
+            without ``--epitomes search``, ``search`` where the command takes plans only,
+            a floor below 1, a bad accuracy table or precision list.
+    """
+    from space.epitome_choices import EpitomeSearch, load_accuracy_table, parse_weight_bits
+
+    value = getattr(args, "epitomes", None)
+    given = [k for k in SEARCH_ONLY if getattr(args, k, None) is not None]
+    if value != "search":
+        if given:
+            flag = "--" + given[0].replace("_", "-")
+            raise PimtuneError(f"{flag} applies to --epitomes search (what the searched epitomes must respect); "
+                               f"add --epitomes search or drop {flag}")
+        return value, None
+    if not hasattr(args, "min_ratio"):
+        raise PimtuneError("--epitomes search: this command takes an epitome plan file; the search of epitomes runs "
+                           "in pimtune synth (or a sweep's synth cells)")
+    table = None if args.accuracy_table is None else load_accuracy_table(args.accuracy_table)
+    bits = () if args.weight_bits is None else parse_weight_bits(args.weight_bits)
+    return None, EpitomeSearch(min_ratio=args.min_ratio, table=table, table_source=args.accuracy_table,
+                               weight_bits=bits)
 
 
 def _unknown_model(arg: str) -> FrontendError:

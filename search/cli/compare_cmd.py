@@ -14,8 +14,8 @@ from costmodel import load_technology
 from onnx_frontend.errors import PimtuneError
 from costmodel.budgets import budget_text
 from search.cli.common import (
-    MODEL_HELP, add_budget_args, add_json_arg, add_tech_arg, budgets_of, console, densities_of, jsonable,
-    load_model_arg, output_dir, positive_int,
+    MODEL_HELP, add_budget_args, add_epitomes_arg, add_json_arg, add_tech_arg, budgets_of, console, densities_of,
+    epitome_setting, jsonable, load_model_arg, output_dir, positive_int,
 )
 from search.cli.search_cmd import TPE_SLOW_TRIALS, add_space_args, space_options
 from search.flat.compare import COMPARED, REACH, run_compare
@@ -51,6 +51,7 @@ def register(subparsers) -> None:
                         "tops_per_watt_single (one inference alone: static energy over its latency)")
     add_tech_arg(p)
     add_space_args(p)
+    add_epitomes_arg(p)
     add_json_arg(p)
     p.set_defaults(func=run)
 
@@ -70,7 +71,7 @@ def parse_samplers(text: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     power, area = budgets_of(args)
     samplers = parse_samplers(args.samplers)
-    network = load_model_arg(args.model)
+    network = load_model_arg(args.model, epitome_setting(args)[0])
     tech = require_network_family(load_technology(args.tech))
     densities = densities_of(args.sparsity, args.model, network, tech)
     space = DesignSpace.for_network(network, tech, power, space_options(args), area_mm2=area, densities=densities)

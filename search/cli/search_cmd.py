@@ -22,8 +22,8 @@ from costmodel.technology import require_network_family
 from costmodel import load_technology
 from costmodel.summary import design_summary
 from search.cli.common import (
-    MODEL_HELP, add_budget_args, add_json_arg, add_sparsity_arg, add_tech_arg, budgets_of, console, densities_of,
-    jsonable, load_model_arg, positive_int, warn_if_beyond_one_die,
+    MODEL_HELP, add_budget_args, add_epitomes_arg, add_json_arg, add_sparsity_arg, add_tech_arg, budgets_of, console,
+    densities_of, epitome_setting, jsonable, load_model_arg, positive_int, warn_if_beyond_one_die,
 )
 from search.cli.evaluate_cmd import globals_line, headline_table
 from search.flat.flat_search import OBJECTIVES, check_objectives, directions_of, run_search
@@ -65,11 +65,13 @@ def register(subparsers) -> None:
                         "ending in .log; default: in memory")
     p.add_argument("--study-name", metavar="NAME", default=None,
                    help="study name in --storage (default: MODEL-BUDGETS-SAMPLER-OBJECTIVES, BUDGETS as POWERW, "
-                        "AREAmm2 or POWERW-AREAmm2, with -sp-FINGERPRINT of the densities unless --sparsity dense)")
+                        "AREAmm2 or POWERW-AREAmm2, with -sp-FINGERPRINT of the densities unless --sparsity dense "
+                        "and -ep-FINGERPRINT of an epitome plan)")
     p.add_argument("--objectives", default="tops_per_watt", metavar="LIST",
                    help=f"comma-separated objectives from {', '.join(OBJECTIVES)} (default tops_per_watt; "
                         "tops_per_watt and throughput are maximised, area minimised)")
     add_space_args(p)
+    add_epitomes_arg(p)
     add_json_arg(p)
     p.set_defaults(func=run)
 
@@ -121,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     power, area = budgets_of(args)
     objectives = parse_objectives(args.objectives)
-    network = load_model_arg(args.model)
+    network = load_model_arg(args.model, epitome_setting(args)[0])
     tech = require_network_family(load_technology(args.tech))
     densities = densities_of(args.sparsity, args.model, network, tech)
     space = DesignSpace.for_network(network, tech, power, space_options(args), area_mm2=area, densities=densities)
@@ -169,7 +171,7 @@ def study_identity(space: DesignSpace, sampler: str, objectives) -> dict:
             "tech": space.tech.name, "tech_sha1": tech_fingerprint(space.tech), **space.sparsity_identity(),
             "sharing": space.options.sharing, "macros": space.options.macro_mode, "parameters": space.dims,
             "sampler": sampler,
-            "objectives": list(objectives), **space.segment_identity()}
+            "objectives": list(objectives), **space.segment_identity(), **space.epitome_identity()}
 
 
 # --- report --------------------------------------------------------------------------------

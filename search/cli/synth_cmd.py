@@ -25,9 +25,9 @@ from costmodel.summary import weights_text
 from costmodel.technology import require_network_family
 from costmodel import load_technology
 from costmodel.fixes import fix_for
-from search.cli.common import (MODEL_HELP, add_budget_args, add_json_arg, add_tech_arg, budgets_of, console,
-                               densities_of, jsonable, load_model_arg, output_dir, positive_int, si,
-                               warn_if_beyond_one_die)
+from search.cli.common import (MODEL_HELP, add_budget_args, add_epitomes_arg, add_json_arg, add_tech_arg, budgets_of,
+                               console, densities_of, epitome_setting, jsonable, load_model_arg, output_dir,
+                               positive_int, si, warn_if_beyond_one_die)
 from search.cli.search_cmd import add_space_args, space_options
 from search.synth.effort import EFFORTS, effort_named
 from search.objectives import OBJECTIVES, SYNTH_OBJECTIVES, maximised
@@ -44,7 +44,13 @@ grid - and, per outer point, an SA filter over weight duplication at every DAC r
 followed by an EA over macro partitioning and sharing, scored by the vectorised cost
 model. With --sparsity other than dense (the model's measured zeros, or a profile) the
 EA also searches every layer's sparsity mode (none, gate, skip, compact), and the reference
-designs map the same weights. The study is stored (default: OUT/study.db); rerunning the
+designs map the same weights. With --epitomes PLAN.yaml the network stores a plan's
+epitomes; with --epitomes search (and --min-ratio R or --accuracy-table FILE, optionally
+--weight-bits) the dense synthesis runs first, then an EA from each outer point's best
+designs searches every conv layer's epitome shape (and precision) jointly with duplication
+and macros; every layer dense stays a candidate, so the result is at least as good in the
+objective as the dense synthesis at the same budget, effort and seed, which the report's
+Epitomes section compares against (with epitomes.png). The study is stored (default: OUT/study.db); rerunning the
 same command resumes it. Writes design.json, report.md, pareto.png, energy.png, convergence.png and
 pimcomp.json to OUT. Exit status: 0 if a feasible design was found, 1 if none was, 2 on
 bad input, 75 if another process runs the study, 130 (Ctrl-C) or 143 (SIGTERM) when
@@ -58,6 +64,7 @@ def register(subparsers) -> None:
     add_budget_args(p)
     add_tech_arg(p)
     add_space_args(p)
+    add_epitomes_arg(p, search=True)
     p.add_argument("--objective", choices=SYNTH_OBJECTIVES, default="tops_per_watt",
                    help="what the best design maximises (TOPS/W of a stream, TOPS/W of one inference "
                         "alone, inferences/s) or minimises (EDP, J*s); default tops_per_watt")
@@ -73,12 +80,13 @@ def register(subparsers) -> None:
                    help="worker processes running outer points in parallel (default: the CPU count)")
     p.add_argument("--out", metavar="DIR",
                    help="output directory (default: synth-MODEL-BUDGETS-EFFORT, BUDGETS as POWERW, AREAmm2 or "
-                        "POWERW-AREAmm2, with -sSEED for a seed other than 0 and -sp-FINGERPRINT of the densities "
-                        "unless --sparsity dense)")
+                        "POWERW-AREAmm2, with -sSEED for a seed other than 0, -sp-FINGERPRINT of the densities "
+                        "unless --sparsity dense and -ep-FINGERPRINT of the epitome setting with --epitomes)")
     p.add_argument("--storage", metavar="URL",
                    help="Optuna storage: an RDB URL or a journal file *.log (default: sqlite:///OUT/study.db)")
     p.add_argument("--study-name", metavar="NAME",
-                   help="study name (default: MODEL-BUDGETS-synth-OBJECTIVE-EFFORT[-sSEED][-sp-FINGERPRINT])")
+                   help="study name (default: MODEL-BUDGETS-synth-OBJECTIVE-EFFORT[-sSEED][-sp-FINGERPRINT]"
+                        "[-ep-FINGERPRINT])")
     add_json_arg(p)
     p.set_defaults(func=run)
 
@@ -86,13 +94,15 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     power, area = budgets_of(args)
-    network = load_model_arg(args.model)
+    plan_file, epitomes = epitome_setting(args)
+    network = load_model_arg(args.model, plan_file)
     tech = require_network_family(load_technology(args.tech))
     plan = SynthesisPlan(objective=args.objective, outer=args.outer, effort=effort_named(args.effort),
                          trials=args.trials, seed=args.seed, jobs=args.jobs)
     plan.check()
     densities = densities_of(args.sparsity, args.model, network, tech)
-    space = synthesis_space(network, tech, power, space_options(args), plan, area_mm2=area, densities=densities)
+    space = synthesis_space(network, tech, power, space_options(args), plan, area_mm2=area, densities=densities,
+                            epitomes=epitomes)
     # the folder is made first only when it holds the default storage: a refused --storage leaves no trace
     default_out = f"synth-{network.name}-{budget_label(power, area)}-{run_label(plan)}{space.options_label()}"
     out = output_dir(args.out or default_out, create=not args.storage)
@@ -161,4 +171,14 @@ def render(summary: dict, out: Path, fix: str) -> None:
     con.print(weights_text(best))
     if "sparsity" in summary:
         con.print(f"sparsity: {summary['sparsity']}; the references exploit no zeros")
+    ep = summary.get("epitome_comparison")
+    if ep is not None:
+        line = (f"epitomes: {ep['epitome_layers']} of {len(ep['layers'])} layers, "
+                f"{ep['stored_weight_compression']:.2f}x fewer stored weights, "
+                f"{ep['crossbars_one_copy_dense'] / max(ep['crossbars_one_copy'], 1):.2f}x fewer crossbars per copy")
+        if "designs" in ep:
+            d = ep["designs"]["dense synthesis"]
+            line += (f"; the dense synthesis at the same budget: {d['tops_per_watt']:.4f} TOPS/W "
+                     f"(epitomes {ep['gain']['tops_per_watt']:.3f}x)")
+        con.print(line)
     con.print("wrote " + ", ".join(Path(v).name for v in summary["files"].values()) + f" to {out}/")

@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from search.operators.epitome_moves import epitome_columns, step_columns
 from search.operators.segment_moves import segment_columns
 from search.operators.sparse_moves import sparse_columns
 from space import DesignSpace, repair
@@ -240,7 +241,7 @@ def _rescale_copies(space: DesignSpace, X: np.ndarray, rows: np.ndarray, dmov: n
 def _column_groups(space: DesignSpace) -> np.ndarray:
     """(D,) group of each column: 0 global, 1 duplication, 2 macro level, 3 sharing,
     4 allocation, 5 segments, batch and dataflow (a segmented space), 6 sparsity modes
-    (a space with densities)."""
+    (a space with densities), 7 epitomes and precisions (a space with epitome choices)."""
     group = np.zeros(space.dims, dtype=np.int64)
     group[space.dup_cols[space.dup_cols >= 0]] = 1
     group[space.macro_cols] = 2
@@ -248,6 +249,7 @@ def _column_groups(space: DesignSpace) -> np.ndarray:
     group[space.alloc_cols[space.alloc_cols >= 0]] = 4
     group[segment_columns(space)] = 5
     group[sparse_columns(space)] = 6
+    group[epitome_columns(space)] = 7
     return group
 
 
@@ -256,13 +258,15 @@ def _step_other(space: DesignSpace, X: np.ndarray, rows: np.ndarray, other: np.n
     """One small step of one movable non-duplication column per selected row, in place.
 
     The column is drawn in two stages, a group (globals, macro levels, sharing partners,
-    allocation, segments, sparsity modes) uniformly among the groups with movable columns,
-    then a column of it, so that the four globals are not drowned by the per-layer
-    columns. A segment flag steps to its other value: the segment splits there, or merges
-    with the previous; a sparsity mode, like a sharing partner, takes any other value."""
+    allocation, segments, sparsity modes, epitomes and precisions) uniformly among the
+    groups with movable columns, then a column of it, so that the four globals are not
+    drowned by the per-layer columns. A segment flag steps to its other value: the segment
+    splits there, or merges with the previous; a sparsity mode, like a sharing partner,
+    takes any other value; an epitome or precision grows or shrinks one step
+    (:func:`search.operators.epitome_moves.step_columns`)."""
     K = len(X)
     group = _column_groups(space)
-    groups = [np.flatnonzero(other & (group == g)) for g in (0, 2, 3, 4, 5, 6)]
+    groups = [np.flatnonzero(other & (group == g)) for g in (0, 2, 3, 4, 5, 6, 7)]
     groups = [g for g in groups if len(g)]
     table = np.full((len(groups), max(len(g) for g in groups)), -1, dtype=np.int64)
     for i, g in enumerate(groups):
@@ -282,6 +286,9 @@ def _step_other(space: DesignSpace, X: np.ndarray, rows: np.ndarray, other: np.n
     other_val = lo + np.floor(rng.random(K) * np.maximum(size - 1, 1)).astype(np.int64)
     other_val = np.where(other_val >= v, other_val + 1, other_val)
     new = np.clip(np.where(any_other, other_val, new), lo, hi)
+    shaped = rows & (group[col] == 7)                         # epitomes: one grow / shrink step
+    if shaped.any():
+        new[shaped] = step_columns(space, X[shaped], col[shaped], rng)
     X[rows, col[rows]] = new[rows]
 
 

@@ -22,9 +22,13 @@ for reports and tests, while the operators work on the columns directly:
   (c) optionally change one other column (duplication, globals, allocation) for the flat
   search; in a segmented space, (d) move its segments, batch or dataflow; in a space
   with densities, (e) give a random layer another sparsity mode
-  (:mod:`search.operators.sparse_moves`). ``columns`` restricts what may change.
+  (:mod:`search.operators.sparse_moves`); in a space with epitome choices, (f) grow or
+  shrink one dimension of a random layer's epitome or precision and (g) PIMSYN's
+  duplication move at the row's own crossbars per copy
+  (:mod:`search.operators.epitome_moves`). ``columns`` restricts what may change.
 - :func:`crossover`: uniform per layer gene (macro level, sharing, allocation and
-  sparsity mode of a layer travel together); globals and duplication from the first parent.
+  sparsity mode of a layer travel together; in a space with epitome choices also its
+  epitome, precision and copies); globals and the other duplication from the first parent.
 - :func:`select_parents`: the top ``elite_fraction`` by fitness (the elite, best first)
   plus random others; infeasible rows after feasible ones, NaN / -inf last.
 - :func:`next_generation` (selection + :func:`breed`) and :func:`evolve`, a plain
@@ -39,6 +43,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from search.operators.epitome_moves import epitome_columns, mutate_copies, mutate_epitomes
 from search.operators.picking import pick as _pick
 from search.operators.segment_moves import mutate_segments, segment_columns
 from search.operators.sparse_moves import mutate_modes, sparse_columns
@@ -93,10 +98,14 @@ def partition_columns(space: DesignSpace) -> np.ndarray:
 
 def layer_gene_columns(space: DesignSpace) -> list[np.ndarray]:
     """Per weighted layer j, the columns of its gene: ``macros_j``, ``share_j``, ``alloc_j_*``
-    and ``sparse_j`` (those the space has)."""
+    and ``sparse_j``, and in a space with epitome choices ``epitome_j``, ``wbits_j`` and
+    ``dup_j`` (a layer's copies travel with its crossbars per copy) (those the space has)."""
     out = []
+    epitomes = len(epitome_columns(space)) > 0
     for j in range(len(space.macro_cols)):
         cols = [space.macro_cols[j], space.share_cols[j], *space.alloc_cols[j], space.sparse_cols[j]]
+        if epitomes:
+            cols += [space.epitome_cols[j], space.wbits_cols[j], space.dup_cols[j]]
         out.append(np.array([c for c in cols if c >= 0], dtype=np.int64))
     return out
 
@@ -164,7 +173,7 @@ def from_genes(space: DesignSpace, X_template: np.ndarray, genes: np.ndarray, ba
 # --- operators ------------------------------------------------------------------------
 def mutate(space: DesignSpace, X: np.ndarray, rng: np.random.Generator, *, p_macro: float = 0.9,
            p_share: float = 0.3, p_other: float = 0.0, p_segment: float = 0.5, p_sparse: float = 0.3,
-           columns=None) -> np.ndarray:
+           p_epitome: float = 0.4, p_copies: float = 0.2, columns=None) -> np.ndarray:
     """Mutated and repaired copies of repaired rows ``X`` (N, D) -> (N, D).
 
     Each row independently gets (a) a macro-count change with probability ``p_macro``,
@@ -172,9 +181,12 @@ def mutate(space: DesignSpace, X: np.ndarray, rng: np.random.Generator, *, p_mac
     ``p_other``, in a segmented space (d) a move of its segments, batch or dataflow
     (:mod:`search.operators.segment_moves`) with ``p_segment`` and, in a space with
     densities, (e) another sparsity mode for a random layer
-    (:mod:`search.operators.sparse_moves`) with ``p_sparse``; a row that drew none gets
+    (:mod:`search.operators.sparse_moves`) with ``p_sparse``, and in a space with epitome
+    choices (f) a grow / shrink step of a random layer's epitome or precision with
+    ``p_epitome`` and (g) PIMSYN's duplication move with ``p_copies``
+    (:mod:`search.operators.epitome_moves`); a row that drew none gets
     one operator chosen in proportion to the probabilities. Operators whose columns
-    ``columns`` excludes are skipped. (d) and (e) draw nothing from ``rng`` in a space
+    ``columns`` excludes are skipped. (d) to (g) draw nothing from ``rng`` in a space
     without their columns, so such a space keeps its random streams.
     """
     parents = _as_rows(X)
@@ -184,18 +196,23 @@ def mutate(space: DesignSpace, X: np.ndarray, rng: np.random.Generator, *, p_mac
     others = _other_columns(space, allowed)
     seg_cols = segment_columns(space)
     modes = sparse_columns(space)
+    shapes = epitome_columns(space)
+    dups = space.dup_cols[space.conv]
     p = np.array([p_macro if allowed[space.macro_cols].any() else 0.0,
                   p_share if (space.share_cols >= 0).any() and allowed[space.share_cols[space.share_cols >= 0]].any() else 0.0,
                   p_other if len(others) else 0.0,
                   p_segment if len(seg_cols) and allowed[seg_cols].all() else 0.0,
-                  p_sparse if (allowed[modes] & (space.high[modes] > space.low[modes])).any() else 0.0])
+                  p_sparse if (allowed[modes] & (space.high[modes] > space.low[modes])).any() else 0.0,
+                  p_epitome if (allowed[shapes] & (space.high[shapes] > space.low[shapes])).any() else 0.0,
+                  p_copies if len(shapes) and (allowed[dups] & (space.dup_max[space.conv] > 1)).any() else 0.0])
     fix = _repairer(space, allowed)
     if n == 0 or p.sum() <= 0:
         return fix(space, X)
-    ops = np.zeros((n, 5), dtype=bool)
+    ops = np.zeros((n, len(p)), dtype=bool)
     ops[:, :3] = rng.random((n, 3)) < p[:3]
-    k = 5 if p[4] > 0 else 4 if p[3] > 0 else 3             # (d), (e) draw only in spaces with their columns
-    for op in (3, 4):
+    # (d) to (g) draw only in spaces with their columns
+    k = max([3] + [op + 1 for op in range(3, len(p)) if p[op] > 0])
+    for op in range(3, len(p)):
         if p[op] > 0:
             ops[:, op] = rng.random(n) < p[op]
     none = ~ops.any(1)
@@ -206,12 +223,14 @@ def mutate(space: DesignSpace, X: np.ndarray, rng: np.random.Generator, *, p_mac
     _mutate_other(space, X, np.flatnonzero(ops[:, 2]), rng, others)
     mutate_segments(space, X, np.flatnonzero(ops[:, 3]), rng)
     mutate_modes(space, X, np.flatnonzero(ops[:, 4]), rng, allowed)     # modes need no repair
+    mutate_epitomes(space, X, np.flatnonzero(ops[:, 5]), rng, allowed)
+    mutate_copies(space, X, np.flatnonzero(ops[:, 6]), rng, allowed)
     # (a) and (b) keep sharing legal (a count within the pair's limits and capacity, a new
     # pair of free layers that fits them); the macros' power changes only where a count
     # grew (sharing does not change it): rows moved by (a) and (b) alone need at most that
     # power fitted. Where that lowered levels, a pair may break the macro capacity: its
     # sharing is dropped, or the row stays its parent when sharing may not change.
-    other = ops[:, 2] | ops[:, 3]
+    other = ops[:, 2] | ops[:, 3] | ops[:, 5] | ops[:, 6]
     X[other] = fix(space, X[other])
     moved = grew[~other[grew]]
     Y = X[moved]
@@ -234,6 +253,7 @@ def _other_columns(space: DesignSpace, allowed: np.ndarray) -> np.ndarray:
     mask[space.share_cols[space.share_cols >= 0]] = False
     mask[segment_columns(space)] = False
     mask[sparse_columns(space)] = False
+    mask[epitome_columns(space)] = False
     return np.flatnonzero(mask)
 
 
@@ -274,7 +294,9 @@ def _mutate_macros(space, X, rows, rng, allowed) -> np.ndarray:
     paired = p >= 0
     if paired.any():
         pp = np.maximum(p, 0)
-        fits = space.pair_fits(Xr, limit[r, jc, None], limit[r, pp, None], np.maximum(counts, cur[r, pp, None]))
+        slices = space.layer_slices(Xr)
+        fits = space.pair_fits(slices[r, jc, None], slices[r, pp, None], limit[r, jc, None], limit[r, pp, None],
+                               np.maximum(counts, cur[r, pp, None]))
         cand &= fits | ~paired[:, None]
     level = _pick(cand, rng)
     ok = (j >= 0) & (level >= 0)
@@ -305,8 +327,8 @@ def _mutate_sharing(space, X, rows, rng, allowed) -> None:
         valid &= seg[:, :, None] == seg[:, None, :]
     # and the pair's busiest macro within the capacity (checked where the rest holds)
     r, a, b = np.nonzero(valid)
-    valid[r, a, b] = space.pair_fits_slices(space.slices_of(Xr)[r], limit[r, a], limit[r, b],
-                                            np.maximum(m[r, a], m[r, b]))
+    slices = space.layer_slices(Xr)
+    valid[r, a, b] = space.pair_fits(slices[r, a], slices[r, b], limit[r, a], limit[r, b], np.maximum(m[r, a], m[r, b]))
     stop = sharer & col_ok
     j = _pick(valid.any(-1) | stop, rng)
     ok = j >= 0
@@ -339,9 +361,10 @@ def crossover(space: DesignSpace, A: np.ndarray, B: np.ndarray, rng: np.random.G
               columns=None) -> np.ndarray:
     """Uniform crossover of repaired rows ``A`` and ``B`` (N, D) -> repaired (N, D).
 
-    Each layer's gene (macro level, partner, allocation) comes from A or B with equal
-    probability; globals and duplication come from A (so the child keeps A's crossbar
-    budget). Only ``columns`` may come from B.
+    Each layer's gene (macro level, partner, allocation; with epitome choices also the
+    layer's epitome, precision and copies, repaired to the budget) comes from A or B with
+    equal probability; globals and duplication come from A (so the child keeps A's
+    crossbar budget). Only ``columns`` may come from B.
     """
     A, B = _as_rows(A), _as_rows(B)
     allowed = allowed_columns(space, columns)

@@ -10,7 +10,9 @@
   are ``power_w`` (W; None when the study has none) and ``area_mm2`` (mm^2), kept only
   when given, so that studies made with a power budget alone keep their identity; the
   densities of a sparsity-aware search (``sparsity``: their source, ``sparsity_fingerprint``:
-  their fingerprint) likewise only when given, so that dense studies keep theirs. Such
+  their fingerprint) and the epitome setting (``epitomes``: ``plan`` or ``search``, with
+  its fingerprint and, for a search, its floor, accuracy table and precisions) likewise
+  only when given, so that dense studies keep theirs. Such
   keys must match on both sides (:data:`OPTIONAL_KEYS`).
 - :func:`fail_stale_trials`: trials a killed run left RUNNING or WAITING become FAIL.
 """
@@ -37,9 +39,13 @@ LABELS = {"command": "command", "network": "network", "power_w": "power budget (
           "objective": "objective", "outer": "outer sampler", "effort": "effort",
           "effort_sha1": "effort settings", "seed": "seed", "duplication": "duplication source",
           "network_sha1": "network structure", "sparsity": "sparsity",
-          "sparsity_fingerprint": "sparsity densities (fingerprint)"}
-#: Identity keys absent when there is no area budget or no sparsity: compared even when one side lacks them.
-OPTIONAL_KEYS = ("area_mm2", "sparsity", "sparsity_fingerprint")
+          "sparsity_fingerprint": "sparsity densities (fingerprint)", "epitomes": "epitomes",
+          "epitome_fingerprint": "epitome setting (fingerprint)", "epitome_min_ratio": "epitome compression floor",
+          "epitome_table": "epitome accuracy table (fingerprint)", "epitome_weight_bits": "searched weight bits"}
+#: Identity keys absent when there is no area budget, no sparsity or no epitomes: compared
+#: even when one side lacks them.
+OPTIONAL_KEYS = ("area_mm2", "sparsity", "sparsity_fingerprint", "epitomes", "epitome_fingerprint",
+                 "epitome_min_ratio", "epitome_table", "epitome_weight_bits")
 
 
 def open_storage(url: str | None, resumable: bool = False, existing: bool = False):

@@ -1,7 +1,8 @@
 """Cells of a sweep and running one cell: the part of ``pimtune sweep`` that Ray does not know.
 
 A *cell* is one synthesis of a sweep file (:mod:`search.sweeps.sweep_spec`): one network, power
-and / or area budget, technology, space options, sparsity spec and seed. It writes its outer-level study into the
+and / or area budget, technology, space options, sparsity spec, epitome setting (none, a
+plan, or ``search``) and seed. It writes its outer-level study into the
 sweep's Optuna storage under :attr:`Cell.study_name`, a name derived from the cell alone,
 so that every rerun finds it again. The storage is the only record of progress:
 
@@ -22,7 +23,7 @@ import socket
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import optuna
@@ -39,9 +40,11 @@ from search.cli.common import densities_of, load_model_arg
 from search.synth.effort import effort_named
 from search.synth.inner_search import point_rows, unfit_reasons
 from search.storage.studies import one_line, open_storage
-from search.sweeps.sweep_spec import SweepError, SweepSpec
+from search.sweeps.sweep_spec import (NO_EPITOMES, SEARCH_EPITOMES, EpitomeSearchSpec, SweepError,
+                                      SweepSpec)
 from search.synth.synthesis import SynthesisPlan, best_trial, outer_distributions, synthesis_space, synthesize
 from space import SpaceOptions
+from space.epitome_choices import EpitomeSearch, load_accuracy_table
 
 #: Study user attribute marking a finished cell (a dict, see :func:`run_cell`).
 DONE_KEY = "pimtune_sweep"
@@ -72,17 +75,21 @@ class Cell:
     batch: int | None = None
     area_mm2: float | None = None
     sparsity: str = DENSE
+    epitomes: str = NO_EPITOMES
+    epitome_search: str | None = None
 
     @property
     def study_name(self) -> str:
-        """``SWEEP/NETWORK-BUDGETS-TECH-MACROS[-noshare][-segMODE][-bBATCH][-sp-SPEC]-OBJECTIVE-OUTER-EFFORT-sSEED``,
+        """``SWEEP/NETWORK-BUDGETS-TECH-MACROS[-noshare][-segMODE][-bBATCH][-sp-SPEC][-ep-EPI]-OBJECTIVE-OUTER-EFFORT-sSEED``,
         BUDGETS as ``POWERW``, ``AREAmm2`` or ``POWERW-AREAmm2`` (:func:`costmodel.budgets.budget_label`),
-        SPEC ``measured`` or the profile's stem (a dense cell has no such part)."""
+        SPEC ``measured`` or the profile's stem (a dense cell has no such part), EPI ``search``
+        or the epitome plan's stem (a cell without epitomes has none)."""
         outer = self.outer if self.outer == "grid" else f"{self.outer}{self.outer_trials}"
         share = "" if self.sharing else "-noshare"
         share += "" if self.segments == "auto" else f"-seg{self.segments}"
         share += "" if self.batch is None else f"-b{self.batch}"
         share += "" if self.sparsity == DENSE else f"-sp-{short(self.sparsity)}"
+        share += "" if self.epitomes == NO_EPITOMES else f"-ep-{short(self.epitomes)}"
         return (f"{self.sweep}/{short(self.network)}-{budget_label(self.power_w, self.area_mm2)}-{short(self.tech)}-"
                 f"{self.macros}{share}-"
                 f"{self.objective}-{outer}-{self.effort}-s{self.seed}")
@@ -109,10 +116,12 @@ def cells_of(spec: SweepSpec) -> list[Cell]:
     """Every cell of the sweep, networks outermost, seeds innermost."""
     powers = [float(p) for p in spec.power_budgets_w] or [None]
     areas = [float(a) for a in spec.area_budgets_mm2] or [None]
+    search = None if spec.epitome_search is None else spec.epitome_search.model_dump_json()
     cells = [Cell(spec.name, n, p, t, o.macros, o.sharing, s, spec.objective, spec.outer,
-                  spec.outer_trials, spec.effort, o.segments, o.batch, a, z)
+                  spec.outer_trials, spec.effort, o.segments, o.batch, a, z, e,
+                  search if e == SEARCH_EPITOMES else None)
              for n in spec.networks for p in powers for a in areas for t in spec.techs for o in spec.options
-             for z in spec.sparsity for s in spec.seeds]
+             for z in spec.sparsity for e in spec.epitomes for s in spec.seeds]
     names = [c.study_name for c in cells]
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
@@ -131,10 +140,20 @@ class Inputs:
     networks: dict[str, Network]
     techs: dict[str, Technology]
     densities: dict[tuple[str, str, str], Densities | None]
+    planned: dict[tuple[str, str], Network] = field(default_factory=dict)
+    searches: dict[str, EpitomeSearch] = field(default_factory=dict)
 
     def densities_of(self, cell: Cell) -> Densities | None:
         """The densities of ``cell``'s sparsity spec for its network and technology."""
         return self.densities[(cell.network, cell.tech, cell.sparsity)]
+
+    def network_of(self, cell: Cell) -> Network:
+        """``cell``'s network, with its epitome plan's epitomes when it names one."""
+        return self.planned.get((cell.network, cell.epitomes), self.networks[cell.network])
+
+    def epitomes_of(self, cell: Cell) -> EpitomeSearch | None:
+        """What ``cell`` searches of the epitomes (``epitomes: search``), else None."""
+        return self.searches.get(cell.epitome_search) if cell.epitomes == SEARCH_EPITOMES else None
 
 
 def load_inputs(cells: list[Cell]) -> Inputs:
@@ -147,7 +166,15 @@ def load_inputs(cells: list[Cell]) -> Inputs:
     for key in dict.fromkeys((c.network, c.tech, c.sparsity) for c in cells):
         network, tech, spec = key
         densities[key] = densities_of(spec, network, networks[network], require_network_family(techs[tech]))
-    return Inputs(networks, techs, densities)
+    planned = {(c.network, c.epitomes): load_model_arg(c.network, c.epitomes) for c in cells
+               if c.epitomes not in (NO_EPITOMES, SEARCH_EPITOMES)}
+    searches = {}
+    for text in dict.fromkeys(c.epitome_search for c in cells if c.epitome_search is not None):
+        s = EpitomeSearchSpec.model_validate_json(text)
+        table = None if s.accuracy_table is None else load_accuracy_table(s.accuracy_table)
+        searches[text] = EpitomeSearch(min_ratio=s.min_ratio, table=table, table_source=s.accuracy_table,
+                                       weight_bits=tuple(sorted(set(s.weight_bits))))
+    return Inputs(networks, techs, densities, planned, searches)
 
 
 # --- the expected cost of a cell, to run the longest first -------------------------------------
@@ -167,9 +194,9 @@ def expected_cost(cell: Cell, inputs: Inputs) -> float:
     is good enough to order cells, at about 1 ms a cell. A cell whose space cannot be
     built costs :data:`CELL_FIXED` (its trial will report why)."""
     try:
-        space = synthesis_space(inputs.networks[cell.network], inputs.techs[cell.tech], cell.power_w,
+        space = synthesis_space(inputs.network_of(cell), inputs.techs[cell.tech], cell.power_w,
                                 cell.space_options(), cell.plan(), area_mm2=cell.area_mm2,
-                                densities=inputs.densities_of(cell))
+                                densities=inputs.densities_of(cell), epitomes=inputs.epitomes_of(cell))
         dists = outer_distributions(space, replace(cell, outer="grid").plan())     # the grid's points
     except PimtuneError:
         return float(CELL_FIXED)
@@ -219,8 +246,9 @@ def run_cell(cell: Cell, inputs: Inputs, storage_url: str, node: str | None = No
     """
     start = time.perf_counter()
     plan = cell.plan()
-    space = synthesis_space(inputs.networks[cell.network], inputs.techs[cell.tech], cell.power_w,
-                            cell.space_options(), plan, area_mm2=cell.area_mm2, densities=inputs.densities_of(cell))
+    space = synthesis_space(inputs.network_of(cell), inputs.techs[cell.tech], cell.power_w,
+                            cell.space_options(), plan, area_mm2=cell.area_mm2, densities=inputs.densities_of(cell),
+                            epitomes=inputs.epitomes_of(cell))
     searched = retried = attempt = 0
     while True:
         attempt += 1

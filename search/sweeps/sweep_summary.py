@@ -8,7 +8,8 @@ area budget in a sweep without power budgets, one line per network and variant, 
 best over seeds; single seeds as dots). A sweep with area budgets has an ``area budget
 (mm^2)`` column beside the power budget's (:func:`columns`); a budget a cell does not
 have reads ``-`` (empty in the CSV). A sweep with a cell other than dense has a
-``sparsity`` column after the technology (``dense``, ``measured`` or a profile's stem).
+``sparsity`` column after the technology (``dense``, ``measured`` or a profile's stem),
+and one with epitomes an ``epitomes`` column after it (``none``, ``search`` or a plan's stem).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from optuna.trial import TrialState
 from costmodel.sparsity.source import DENSE
 from search import atomic_files
 from search.sweeps.sweep import Cell, cell_states, short
+from search.sweeps.sweep_spec import NO_EPITOMES
 from search.synth.synthesis import best_trial
 
 #: (column, heading, format) of the summary table, in order.
@@ -40,17 +42,22 @@ COLUMNS = (
 )
 #: Keys of a summary row beyond the table's columns (:func:`summary_rows`; ``sparsity`` is a
 #: column only in a sweep with a cell other than dense).
-EXTRA_KEYS = ("tops", "adc_bits", "buffer_kib", "sparsity")
+EXTRA_KEYS = ("tops", "adc_bits", "buffer_kib", "sparsity", "epitomes")
 #: The column of the area budget, after the power budget's in a sweep that has area budgets.
 AREA_COLUMN = ("area_budget_mm2", "area budget (mm^2)", "{:g}")
 #: The column of the sparsity spec, after the technology's in a sweep with a cell other than dense.
 SPARSITY_COLUMN = ("sparsity", "sparsity", "{}")
+#: The column of the epitome setting, after the technology's (and sparsity's) in a sweep with epitomes.
+EPITOMES_COLUMN = ("epitomes", "epitomes", "{}")
 
 
 def columns(rows: list[dict]) -> tuple:
     """:data:`COLUMNS`, with :data:`AREA_COLUMN` after the power budget when a row has an
     area budget and :data:`SPARSITY_COLUMN` after the technology when a row is not dense."""
     cols = COLUMNS
+    if any(r.get("epitomes", NO_EPITOMES) != NO_EPITOMES for r in rows):
+        at = [c[0] for c in cols].index("tech") + 1
+        cols = cols[:at] + (EPITOMES_COLUMN,) + cols[at:]
     if any(r.get("sparsity", DENSE) != DENSE for r in rows):
         at = [c[0] for c in cols].index("tech") + 1
         cols = cols[:at] + (SPARSITY_COLUMN,) + cols[at:]
@@ -76,6 +83,7 @@ def summary_rows(storage, cells: list[Cell]) -> list[dict]:
         if cell.area_mm2 is not None:
             row["area_budget_mm2"] = cell.area_mm2
         row["sparsity"] = short(cell.sparsity)
+        row["epitomes"] = short(cell.epitomes)
         if row["state"] != "new":
             study = optuna.load_study(study_name=cell.study_name, storage=storage)
             finished = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
@@ -144,8 +152,8 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
     areas = by_power and any(r.get("area_budget_mm2") is not None for r in rows)
 
     def variant_of(r: dict) -> tuple:
-        return ((r["network"], r["tech"], r["macros"], r["sharing"], r.get("sparsity", DENSE))
-                + ((r.get("area_budget_mm2"),) if areas else ()))
+        return ((r["network"], r["tech"], r["macros"], r["sharing"], r.get("sparsity", DENSE),
+                 r.get("epitomes", NO_EPITOMES)) + ((r.get("area_budget_mm2"),) if areas else ()))
 
     variants = sorted({variant_of(r) for r in rows}, key=str)
     several = {i: len({v[i] for v in variants}) > 1 for i in range(1, len(variants[0]) if variants else 1)}
@@ -172,12 +180,14 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
 
 
 def _variant_word(i: int, value) -> str:
-    """How element ``i`` of a plot's variant (network, tech, macros, sharing, sparsity, area
-    budget) reads."""
+    """How element ``i`` of a plot's variant (network, tech, macros, sharing, sparsity,
+    epitomes, area budget) reads."""
     if i == 3:
         return "sharing" if value else "no sharing"
     if i == 4:
         return f"sparsity {value}"
     if i == 5:
+        return f"epitomes {value}"
+    if i == 6:
         return "no area budget" if value is None else f"{value:g} mm^2"
     return str(value)

@@ -16,6 +16,10 @@ the network; by default the file's), the full flow against the ``isaac`` referen
 With ``sparsity`` (``measured`` or a profile YAML, relative to the file; default
 ``dense``) every synthesis and the ISAAC design use the densities it names (the
 syntheses search each layer's sparsity mode; their study names end in ``-sp-FINGERPRINT``).
+With ``epitomes`` (an epitome plan YAML, relative to the file, or ``search`` with
+``epitome_search: {min_ratio, accuracy_table, weight_bits}``; default ``none``) every
+synthesis stores the plan's epitomes or searches them (``pimtune synth --epitomes``; study
+names end in ``-ep-FINGERPRINT``); the ISAAC design stores the plan's too.
 Every synthesis is a study in one storage (default: SQLite in the output directory), so an
 interrupted run resumes. The result is one row per (network, comparison) of ratios
 ``a / b`` of power efficiency (TOPS/W) and throughput (inferences/s), beside the paper's
@@ -40,6 +44,8 @@ from costmodel.technology import load_technology, require_network_family
 from onnx_frontend.errors import PimtuneError
 from search import atomic_files
 from search.cli.common import densities_of
+from search.sweeps.sweep_spec import NO_EPITOMES, SEARCH_EPITOMES, EpitomeSearchSpec
+from space.epitome_choices import EpitomeSearch, load_accuracy_table
 from search.synth.effort import Effort, effort_named
 from search.synth.synthesis import SynthesisPlan, best_trial, synthesis_space, synthesize
 from search.yaml_files import load_yaml_model
@@ -72,8 +78,9 @@ class AblationFile(BaseModel):
     the effort (a preset name or inline Effort fields), seed, worker processes, the
     per-network budgets of the ISAAC comparison (``isaac_power_w`` in W,
     ``isaac_area_mm2`` in mm^2; default ``power_w`` and ``area_mm2``), its effort
-    (default: ``effort``) and the ``--sparsity`` spec of every synthesis (default dense;
-    a profile's path is made absolute on load)."""
+    (default: ``effort``), the ``--sparsity`` spec of every synthesis (default dense;
+    a profile's path is made absolute on load) and its ``epitomes`` (``none``, a plan
+    file, made absolute on load, or ``search`` with ``epitome_search``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -88,12 +95,25 @@ class AblationFile(BaseModel):
     seed: int = 0
     jobs: int = Field(default=1, ge=1)
     sparsity: str = DENSE
+    epitomes: str = NO_EPITOMES
+    epitome_search: EpitomeSearchSpec | None = None
 
     @model_validator(mode="after")
     def _budget(self):
         if self.power_w is None and self.area_mm2 is None:
             raise ValueError("no budget: give power_w (W), area_mm2 (mm^2) or both")
+        if self.epitomes == SEARCH_EPITOMES and self.epitome_search is None:
+            raise ValueError("epitomes: search needs epitome_search: {min_ratio: R} and/or {accuracy_table: FILE}")
         return self
+
+    def epitome_setting(self) -> EpitomeSearch | None:
+        """What ``epitomes: search`` searches (None otherwise)."""
+        if self.epitomes != SEARCH_EPITOMES:
+            return None
+        s = self.epitome_search
+        table = None if s.accuracy_table is None else load_accuracy_table(s.accuracy_table)
+        return EpitomeSearch(min_ratio=s.min_ratio, table=table, table_source=s.accuracy_table,
+                             weight_bits=tuple(sorted(set(s.weight_bits))))
 
     def isaac_budgets(self, name: str) -> tuple[float | None, float | None]:
         """``(power_w, area_mm2)`` of network ``name``'s ISAAC comparison."""
@@ -114,6 +134,19 @@ def load_ablation_file(path: str | Path) -> AblationFile:
             raise PimtuneError(f"{path}: sparsity: {spec.sparsity!r} is neither dense, measured nor a profile file "
                                "(relative to the ablation file's folder); write one with pimtune profile")
         spec = spec.model_copy(update={"sparsity": str(profile.resolve())})
+    if spec.epitomes not in (NO_EPITOMES, SEARCH_EPITOMES):
+        plan = path.parent / spec.epitomes
+        if not plan.is_file():
+            raise PimtuneError(f"{path}: epitomes: {spec.epitomes!r} is neither none, search nor an epitome plan file "
+                               "(relative to the ablation file's folder)")
+        spec = spec.model_copy(update={"epitomes": str(plan.resolve())})
+    if spec.epitome_search is not None and spec.epitome_search.accuracy_table is not None:
+        table = path.parent / spec.epitome_search.accuracy_table
+        if not table.is_file():
+            raise PimtuneError(f"{path}: epitome_search.accuracy_table: {spec.epitome_search.accuracy_table!r} is not "
+                               "a file (relative to the ablation file's folder)")
+        search = spec.epitome_search.model_copy(update={"accuracy_table": str(table.resolve())})
+        spec = spec.model_copy(update={"epitome_search": search})
     return spec
 
 
@@ -134,9 +167,13 @@ def run_ablations(spec: AblationFile, load_network, storage, progress=None) -> d
     """``{network: {variant or "isaac_full" / "isaac": Cell}}``; ``load_network(name)``
     maps a name to a Network; ``progress(network, variant)`` is called before each one."""
     tech = load_technology(spec.tech)
+    epitomes = spec.epitome_setting()
     out: dict[str, dict[str, Cell]] = {}
     for name in spec.networks:
         network = load_network(name)
+        if spec.epitomes not in (NO_EPITOMES, SEARCH_EPITOMES):
+            from onnx_frontend.epitome_plan import apply_plan, load_plan
+            network = apply_plan(network, load_plan(spec.epitomes), label=spec.epitomes)
         densities = densities_of(spec.sparsity, name, network, require_network_family(tech))
         row = out.setdefault(name, {})
         for variant, (options, duplication) in VARIANTS.items():
@@ -145,13 +182,14 @@ def run_ablations(spec: AblationFile, load_network, storage, progress=None) -> d
             row[variant] = _synth(network, tech, (spec.power_w, spec.area_mm2), options, duplication,
                                   _effort(spec.effort), spec, storage,
                                   f"ablation-{network.name}-{budget_label(spec.power_w, spec.area_mm2)}-{variant}",
-                                  densities)
+                                  densities, epitomes)
         power, area = spec.isaac_budgets(name)
         if progress:
             progress(name, f"isaac at {budget_text(power, area)}")
         effort = _effort(spec.isaac_effort or spec.effort)
         row["isaac_full"] = _synth(network, tech, (power, area), SpaceOptions(), "sa", effort, spec, storage,
-                                   f"ablation-{network.name}-{budget_label(power, area)}-full-{effort.name}", densities)
+                                   f"ablation-{network.name}-{budget_label(power, area)}-full-{effort.name}", densities,
+                                   epitomes)
         try:
             batch = reference_design("isaac", network, tech, power, area_mm2=area, densities=densities)
             m = evaluate(network, tech, batch, power, area_mm2=area, densities=densities).metrics(0)
@@ -161,13 +199,16 @@ def run_ablations(spec: AblationFile, load_network, storage, progress=None) -> d
     return out
 
 
-def _synth(network, tech, budgets, options, duplication, effort, spec, storage, study_name, densities=None) -> Cell:
+def _synth(network, tech, budgets, options, duplication, effort, spec, storage, study_name, densities=None,
+           epitomes=None) -> Cell:
     """One synthesis at ``budgets``, ``(power_w, area_mm2)``, with ``densities`` (None: dense;
-    else the study's name ends in their ``-sp-FINGERPRINT``)."""
+    else the study's name ends in their ``-sp-FINGERPRINT``) and ``epitomes`` searched (None:
+    the network's own; a network with epitomes, searched or a plan's, ends it in ``-ep-FINGERPRINT``)."""
     plan = SynthesisPlan(effort=effort, seed=spec.seed, jobs=spec.jobs, duplication=duplication)
     power, area = budgets
-    space = synthesis_space(network, tech, power, options, plan, area_mm2=area, densities=densities)
-    study, _ = synthesize(space, plan, storage, study_name + space.sparsity_label())
+    space = synthesis_space(network, tech, power, options, plan, area_mm2=area, densities=densities,
+                            epitomes=epitomes)
+    study, _ = synthesize(space, plan, storage, study_name + space.sparsity_label() + space.epitome_label())
     best = best_trial(study, plan.objective)
     if best is None:
         return Cell(None, None, "no feasible design")

@@ -65,7 +65,10 @@ class PointOutcome:
         metrics: the best design's ``Results.metrics`` (JSON-ready), or None.
         stats: evaluations (designs the EAs proposed), per-DAC best values, candidates,
             best value per generation, the SA filter's best energy, the batch's wall time
-            (s) and its designs scored by the evaluator and taken from the memo.
+            (s) and its designs scored by the evaluator and taken from the memo (an epitome
+            search adds ``epitome``: :mod:`search.synth.epitome_stage`).
+        dense: in an epitome search, the dense synthesis' best design of the point:
+            ``{"value", "row"`` (a row of the dense twin space) ``, "metrics"}``; else None.
     """
 
     params: dict
@@ -74,6 +77,7 @@ class PointOutcome:
     row: np.ndarray | None = None
     metrics: dict | None = None
     stats: dict = field(default_factory=dict)
+    dense: dict | None = None
 
 
 def point_rows(space: DesignSpace, points: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -121,14 +125,23 @@ def unfit_reasons(space: DesignSpace, X: np.ndarray) -> list[str | None]:
 
 
 def search_points(space: DesignSpace, points: list[dict], effort: Effort, objective: str,
-                  rng: np.random.Generator, duplication: str = "sa") -> list[PointOutcome]:
+                  rng: np.random.Generator, duplication: str = "sa",
+                  instances: dict | None = None) -> list[PointOutcome]:
     """Run the inner synthesis of ``points`` together (see the module docstring).
 
     ``duplication`` chooses the candidates of step 2: ``sa`` (the SA filter's, with the
     heuristic's vector as the last one), ``sa_only`` (the SA filter's alone, as PIMSYN),
     or one candidate per pair for the ablations: ``heuristic`` (copies proportional to
     H_out x W_out filling the crossbar limit, the published baseline) or ``none`` (one
-    copy of every layer)."""
+    copy of every layer).
+
+    A space with epitome choices (``--epitomes search``) runs this synthesis on its dense
+    twin, then the epitome stage from each (point, DAC resolution)'s best design
+    (:func:`search.synth.epitome_stage.search_epitomes`). ``instances``, when given, gets
+    ``{(point index, DAC bits): (row, fitness)}``: the best EA row of every pair."""
+    if space.epitomes is not None:
+        from search.synth.epitome_stage import search_epitomes
+        return search_epitomes(space, points, effort, objective, rng, duplication)
     start = time.perf_counter()
     X, owner, dacs = point_rows(space, points)
     reasons = unfit_reasons(space, X)
@@ -172,6 +185,12 @@ def search_points(space: DesignSpace, points: list[dict], effort: Effort, object
             outcomes[i].reason = f"no feasible design among the EA's populations ({names})"
             continue
         best_rows[i] = X_best[k]
+        if instances is not None:
+            for d in np.unique(dacs[pair[inst]]):
+                mine = inst[dacs[pair[inst]] == d]
+                m = mine[np.argmax(f_best[mine])]
+                if np.isfinite(f_best[m]):
+                    instances[(int(i), int(d))] = (X_best[m], float(f_best[m]))
         per_gen = history["best_so_far"][:, inst].max(1)
         per_dac = {int(d): _value(f_best[inst][dacs[pair[inst]] == d].max(), sign)
                    for d in np.unique(dacs[pair[inst]])}
@@ -200,7 +219,7 @@ def search_points(space: DesignSpace, points: list[dict], effort: Effort, object
 def _unfit_segmented(space: DesignSpace, X: np.ndarray, repaired: np.ndarray) -> list[str | None]:
     """:func:`unfit_reasons` of a segmented space: every network runs when one block (a row
     group of a column group, ``slices`` crossbars) fits the crossbar share."""
-    slices = -(-space.tech.precision.weight_bits // space.globals_of(X)["cell_bits"])
+    slices = space.layer_slices(X).max(1)
     budget = space.crossbar_budget(X).astype(np.int64)
     moved = (repaired[:, :len(space.global_names)] != X[:, :len(space.global_names)]).any(1)
     g = space.globals_of(X)

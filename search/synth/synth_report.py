@@ -17,11 +17,16 @@
   ``convergence.png``: the best outer point's EA, best value per generation; in a
   sparsity-aware synthesis ``sparsity.png``, each layer's skipped work, and a report
   section comparing the best design with the same design without sparsity support and
-  under the dense model (:mod:`search.reports.sparsity_section`);
+  under the dense model (:mod:`search.reports.sparsity_section`); with epitomes (searched,
+  or a plan's) ``epitomes.png``, each layer's crossbar reduction and passes, and a report
+  section with each layer's epitome, compression, crossbars, passes, copies and overheads
+  and, in an epitome search, the comparison with the dense synthesis at the same budget
+  (:mod:`search.reports.epitome_section`);
 - ``pimcomp.json``: crossbar and macro geometry in the layout of PIMCOMP-NN's
   ``config.json`` (``chip_config`` / ``core_config`` / ``matrix_config``), plus per-layer
-  mapping (with each layer's segment, dataflow, weight tiles and, in a sparsity-aware
-  synthesis, its sparsity mode), for downstream compilers.
+  mapping (with each layer's segment, dataflow, weight tiles, in a sparsity-aware
+  synthesis its sparsity mode, and with epitomes its weight bits, passes and whether it
+  stores an epitome; its shape is in ``design.json``), for downstream compilers.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from costmodel.reference_designs import reference_design
 from costmodel.summary import design_summary, layer_span, weights_text
 from search import atomic_files
 from search.objectives import maximised
+from search.reports.epitome_section import epitome_comparison, epitome_markdown, plot_epitomes
 from search.reports.sparsity_section import plot_skipped, sparsity_comparison, sparsity_markdown
 from search.synth.synthesis import SynthesisPlan, best_trial
 from space import DesignSpace
@@ -106,6 +112,13 @@ def write_outputs(out: Path, space: DesignSpace, study: optuna.Study, plan: Synt
         files["sparsity"] = out / "sparsity.png"
         plot_skipped(comparison, files["sparsity"])
         summary["sparsity_comparison"] = comparison["variants"]
+    if space.epitomes is not None or res.resolved.layer_map.any_epitome:   # each layer's epitome, vs dense
+        dense = dense_best(trials, best, plan) if space.epitomes is not None else None
+        comparison = epitome_comparison(space, batch, res, dense, searched=space.epitomes is not None)
+        report += "\n" + epitome_markdown(comparison)
+        files["epitomes"] = out / "epitomes.png"
+        plot_epitomes(comparison, files["epitomes"])
+        summary["epitome_comparison"] = comparison
     atomic_files.write_text(files["report"], report)
     plot_pareto(files["pareto"], trials, best, space)
     plot_energy(files["energy"], table)
@@ -114,6 +127,18 @@ def write_outputs(out: Path, space: DesignSpace, study: optuna.Study, plan: Synt
                        "arrays": table["globals"]["arrays"], **res.metrics(0)}
     summary["files"] = {k: str(v) for k, v in files.items()}
     return summary
+
+
+def dense_best(trials: list[FrozenTrial], best: FrozenTrial, plan: SynthesisPlan) -> dict | None:
+    """The dense synthesis' best design in an epitome search (each trial's ``dense``
+    attribute: the first stage of the same run, :mod:`search.synth.epitome_stage`):
+    ``{"trial", "value", "metrics", "design", "best_trial"}``, or None."""
+    done = [t for t in trials if t.state == TrialState.COMPLETE and "dense" in t.user_attrs]
+    if not done:
+        return None
+    pick = max if maximised(plan.objective) else min
+    t = pick(done, key=lambda t: t.user_attrs["dense"]["value"])
+    return {"trial": t.number, **t.user_attrs["dense"], "best_trial": best.number}
 
 
 # --- pimcomp.json -------------------------------------------------------------------------
@@ -143,7 +168,8 @@ def pimcomp_export(space: DesignSpace, batch: DesignBatch, res: Results, table: 
                        "segment": int(r.segment[0, j]), "dataflow": flows[j],
                        "tiles": int(r.tiles.count[0, j]),
                        **({"sparsity": SPARSE_MODES[int(batch.sparse_mode[0, j])]} if space.densities is not None
-                          else {})})
+                          else {}),
+                       **(_mapping_entry(r.layer_map, j) if r.layer_map.any_epitome or r.layer_map.per_design else {})})
     macros_total = int(g["chip_macros"])
     width = int(g["mesh_width"])
     return {
@@ -165,6 +191,16 @@ def pimcomp_export(space: DesignSpace, batch: DesignBatch, res: Results, table: 
         },
         "layers": layers,
     }
+
+
+def _mapping_entry(m, j: int) -> dict:
+    """Layer ``j``'s stored matrix in ``pimcomp.json``: its epitome (``{out, in, p, q}`` or
+    null), weight bits and crossbar passes per output pixel."""
+    def at(a):
+        a = np.asarray(a)
+        return a[0, j] if a.ndim == 2 else a[j]
+    return {"weight_bits": int(at(m.weight_bits)), "passes": int(at(m.stored.passes)),
+            "epitome_stored": bool(at(m.stored.epitome))}
 
 
 # --- plots --------------------------------------------------------------------------------
@@ -243,9 +279,15 @@ def plot_energy(path: Path, table: dict) -> None:
 def plot_convergence(path: Path, best: FrozenTrial, plan: SynthesisPlan) -> None:
     """Best value so far per EA generation of the best outer point."""
     plt = _pyplot()
-    trace = [np.nan if v is None else v for v in best.user_attrs.get("stats", {}).get("best_per_generation", [])]
+    stats = best.user_attrs.get("stats", {})
+    trace = [np.nan if v is None else v for v in stats.get("best_per_generation", [])]
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
-    ax.plot(np.arange(len(trace)), trace)
+    ax.plot(np.arange(len(trace)), trace, label="dense synthesis" if "epitome" in stats else None)
+    if "epitome" in stats:                          # the epitome stage continues from the dense EA's best
+        stage = [np.nan if v is None else v for v in stats["epitome"]["best_per_generation"]]
+        ax.plot(len(trace) + np.arange(len(stage)), stage, label="epitome stage")
+        ax.axvline(len(trace) - 0.5, color="k", lw=0.6, ls=":")
+        ax.legend(fontsize=8)
     ax.set_xlabel("EA generation")
     ax.set_ylabel(plan.objective)
     ax.set_title(f"EA convergence at the best outer point (trial {best.number})")
@@ -271,7 +313,7 @@ def _metric_row(name: str, m: dict) -> list:
 def _markdown(space, study, plan, storage_label, trials, best, table, refs) -> str:
     e = plan.effort
     lines = [f"# Synthesis of {space.network.name} at {space.budget_text()}", "",
-             *_budget_lines(space), *_sparsity_lines(space),
+             *_budget_lines(space), *_sparsity_lines(space), *_epitome_lines(space),
              f"Technology `{space.tech.name}`; objective `{plan.objective}`; outer sampler `{plan.outer}`; "
              f"effort `{e.name}` (SA {e.sa_chains} chains x {e.sa_steps} steps keeping {e.candidates} candidates "
              f"per DAC resolution; EA population {e.population} x {e.generations} generations); seed {plan.seed}; "
@@ -358,6 +400,15 @@ def _sparsity_lines(space: DesignSpace) -> list[str]:
     return [f"Sparsity: {d.source} (fingerprint `{d.fingerprint()}`); each layer's mode (none, gate, skip"
             f"{', compact' if space.tech.family != 'sram_dimc' else ''}) was searched. The reference designs map "
             f"the same weights and exploit no zeros.", ""]
+
+
+def _epitome_lines(space: DesignSpace) -> list[str]:
+    """An epitome search: a line naming its setting (none otherwise)."""
+    if space.epitomes is None:
+        return []
+    return [f"Epitomes searched: {space.epitomes.spec.text()} (setting `{space.epitomes.spec.fingerprint()}`); "
+            "the dense synthesis at the same budget, effort and seed ran first and is compared in section Epitomes.",
+            ""]
 
 
 def _budget_lines(space: DesignSpace) -> list[str]:

@@ -6,7 +6,9 @@ over duplication at every DAC resolution, then EA over macro partitioning) runs 
 with the vectorised engine. A trial's value is its best design's objective; its user
 attributes hold that design (the ``pimtune-design/1`` JSON form, ``design``), its
 metrics (``metrics``) and the inner search's statistics (``stats``). An outer point where
-nothing fits is PRUNED with its ``reason``.
+nothing fits is PRUNED with its ``reason``. In an epitome search (``--epitomes search``,
+:mod:`search.synth.epitome_stage`) each point's dense synthesis runs first and a trial also
+holds its result (``dense``: value, design, metrics), which the report compares against.
 
 Outer samplers (``outer``):
 
@@ -117,7 +119,7 @@ def identity(space: DesignSpace, plan: SynthesisPlan) -> dict:
             "objective": plan.objective, "outer": plan.outer, "effort": plan.effort.name,
             "effort_sha1": hashlib.sha1(plan.effort.model_dump_json().encode()).hexdigest()[:16],
             "seed": plan.seed, "duplication": plan.duplication, **space.segment_identity(),
-            **space.sparsity_identity()}
+            **space.sparsity_identity(), **space.epitome_identity()}
 
 
 def outer_distributions(space: DesignSpace, plan: SynthesisPlan) -> dict:
@@ -143,12 +145,15 @@ def outer_distributions(space: DesignSpace, plan: SynthesisPlan) -> dict:
 
 
 def synthesis_space(network, tech, power_w: float | None, options: SpaceOptions, plan: SynthesisPlan,
-                    area_mm2: float | None = None, densities=None) -> DesignSpace:
+                    area_mm2: float | None = None, densities=None, epitomes=None) -> DesignSpace:
     """The design space a synthesis searches at ``power_w`` W and/or ``area_mm2`` mm^2
-    (with ``densities`` from ``--sparsity``, None: dense): ``options``' space, except that
+    (with ``densities`` from ``--sparsity``, None: dense; ``epitomes``, an
+    :class:`~space.epitome_choices.EpitomeSearch` from ``--epitomes search``, None: the
+    network's own): ``options``' space, except that
     with ``segments="auto"`` a grid synthesis whose grid holds no point where one copy of
     the weights fits (the effort's rram_ratios may be below the box's top) searches segments."""
-    space = DesignSpace.for_network(network, tech, power_w, options, area_mm2=area_mm2, densities=densities)
+    space = DesignSpace.for_network(network, tech, power_w, options, area_mm2=area_mm2, densities=densities,
+                                    epitomes=epitomes)
     if space.segmented or options.segments != "auto" or plan.outer != "grid":
         return space
     dists = outer_distributions(space, plan)
@@ -158,7 +163,7 @@ def synthesis_space(network, tech, power_w: float | None, options: SpaceOptions,
     if any(r is None for r in unfit_reasons(space, rows)):
         return space
     return DesignSpace.for_network(network, tech, power_w, options, segmented=True, area_mm2=area_mm2,
-                                   densities=densities)
+                                   densities=densities, epitomes=epitomes)
 
 
 def outer_sampler(space: DesignSpace, plan: SynthesisPlan) -> optuna.samplers.BaseSampler:
@@ -304,6 +309,10 @@ def _tell(space: DesignSpace, study: optuna.Study, trial: optuna.trial.Trial, ou
     trial.set_user_attr("design", design)
     trial.set_user_attr("metrics", outcome.metrics)
     trial.set_user_attr("stats", outcome.stats)
+    if outcome.dense is not None:                     # an epitome search: the dense synthesis' result
+        dense = space.dense_twin()
+        trial.set_user_attr("dense", {"value": outcome.dense["value"], "metrics": outcome.dense["metrics"],
+                                      "design": dense.to_batch(outcome.dense["row"][None, :]).to_dict(0, dense.network)})
     study.tell(trial, outcome.value)
 
 
@@ -316,12 +325,13 @@ def _best_value(study: optuna.Study, objective: str) -> float | None:
 _WORKER_SPACE: DesignSpace | None = None
 
 
-def _init_worker(parent, network, tech, power_w, options, segmented, area_mm2=None, densities=None) -> None:
+def _init_worker(parent, network, tech, power_w, options, segmented, area_mm2=None, densities=None,
+                 epitomes=None) -> None:
     global _WORKER_SPACE
     init_worker(parent)                      # ignores Ctrl-C, dies with the parent
     threadpool_limits(limits=1)              # one BLAS thread per worker process (for good)
     _WORKER_SPACE = DesignSpace.for_network(network, tech, power_w, options, segmented, area_mm2=area_mm2,
-                                            densities=densities)
+                                            densities=densities, epitomes=epitomes)
 
 
 def _run_in_worker(points: list[dict], plan: SynthesisPlan, seed_words: list[int]) -> list[PointOutcome]:
@@ -342,7 +352,8 @@ def _execute(space, study, plan, dists, batches, told) -> None:
     if plan.jobs > 1:
         pool = ProcessPoolExecutor(plan.jobs, initializer=_init_worker,
                                    initargs=(os.getpid(), space.network, space.tech, space.power_w, space.options,
-                                             space.segmented, space.area_mm2, space.densities))
+                                             space.segmented, space.area_mm2, space.densities,
+                                             None if space.epitomes is None else space.epitomes.spec))
     in_flight: dict[Future, list] = {}
     asked: list[optuna.trial.Trial] = []
     try:
