@@ -58,7 +58,8 @@ def epitome_layers(space: DesignSpace, batch: DesignBatch, res: Results) -> list
     if "epitome_pj" in r.work:
         occurrences = (r.steps * r.iterations * r.work["epitome_pj"])[0, lw]
         energy_pj = np.asarray(occurrences, dtype=float)
-        over = epitome_overheads(tech, m, batch.dup[:1].astype(np.float32), r.crossbars[:1, lw].astype(float),
+        copies = batch.dup[:1].astype(np.float32)                       # tables and muxes: every copy's
+        over = epitome_overheads(tech, m, copies, copies, r.crossbars[:1, lw].astype(float),
                                  r.xbar_size[:1].astype(float), np.zeros((1, L)), np.zeros((1, L)),
                                  r.tiles.count[:1])
         area = np.asarray(over.area_mm2, dtype=float)[0]
