@@ -155,6 +155,8 @@ class DesignSpace:
         if epitomes is not None:                                      # (S, C, L, K, B) and (C, L, B)
             self._ep_blocks, self._slices = _epitome_tables(self.workload, tech, epitomes, at, cells)
         self._arange_l = np.arange(L)
+        self._choice_take = [np.maximum(c, 0) for c in (self.epitome_cols, self.wbits_cols)]
+        self._choice_has = [(c >= 0).astype(np.int64) for c in (self.epitome_cols, self.wbits_cols)]
         self._slice_values, self._slice_row = np.unique(self._slices, return_inverse=True)
         self._slice_row = self._slice_row.reshape(self._slices.shape)
         self._gcols = np.array([self.index[g] for g in self.global_names])
@@ -449,13 +451,8 @@ class DesignSpace:
     def choice_indices(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(N, L) each, every layer's epitome and precision index (0: dense, own bits; all
         0 in a space without epitome choices)."""
-        e = np.zeros((len(X), len(self.epitome_cols)), dtype=np.int64)
-        b = np.zeros_like(e)
-        for out, cols in ((e, self.epitome_cols), (b, self.wbits_cols)):
-            has = cols >= 0
-            if has.any():
-                out[:, has] = X[:, cols[has]]
-        return e, b
+        # one gather per kind; a layer without the column reads column 0 and is zeroed
+        return (X[:, self._choice_take[0]] * self._choice_has[0], X[:, self._choice_take[1]] * self._choice_has[1])
 
     def layer_blocks(self, X: np.ndarray) -> np.ndarray:
         """(N, L) blocks (row groups x column groups) of one copy of each weighted layer,
@@ -470,7 +467,9 @@ class DesignSpace:
         """(N, L) :meth:`layer_blocks` of rows ``X`` had their layers the epitome and
         precision indices ``e`` and ``b`` (N, L) (a space with epitome choices)."""
         xbar = X[:, self.index["xbar_size"]] - self.columns[self.index["xbar_size"]].low
-        return self._ep_blocks[xbar[:, None], self._cell(X)[:, None], self._arange_l, e, b]
+        S, C, L, K, B = self._ep_blocks.shape
+        flat = ((xbar * C + self._cell(X))[:, None] * L + self._arange_l) * (K * B) + e * B + b
+        return self._ep_blocks.ravel().take(flat)
 
     def sets_at(self, X: np.ndarray, e: np.ndarray, b: np.ndarray) -> np.ndarray:
         """(N, L) :meth:`crossbar_sets` of rows ``X`` with epitome and precision indices
