@@ -39,14 +39,12 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from onnx_frontend.epitome import Epitome
 from onnx_frontend.errors import PimtuneError
 from onnx_frontend.network import Network
-from onnx_frontend.schema_errors import describe, first_error
-from onnx_frontend.text_files import read_text
+from search.yaml_files import load_yaml_model
 
 ACCURACY_FORMAT = "pimtune-epitome-accuracy/1"
 #: Divisors of a layer's channels that give the candidate shapes (each axis).
@@ -116,17 +114,9 @@ def load_accuracy_table(path: str | Path) -> AccuracyTable:
         raise EpitomeSearchError(f"--accuracy-table {path}: no such file; write one (format: {ACCURACY_FORMAT}, "
                                  "see README: Epitomes)")
     try:
-        data = yaml.safe_load(read_text(path, EpitomeSearchError, "accuracy table"))
-    except yaml.YAMLError as exc:
-        raise EpitomeSearchError(f"--accuracy-table {path}: not valid YAML ({getattr(exc, 'problem', exc)}); "
-                                 "fix the syntax") from None
-    if not isinstance(data, dict):
-        raise EpitomeSearchError(f"--accuracy-table {path}: expected a mapping with keys format, metric, budget and "
-                                 f"layers (format: {ACCURACY_FORMAT}, see README: Epitomes)")
-    try:
-        return AccuracyTable.model_validate(data)
-    except ValidationError as exc:
-        raise EpitomeSearchError(f"--accuracy-table {path}: {describe(first_error(exc), AccuracyTable)}") from None
+        return load_yaml_model(path, AccuracyTable, EpitomeSearchError, f"accuracy table ({ACCURACY_FORMAT})")
+    except EpitomeSearchError as exc:                                   # name the option that gave the file
+        raise EpitomeSearchError(f"--accuracy-table {exc}") from None
 
 
 # --- the user's setting ------------------------------------------------------------------
